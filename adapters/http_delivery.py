@@ -1,0 +1,64 @@
+"""One HTTP delivery attempt, and what its answer means for retrying."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+import aiohttp
+
+from adapters.base import DeliveryResult
+
+_GONE = 410
+_TOO_MANY = 429
+_CLIENT_ERRORS = range(400, 500)
+# Not followed, and not a success either: a webhook endpoint that redirects is misconfigured.
+_REDIRECTS = range(300, 400)
+
+
+def _retry_after(value: str | None) -> timedelta | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return timedelta(seconds=int(value.strip()))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when - datetime.now(UTC), timedelta(0))
+
+
+def classify(status: int, retry_after: str | None) -> DeliveryResult:
+    """Map an endpoint's HTTP status to delivered, retry, rejected or gone."""
+    if 200 <= status < 300:  # noqa: PLR2004 -- the 2xx range
+        return DeliveryResult("delivered", f"http {status}")
+    if status == _GONE:
+        return DeliveryResult("gone", "http 410: endpoint asked to stop deliveries")
+    if status == _TOO_MANY:
+        return DeliveryResult("retry", "http 429", retry_after=_retry_after(retry_after))
+    if status in _REDIRECTS:
+        return DeliveryResult("retry", f"http {status}: redirects are not followed")
+    if status in _CLIENT_ERRORS and status not in {408, 409, 425}:
+        return DeliveryResult("rejected", f"http {status}")
+    return DeliveryResult("retry", f"http {status}")
+
+
+async def post(
+    session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]
+) -> DeliveryResult:
+    """POST once, never following redirects, and classify the answer."""
+    try:
+        async with session.post(url, data=body, headers=headers, allow_redirects=False) as response:
+            # Drain at most a little of the body so the connection can be reused.
+            await response.content.read(4096)
+            return classify(response.status, response.headers.get("Retry-After"))
+    except TimeoutError:
+        return DeliveryResult("retry", "timeout")
+    except aiohttp.ClientError as exc:
+        return DeliveryResult("retry", f"connection failed: {type(exc).__name__}")
+
+
+def new_session(total_timeout: float = 15.0, connect_timeout: float = 5.0) -> aiohttp.ClientSession:
+    """A client session with connect and total timeouts on every request."""
+    timeout = aiohttp.ClientTimeout(total=total_timeout, connect=connect_timeout)
+    return aiohttp.ClientSession(timeout=timeout, raise_for_status=False)

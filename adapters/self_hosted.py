@@ -1,0 +1,73 @@
+"""Self-hosted: deliver to the business's own endpoint as Standard Webhooks-signed POSTs."""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+
+from adapters import http_delivery
+from adapters.base import (
+    AdapterContext,
+    DeliveryResult,
+    Envelope,
+    HostingClass,
+    HostingFacts,
+)
+from adapters.envelope_json import envelope_body
+from adapters.settings import DeclaredFacts
+from adapters.webhook_signing import sign
+
+
+class SelfHostedSettings(DeclaredFacts):
+    """``[hosting.settings]`` for ``adapter = "self_hosted"``; the business is its own operator."""
+
+
+class SelfHostedAdapter:
+    """Posts sealed envelopes to the business's webhook URL; only the business can open them."""
+
+    def __init__(self, context: AdapterContext, settings: SelfHostedSettings) -> None:
+        self._context = context
+        self._facts = settings.to_facts(HostingClass.SELF_HOSTED, context.display_name)
+        self._session: aiohttp.ClientSession | None = None
+
+    def facts(self) -> HostingFacts:
+        """The business hosts its own chats, end-to-end."""
+        return self._facts
+
+    async def deliver(self, envelope: Envelope) -> DeliveryResult:
+        """POST the envelope once, signed with every current secret."""
+        if self._session is None:
+            self._session = http_delivery.new_session()
+        body = envelope_body(envelope)
+        # The message id is the webhook id, so every retry of one message carries the same id.
+        timestamp = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": envelope.message_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(
+                envelope.message_id, timestamp, body, self._context.webhook.secrets
+            ),
+        }
+        return await http_delivery.post(self._session, self._context.webhook.url, body, headers)
+
+    async def aclose(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class SelfHostedFactory:
+    """Entry point ``self_hosted``."""
+
+    settings_model = SelfHostedSettings
+
+    def create(self, context: AdapterContext, settings: object) -> SelfHostedAdapter:
+        """Build the adapter from validated settings."""
+        assert isinstance(settings, SelfHostedSettings)  # noqa: S101 -- the loader validated with settings_model
+        return SelfHostedAdapter(context, settings)
+
+
+factory = SelfHostedFactory()

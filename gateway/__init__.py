@@ -1,0 +1,3 @@
+"""hostgate: a business-hosting gateway that discloses where chats are hosted before delivery."""
+
+__version__ = "0.1.0"

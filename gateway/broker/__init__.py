@@ -1,0 +1,1 @@
+"""RabbitMQ: the connection, topology, publisher and consumers."""

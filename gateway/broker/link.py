@@ -1,0 +1,93 @@
+"""The gateway's connection to RabbitMQ, kept up in the background.
+
+The gateway must start and serve while the broker is down, so connecting never
+blocks start-up: a task retries until the first connection succeeds, after which
+aio-pika's robust connection reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import aio_pika
+import aiormq
+import structlog
+from aio_pika.abc import AbstractRobustConnection
+
+from gateway.config.settings import BrokerSettings
+
+log = structlog.get_logger("hostgate.broker")
+
+_CONNECT_ERRORS = (OSError, TimeoutError, aiormq.exceptions.AMQPError, ConnectionError)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerStatus:
+    """Whether the broker is reachable now, and why not when it is not."""
+
+    connected: bool
+    url: str
+    reason: str
+
+
+class BrokerLink:
+    """Owns the robust AMQP connection; ``status()`` is what readiness reports."""
+
+    def __init__(self, settings: BrokerSettings, name: str = "hostgate") -> None:
+        self._settings = settings
+        self._name = name
+        self._connection: AbstractRobustConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._last_error = "not connected yet"
+
+    async def start(self) -> None:
+        """Begin connecting in the background; returns at once."""
+        self._task = asyncio.create_task(self._connect_forever(), name="broker-connect")
+
+    async def _connect_forever(self) -> None:
+        url = str(self._settings.url)
+        redacted = self._settings.redacted_url()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self._connection = await aio_pika.connect_robust(
+                    url,
+                    timeout=self._settings.publish_timeout_seconds,
+                    reconnect_interval=self._settings.reconnect_interval_seconds,
+                    client_properties={"connection_name": self._name},
+                )
+            except _CONNECT_ERRORS as exc:
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                if attempt == 1 or attempt % 30 == 0:
+                    log.warning("broker.unreachable", url=redacted, error=self._last_error, attempt=attempt)
+                await asyncio.sleep(self._settings.reconnect_interval_seconds)
+                continue
+            log.info("broker.connected", url=redacted, attempt=attempt)
+            return
+
+    @property
+    def connection(self) -> AbstractRobustConnection | None:
+        """The connection once made (it may be reconnecting)."""
+        return self._connection
+
+    def status(self) -> BrokerStatus:
+        """Connected now, or the reason it is not."""
+        redacted = self._settings.redacted_url()
+        conn = self._connection
+        if conn is not None and not conn.is_closed and conn.connected.is_set():
+            return BrokerStatus(connected=True, url=redacted, reason="")
+        reason = "connection lost; reconnecting" if conn is not None else self._last_error
+        return BrokerStatus(connected=False, url=redacted, reason=reason)
+
+    async def close(self) -> None:
+        """Stop connecting and close the connection."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None

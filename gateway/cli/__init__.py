@@ -1,0 +1,1 @@
+"""The ``hostgate`` command line."""

@@ -1,0 +1,72 @@
+"""``hostgate serve``: run the gateway until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from gateway.app import build_app
+from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
+from gateway.config.loader import GatewayConfig
+from gateway.logging import configure_logging
+
+log = structlog.get_logger("hostgate.serve")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``serve``."""
+    serve = subparsers.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", type=Path, default=DEFAULT_CONFIG_DIR)
+    serve.add_argument("--host", default=None, help="override http.host")
+    serve.add_argument("--port", type=int, default=None, help="override http.port (0 picks a free one)")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Load config, then serve until a stop signal."""
+    configure_logging(args.log_level)
+    config = load_or_report(args.config)
+    if config is None:
+        return EXIT_INVALID
+    host = args.host or config.settings.http.host
+    port = config.settings.http.port if args.port is None else args.port
+    _run(_serve(config, host, port))
+    return EXIT_OK
+
+
+def _run(main: object) -> None:
+    try:
+        import uvloop  # noqa: PLC0415 -- optional speed-up, absent on some platforms
+    except ImportError:
+        asyncio.run(main)  # type: ignore[arg-type]  # main is a coroutine; object keeps the import optional
+    else:
+        uvloop.run(main)
+
+
+async def _serve(config: GatewayConfig, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runner = web.AppRunner(build_app(config), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0]
+    log.info(
+        "gateway.started",
+        host=bound[0],
+        port=bound[1],
+        businesses=sorted(config.businesses),
+        broker=config.settings.broker.redacted_url(),
+    )
+    await stop.wait()
+    log.info("gateway.stopping")
+    await runner.cleanup()
+    log.info("gateway.stopped")

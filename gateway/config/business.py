@@ -1,0 +1,70 @@
+"""The business file format: one ``businesses/<id>.toml`` per tenant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gateway.config.fields import ApiKeyHash, HttpsUrl, Locale, WebhookSecret
+from gateway.disclosure.catalog import FALLBACK_LOCALE, supported_locales
+
+BUSINESS_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+ADAPTER_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class HostingSection(_Section):
+    """Which adapter hosts this business's chats, and its own settings (validated by it)."""
+
+    adapter: str = Field(pattern=ADAPTER_NAME_PATTERN)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class WebhookSection(_Section):
+    """The business's endpoint for events, and the secrets that sign them (several during rotation)."""
+
+    url: HttpsUrl
+    secrets: list[WebhookSecret] = Field(min_length=1, max_length=5)
+
+
+class ApiSection(_Section):
+    """Hashes of the business's API keys; several at once so keys can be rotated."""
+
+    key_hashes: list[ApiKeyHash] = Field(min_length=1, max_length=10)
+
+    @model_validator(mode="after")
+    def _unique(self) -> ApiSection:
+        if len(set(self.key_hashes)) != len(self.key_hashes):
+            raise ValueError("key_hashes lists the same hash twice")
+        return self
+
+
+class RateLimitSection(_Section):
+    """Token bucket for the business's API calls."""
+
+    per_second: float = Field(gt=0, le=100_000)
+    burst: int = Field(ge=1, le=1_000_000)
+
+
+class BusinessFile(_Section):
+    """One business: who it is, where it hosts chats, and how it talks to hostgate."""
+
+    id: str = Field(pattern=BUSINESS_ID_PATTERN)
+    display_name: str = Field(min_length=1, max_length=100)
+    learn_more_url: HttpsUrl
+    hosting: HostingSection
+    webhook: WebhookSection
+    api: ApiSection
+    rate_limit: RateLimitSection
+    locales: list[Locale] = Field(default_factory=lambda: sorted(supported_locales()), min_length=1)
+    default_locale: Locale = FALLBACK_LOCALE
+
+    @model_validator(mode="after")
+    def _default_in_locales(self) -> BusinessFile:
+        if self.default_locale not in self.locales:
+            raise ValueError(f"default_locale {self.default_locale!r} is not listed in locales")
+        return self

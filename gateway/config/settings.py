@@ -1,0 +1,60 @@
+"""The gateway settings file, ``gateway.toml``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, AnyUrl, BaseModel, ConfigDict, Field
+
+from gateway.config.fields import Locale
+
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+AMQP_URL_ENV = "HOSTGATE_AMQP_URL"
+
+
+def _check_amqp(url: AnyUrl) -> AnyUrl:
+    if url.scheme not in {"amqp", "amqps"}:
+        raise ValueError("must be an amqp:// or amqps:// URL")
+    return url
+
+
+AmqpUrl = Annotated[AnyUrl, AfterValidator(_check_amqp)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class HttpSettings(_Section):
+    """Where the HTTP API listens and what it accepts."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+
+
+class BrokerSettings(_Section):
+    """How hostgate reaches RabbitMQ."""
+
+    url: AmqpUrl = AnyUrl(DEFAULT_AMQP_URL)
+    publish_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    reconnect_interval_seconds: float = Field(default=2.0, gt=0, le=60)
+
+    def redacted_url(self) -> str:
+        """The URL without its password, for logs and readiness answers."""
+        url = self.url
+        user = f"{url.username}@" if url.username else ""
+        port = f":{url.port}" if url.port else ""
+        return f"{url.scheme}://{user}{url.host}{port}{url.path or '/'}"
+
+
+class GatewaySettings(_Section):
+    """Everything in ``gateway.toml``; relative paths are taken from the config directory."""
+
+    http: HttpSettings = HttpSettings()
+    broker: BrokerSettings = BrokerSettings()
+    state_dir: Path = Path("../var/state")
+    signing_key_dir: Path = Path("../var/keys")
+    default_locale: Locale = "en"
+    env_file: Path | None = None

@@ -1,0 +1,1 @@
+"""Disclosures: what users are told about where a business hosts its chats."""
