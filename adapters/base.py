@@ -20,14 +20,14 @@ from typing import Annotated, Literal, Protocol, runtime_checkable
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Field,
     PlainSerializer,
     SecretStr,
+    StringConstraints,
     computed_field,
-    field_validator,
     model_validator,
 )
 
@@ -57,6 +57,23 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def _printable(value: str) -> str:
+    # Control and format characters (bidi overrides above all) could spoof a notice.
+    if any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in value):
+        raise ValueError("must not contain control or formatting characters")
+    return value
+
+
+DisplayText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
+    AfterValidator(_printable),
+]
+"""A name shown to users inside a notice: printable, 1-120 characters."""
+
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+"""A storage region slug such as ``eu-frankfurt``."""
+
 Base64UrlBytes = Annotated[
     bytes,
     BeforeValidator(_b64url_decode),
@@ -77,7 +94,8 @@ class EndpointKey(BaseModel):
         size = _KEY_SIZES[self.suite]
         if len(self.public_key) != size:
             raise ValueError(
-                f"public_key for suite {self.suite} must be {size} bytes, got {len(self.public_key)}"
+                f"public_key for suite {self.suite} must be {size} bytes, "
+                f"got {len(self.public_key)}"
             )
         if self.suite == "x25519":
             X25519PublicKey.from_public_bytes(self.public_key)
@@ -97,18 +115,10 @@ class HostingFacts(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     hosting_class: HostingClass
-    operator: str = Field(min_length=1, max_length=120)
-    region: str = Field(min_length=1, max_length=64)
+    operator: DisplayText
+    region: Region
     retention: timedelta
     endpoint_key: EndpointKey
-
-    @field_validator("operator", "region")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        # Control and format characters (bidi overrides above all) could spoof a notice.
-        if any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in value):
-            raise ValueError("must not contain control or formatting characters")
-        return value.strip()
 
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented pattern for derived fields
     @property

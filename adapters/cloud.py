@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from adapters import http_delivery
 from adapters.base import (
     AdapterContext,
     DeliveryResult,
+    DisplayText,
     Envelope,
     HostingClass,
     HostingFacts,
@@ -27,9 +28,9 @@ class BearerAuth(BaseModel):
 
 
 class ProviderSettings(DeclaredFacts):
-    """``[hosting.settings]`` for ``cloud`` and ``partner``: who operates the host and how to reach it."""
+    """``[hosting.settings]`` for ``cloud`` and ``partner``: the operator and how to reach it."""
 
-    operator: str = Field(min_length=1, max_length=120)
+    operator: DisplayText
     ingest_url: HttpsUrl
     auth: BearerAuth
 

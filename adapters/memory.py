@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from adapters.base import (
     AdapterContext,
     DeliveryResult,
+    DisplayText,
     Envelope,
     HostingClass,
     HostingFacts,
@@ -18,7 +19,7 @@ class MemorySettings(DeclaredFacts):
     """``[hosting.settings]`` for ``memory``: any hosting class, declared outright."""
 
     hosting_class: HostingClass = HostingClass.SELF_HOSTED
-    operator: str | None = Field(default=None, min_length=1, max_length=120)
+    operator: DisplayText | None = None
 
     @model_validator(mode="after")
     def _operator_named(self) -> MemorySettings:

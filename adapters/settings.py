@@ -6,15 +6,15 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.base import EndpointKey, HostingClass, HostingFacts
+from adapters.base import EndpointKey, HostingClass, HostingFacts, Region
 
 
 class DeclaredFacts(BaseModel):
-    """Region, retention and decrypting key, as a business file's ``[hosting.settings]`` gives them."""
+    """Region, retention and decrypting key, from a business file's ``[hosting.settings]``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    region: str = Field(min_length=1, max_length=64)
+    region: Region
     retention_days: float = Field(ge=0, le=3650)
     endpoint_key: EndpointKey
 

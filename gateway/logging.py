@@ -10,8 +10,19 @@ import structlog
 
 # Keys whose values must never reach a log line, whatever code passes them by mistake.
 _REDACTED_KEYS = frozenset(
-    {"authorization", "api_key", "token", "secret", "secrets", "password", "body", "ciphertext",
-     "plaintext", "text", "payload"}
+    {
+        "authorization",
+        "api_key",
+        "token",
+        "secret",
+        "secrets",
+        "password",
+        "body",
+        "ciphertext",
+        "plaintext",
+        "text",
+        "payload",
+    }
 )
 
 
@@ -33,7 +44,11 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
         _redact,
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, structlog.processors.JSONRenderer()],
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,

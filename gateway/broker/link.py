@@ -15,6 +15,7 @@ import aio_pika
 import aiormq
 import structlog
 from aio_pika.abc import AbstractRobustConnection
+from aio_pika.connection import make_url
 
 from gateway.config.settings import BrokerSettings
 
@@ -47,22 +48,31 @@ class BrokerLink:
         self._task = asyncio.create_task(self._connect_forever(), name="broker-connect")
 
     async def _connect_forever(self) -> None:
-        url = str(self._settings.url)
         redacted = self._settings.redacted_url()
         attempt = 0
         while True:
             attempt += 1
-            try:
-                self._connection = await aio_pika.connect_robust(
-                    url,
-                    timeout=self._settings.publish_timeout_seconds,
+            # Hold the connection object before awaiting connect(): if we are cancelled
+            # mid-connect, close() must still reach it, or aio-pika's reconnect task
+            # keeps running after shutdown.
+            connection = aio_pika.RobustConnection(
+                make_url(
+                    str(self._settings.url),
                     reconnect_interval=self._settings.reconnect_interval_seconds,
-                    client_properties={"connection_name": self._name},
-                )
+                ),
+                client_properties={"connection_name": self._name},
+            )
+            self._connection = connection
+            try:
+                await connection.connect(timeout=self._settings.publish_timeout_seconds)
             except _CONNECT_ERRORS as exc:
+                self._connection = None
+                await connection.close()
                 self._last_error = f"{type(exc).__name__}: {exc}"
                 if attempt == 1 or attempt % 30 == 0:
-                    log.warning("broker.unreachable", url=redacted, error=self._last_error, attempt=attempt)
+                    log.warning(
+                        "broker.unreachable", url=redacted, error=self._last_error, attempt=attempt
+                    )
                 await asyncio.sleep(self._settings.reconnect_interval_seconds)
                 continue
             log.info("broker.connected", url=redacted, attempt=attempt)
@@ -79,7 +89,8 @@ class BrokerLink:
         conn = self._connection
         if conn is not None and not conn.is_closed and conn.connected.is_set():
             return BrokerStatus(connected=True, url=redacted, reason="")
-        reason = "connection lost; reconnecting" if conn is not None else self._last_error
+        connecting = self._task is not None and not self._task.done()
+        reason = self._last_error if connecting else "connection lost; reconnecting"
         return BrokerStatus(connected=False, url=redacted, reason=reason)
 
     async def close(self) -> None:

@@ -12,7 +12,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add ``config check``."""
     config = subparsers.add_parser("config", help="work with the config directory")
     actions = config.add_subparsers(dest="action", required=True)
-    check = actions.add_parser("check", help="validate a config directory; exit 1 listing every problem")
+    check = actions.add_parser(
+        "check", help="validate a config directory; exit 1 listing every problem"
+    )
     check.add_argument("directory", nargs="?", type=Path, default=DEFAULT_CONFIG_DIR)
     check.set_defaults(run=run_check)
 
@@ -26,7 +28,8 @@ def run_check(args: argparse.Namespace) -> int:
     for business in config.businesses.values():
         facts = business.facts
         print(
-            f"  {business.id}: adapter={business.file.hosting.adapter} class={facts.hosting_class.value} "
+            f"  {business.id}: adapter={business.file.hosting.adapter} "
+            f"class={facts.hosting_class.value} "
             f"operator={facts.operator!r} region={facts.region} "
             f"retention={facts.retention.days}d key={facts.endpoint_key.kid}"
         )

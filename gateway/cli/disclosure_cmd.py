@@ -18,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show = actions.add_parser("show", help="print the notice a chat client would show")
     show.add_argument("business_id")
     show.add_argument("--config", type=Path, default=DEFAULT_CONFIG_DIR)
-    show.add_argument("--locale", default=None, help="client locale, e.g. fr or ar-EG (default: en)")
+    show.add_argument(
+        "--locale", default=None, help="client locale, e.g. fr or ar-EG (default: en)"
+    )
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.set_defaults(run=run_show)
 
@@ -31,7 +33,10 @@ def run_show(args: argparse.Namespace) -> int:
     business = config.businesses.get(args.business_id)
     if business is None:
         known = ", ".join(sorted(config.businesses)) or "none"
-        print(f"error: no business {args.business_id!r} in {args.config}; known: {known}", file=sys.stderr)
+        print(
+            f"error: no business {args.business_id!r} in {args.config}; known: {known}",
+            file=sys.stderr,
+        )
         return EXIT_INVALID
     notice = render_notice(business.facts, str(business.file.learn_more_url), args.locale)
     if args.json:

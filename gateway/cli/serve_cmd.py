@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -23,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve = subparsers.add_parser("serve", help="run the gateway")
     serve.add_argument("--config", type=Path, default=DEFAULT_CONFIG_DIR)
     serve.add_argument("--host", default=None, help="override http.host")
-    serve.add_argument("--port", type=int, default=None, help="override http.port (0 picks a free one)")
+    serve.add_argument(
+        "--port", type=int, default=None, help="override http.port (0 picks a free one)"
+    )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=run_serve)
 
@@ -40,11 +44,11 @@ def run_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run(main: object) -> None:
+def _run(main: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop  # noqa: PLC0415 -- optional speed-up, absent on some platforms
     except ImportError:
-        asyncio.run(main)  # type: ignore[arg-type]  # main is a coroutine; object keeps the import optional
+        asyncio.run(main)
     else:
         uvloop.run(main)
 

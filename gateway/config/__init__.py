@@ -1,4 +1,4 @@
-"""Onboarding config: gateway settings and one file per business, validated with every problem named."""
+"""Onboarding config: gateway settings and one file per business, every problem named."""
 
 from gateway.config.loader import Business, GatewayConfig, load_config
 from gateway.config.settings import GatewaySettings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from gateway.config.fields import ApiKeyHash, HttpsUrl, Locale, WebhookSecret
 from gateway.disclosure.catalog import FALLBACK_LOCALE, supported_locales
@@ -25,7 +25,7 @@ class HostingSection(_Section):
 
 
 class WebhookSection(_Section):
-    """The business's endpoint for events, and the secrets that sign them (several during rotation)."""
+    """The business's endpoint for events, and the secrets that sign them (several to rotate)."""
 
     url: HttpsUrl
     secrets: list[WebhookSecret] = Field(min_length=1, max_length=5)
@@ -63,8 +63,10 @@ class BusinessFile(_Section):
     locales: list[Locale] = Field(default_factory=lambda: sorted(supported_locales()), min_length=1)
     default_locale: Locale = FALLBACK_LOCALE
 
-    @model_validator(mode="after")
-    def _default_in_locales(self) -> BusinessFile:
-        if self.default_locale not in self.locales:
-            raise ValueError(f"default_locale {self.default_locale!r} is not listed in locales")
-        return self
+    @field_validator("default_locale")
+    @classmethod
+    def _default_in_locales(cls, value: str, info: ValidationInfo) -> str:
+        locales = info.data.get("locales")
+        if locales is not None and value not in locales:
+            raise ValueError(f"{value!r} is not listed in locales")
+        return value

@@ -1,4 +1,4 @@
-"""Read a dotenv-style file of ``NAME=value`` lines (for demos; production uses the real environment)."""
+"""Read a dotenv-style file of ``NAME=value`` lines (demos; production uses the environment)."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def _environment(info: ValidationInfo) -> Mapping[str, str]:
 def _resolve_secret(value: object, info: ValidationInfo) -> SecretStr:
     # The input may be a literal secret pasted by mistake: never echo it back.
     if not isinstance(value, str) or not (match := _ENV_REF.fullmatch(value)):
-        raise ValueError(  # noqa: TRY004 -- pydantic wants ValueError to report at the field
+        raise ValueError(
             "must be an environment reference like 'env:ACME_WEBHOOK_SECRET'; "
             "literal secrets are not allowed in config files"
         )

@@ -87,7 +87,9 @@ def _read_toml(path: Path, problems: _Collector) -> dict[str, Any] | None:
     return None
 
 
-def load_config(directory: Path, env: Mapping[str, str], registry: AdapterRegistry) -> GatewayConfig:
+def load_config(
+    directory: Path, env: Mapping[str, str], registry: AdapterRegistry
+) -> GatewayConfig:
     """Validate ``directory``; raise ConfigError listing every problem when anything is wrong."""
     problems = _Collector()
     settings_path = directory / SETTINGS_FILE
@@ -151,7 +153,11 @@ def _load_businesses(
         if business is None:
             continue
         if business.id in seen_ids:
-            problems.add(path, "id", f"duplicate business id {business.id!r}, also in {seen_ids[business.id]}")
+            problems.add(
+                path,
+                "id",
+                f"duplicate business id {business.id!r}, also in {seen_ids[business.id]}",
+            )
             continue
         seen_ids[business.id] = path
         for i, key_hash in enumerate(business.file.api.key_hashes):
@@ -201,7 +207,9 @@ def _load_business(
         adapter = factory.create(context, settings)
         facts = adapter.facts()
     except (ValueError, AdapterError) as exc:  # pydantic's ValidationError is a ValueError
-        problems.add(path, "hosting.settings", f"adapter {adapter_name!r} rejected its settings: {exc}")
+        problems.add(
+            path, "hosting.settings", f"adapter {adapter_name!r} rejected its settings: {exc}"
+        )
         return None
     return Business(file=file, path=path, adapter=adapter, facts=facts)
 
@@ -209,11 +217,11 @@ def _load_business(
 def _validate_adapter_settings(
     path: Path,
     model: type[BaseModel],
-    hosting: dict[str, Any],
+    hosting: dict[str, Any] | None,
     env: Mapping[str, str],
     problems: _Collector,
 ) -> BaseModel | None:
-    raw = hosting.get("settings", {})
+    raw = hosting.get("settings", {}) if isinstance(hosting, dict) else {}
     if not isinstance(raw, dict):
         return None  # BusinessFile validation already reported the wrong type
     try:

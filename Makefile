@@ -1,0 +1,23 @@
+# hostgate: the two commands are `make run` and `make test`; `make check` is everything CI checks.
+.PHONY: run test lint check bench fmt
+
+run:
+	@scripts/bootstrap
+	.venv/bin/hostgate serve --config config
+
+test:
+	@scripts/bootstrap --need-broker
+	.venv/bin/pytest
+
+lint:
+	@scripts/bootstrap
+	.venv/bin/ruff format --check .
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+	.venv/bin/hadolint Dockerfile
+
+check: lint test
+
+fmt:
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .

@@ -1,0 +1,52 @@
+"""Fixtures shared by every test: the example config, a clean environment, the CLI."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = REPO / "config"
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    """A private copy of the shipped example config that a test may break."""
+    target = tmp_path / "config"
+    shutil.copytree(EXAMPLE_CONFIG, target)
+    return target
+
+
+@pytest.fixture
+def env() -> dict[str, str]:
+    """An environment with nothing set: secrets come only from the config's env_file."""
+    return {}
+
+
+def edit(path: Path, change: Callable[[str], str]) -> None:
+    """Rewrite a config file's text in place."""
+    before = path.read_text(encoding="utf-8")
+    after = change(before)
+    assert after != before, f"edit to {path.name} changed nothing"
+    path.write_text(after, encoding="utf-8")
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``hostgate`` as a user would, in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=stdin,
+        timeout=60,
+        check=False,
+        cwd=REPO,
+    )

@@ -1,0 +1,43 @@
+"""The compose file and Dockerfile say what an operator relies on (no engine runs here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from tests.conftest import REPO
+
+
+def _compose() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((REPO / "compose.yaml").read_text())
+    return document
+
+
+class TestCompose:
+    def test_gateway_waits_for_a_healthy_broker(self) -> None:
+        """The gateway starts after RabbitMQ reports healthy, and is pointed at it."""
+        services = _compose()["services"]
+        assert services["hostgate"]["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+        assert "healthcheck" in services["rabbitmq"]
+        assert services["hostgate"]["environment"]["HOSTGATE_AMQP_URL"].startswith("amqp://")
+        assert "@rabbitmq:5672" in services["hostgate"]["environment"]["HOSTGATE_AMQP_URL"]
+
+    def test_ports_bound_to_loopback(self) -> None:
+        """Published ports listen on 127.0.0.1 only."""
+        for service in _compose()["services"].values():
+            for port in service.get("ports", []):
+                assert port.startswith("127.0.0.1:"), port
+
+    def test_state_is_a_volume(self) -> None:
+        """The gateway's state directory (store, outbox, keys) survives container restarts."""
+        assert "hostgate-state:/app/var" in _compose()["services"]["hostgate"]["volumes"]
+
+
+class TestDockerfile:
+    def test_runs_as_non_root_with_healthcheck(self) -> None:
+        """The image drops root and checks /healthz."""
+        text = (REPO / "Dockerfile").read_text()
+        assert "\nUSER 10001:10001\n" in text
+        assert "HEALTHCHECK" in text
+        assert "/healthz" in text
