@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aio_pika
@@ -36,9 +37,16 @@ class BrokerStatus:
 class BrokerLink:
     """Owns the robust AMQP connection; ``status()`` is what readiness reports."""
 
-    def __init__(self, settings: BrokerSettings, name: str = "hostgate") -> None:
+    def __init__(
+        self,
+        settings: BrokerSettings,
+        name: str = "hostgate",
+        on_connect: Callable[[AbstractRobustConnection], Awaitable[None]] | None = None,
+    ) -> None:
         self._settings = settings
         self._name = name
+        self._on_connect = on_connect
+        self._set_up = False
         self._connection: AbstractRobustConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._last_error = "not connected yet"
@@ -65,6 +73,7 @@ class BrokerLink:
             self._connection = connection
             try:
                 await connection.connect(timeout=self._settings.publish_timeout_seconds)
+                await self._set_up_after_connect(connection)
             except _CONNECT_ERRORS as exc:
                 self._connection = None
                 await connection.close()
@@ -75,8 +84,24 @@ class BrokerLink:
                     )
                 await asyncio.sleep(self._settings.reconnect_interval_seconds)
                 continue
+            connection.reconnect_callbacks.add(self._on_reconnect)
             log.info("broker.connected", url=redacted, attempt=attempt)
             return
+
+    async def _set_up_after_connect(self, connection: AbstractRobustConnection) -> None:
+        self._set_up = False
+        if self._on_connect is not None:
+            await self._on_connect(connection)
+        self._set_up = True
+
+    async def _on_reconnect(self, connection: object) -> None:
+        log.info("broker.reconnected", url=self._settings.redacted_url())
+        assert self._connection is not None  # noqa: S101 -- only registered on a live connection
+        try:
+            await self._set_up_after_connect(self._connection)
+        except _CONNECT_ERRORS as exc:
+            self._last_error = f"set-up after reconnect failed: {type(exc).__name__}: {exc}"
+            log.warning("broker.setup_failed", error=self._last_error)
 
     @property
     def connection(self) -> AbstractRobustConnection | None:
@@ -87,7 +112,7 @@ class BrokerLink:
         """Connected now, or the reason it is not."""
         redacted = self._settings.redacted_url()
         conn = self._connection
-        if conn is not None and not conn.is_closed and conn.connected.is_set():
+        if conn is not None and not conn.is_closed and conn.connected.is_set() and self._set_up:
             return BrokerStatus(connected=True, url=redacted, reason="")
         connecting = self._task is not None and not self._task.done()
         reason = self._last_error if connecting else "connection lost; reconnecting"

@@ -12,9 +12,10 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from gateway.app import build_app
+from gateway.app import apply_config, build_app
 from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
 from gateway.config.loader import GatewayConfig
+from gateway.http.keys import CONFIG
 from gateway.logging import configure_logging
 
 log = structlog.get_logger("hostgate.serve")
@@ -58,7 +59,17 @@ async def _serve(config: GatewayConfig, host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    runner = web.AppRunner(build_app(config), access_log=None, handle_signals=False)
+    app = build_app(config)
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def reload() -> None:
+        log.info("config.reload_requested", signal="SIGHUP")
+        task = asyncio.create_task(app[CONFIG].reload(lambda fresh: apply_config(app, fresh)))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -72,5 +83,6 @@ async def _serve(config: GatewayConfig, host: str, port: int) -> None:
     )
     await stop.wait()
     log.info("gateway.stopping")
+    await asyncio.gather(*reloads, return_exceptions=True)
     await runner.cleanup()
     log.info("gateway.stopped")

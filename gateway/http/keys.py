@@ -5,7 +5,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.broker.link import BrokerLink
-from gateway.config.loader import GatewayConfig
+from gateway.broker.publisher import Publisher
+from gateway.broker.relay import OutboxRelay
+from gateway.disclosure.keys import KeyRing
+from gateway.disclosure.service import DisclosureService
+from gateway.reload import ConfigHolder
+from gateway.store.sqlite import SqliteStore
 
-CONFIG = web.AppKey("config", GatewayConfig)
+CONFIG = web.AppKey("config", ConfigHolder)
 BROKER = web.AppKey("broker", BrokerLink)
+STORE = web.AppKey("store", SqliteStore)
+SIGNING_KEYS = web.AppKey("signing_keys", KeyRing)
+DISCLOSURES = web.AppKey("disclosures", DisclosureService)
+PUBLISHER = web.AppKey("publisher", Publisher)
+RELAY = web.AppKey("relay", OutboxRelay)

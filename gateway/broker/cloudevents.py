@@ -1,0 +1,91 @@
+"""CloudEvents 1.0, binary mode over AMQP: attributes in ``cloudEvents_*`` headers, data as body."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.errors import HostgateError
+
+SPEC_VERSION = "1.0"
+SOURCE = "urn:hostgate:gateway"
+CONTENT_TYPE = "application/json"
+PREFIX = "cloudEvents_"
+# The AMQP binding spec used ``cloudEvents:`` before ``cloudEvents_``; accept both when reading.
+PREFIXES = ("cloudEvents_", "cloudEvents:")
+REQUIRED = ("specversion", "id", "source", "type")
+
+
+class CloudEventError(HostgateError):
+    """A message lacks a required CloudEvents attribute or has a malformed one."""
+
+    code = "cloudevent_invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class CloudEvent:
+    """One event: its context attributes and its JSON data bytes."""
+
+    id: str
+    type: str
+    data: bytes
+    source: str = SOURCE
+    subject: str | None = None
+    time: datetime | None = None
+    extensions: Mapping[str, str | int] = field(default_factory=dict)
+
+    def headers(self) -> dict[str, str | int]:
+        """AMQP application headers for binary mode."""
+        headers: dict[str, str | int] = {
+            f"{PREFIX}specversion": SPEC_VERSION,
+            f"{PREFIX}id": self.id,
+            f"{PREFIX}source": self.source,
+            f"{PREFIX}type": self.type,
+        }
+        if self.subject is not None:
+            headers[f"{PREFIX}subject"] = self.subject
+        if self.time is not None:
+            headers[f"{PREFIX}time"] = self.time.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        for name, value in self.extensions.items():
+            headers[f"{PREFIX}{name}"] = value
+        return headers
+
+
+def _text(value: object) -> object:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def parse(headers: Mapping[str, Any], body: bytes) -> CloudEvent:
+    """Read a binary-mode CloudEvent from AMQP headers and body; CloudEventError when invalid."""
+    attributes: dict[str, Any] = {}
+    for key, value in headers.items():
+        for prefix in PREFIXES:
+            if key.startswith(prefix):
+                attributes[key[len(prefix) :]] = _text(value)
+    missing = [
+        name
+        for name in REQUIRED
+        if not isinstance(attributes.get(name), str) or not attributes.get(name)
+    ]
+    if missing:
+        raise CloudEventError(f"missing CloudEvents attribute(s): {', '.join(missing)}")
+    if attributes["specversion"] != SPEC_VERSION:
+        raise CloudEventError(f"unsupported specversion {attributes['specversion']!r}")
+    when = attributes.pop("time", None)
+    try:
+        parsed_time = datetime.fromisoformat(when) if isinstance(when, str) else None
+    except ValueError as exc:
+        raise CloudEventError("time is not an RFC 3339 timestamp") from exc
+    subject = attributes.pop("subject", None)
+    core = {name: attributes.pop(name) for name in REQUIRED}
+    return CloudEvent(
+        id=core["id"],
+        type=core["type"],
+        source=core["source"],
+        data=body,
+        subject=subject if isinstance(subject, str) else None,
+        time=parsed_time,
+        extensions={k: v for k, v in attributes.items() if isinstance(v, str | int)},
+    )

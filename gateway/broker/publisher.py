@@ -1,0 +1,138 @@
+"""Publish to RabbitMQ with confirms, ``mandatory`` with returns raised, a timeout on each publish.
+
+A window of messages is published back to back and its confirms awaited
+together; the caller learns how many from the start of the window were
+confirmed, so it can delete exactly those from the outbox and retry the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aio_pika
+import aiormq
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractExchange
+
+from gateway.broker.cloudevents import CONTENT_TYPE, CloudEvent
+from gateway.broker.link import BrokerLink
+from gateway.errors import BrokerError, PublishNotConfirmed
+
+log = structlog.get_logger("hostgate.publisher")
+
+_FAILURES = (
+    aiormq.exceptions.AMQPError,
+    aiormq.exceptions.ChannelInvalidStateError,
+    aio_pika.exceptions.ChannelClosed,
+    ConnectionError,
+    RuntimeError,  # aio-pika raises it for a closed connection or channel
+    TimeoutError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One event bound for one exchange and routing key."""
+
+    exchange: str
+    routing_key: str
+    event: CloudEvent
+
+    def message(self) -> aio_pika.Message:
+        """The AMQP message: persistent, JSON, CloudEvents headers, message id = event id."""
+        return aio_pika.Message(
+            body=self.event.data,
+            headers=dict(self.event.headers()),
+            content_type=CONTENT_TYPE,
+            message_id=self.event.id,
+            type=self.event.type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+
+
+class Publisher:
+    """Owns one confirming channel on the broker link; reopened when it closes."""
+
+    def __init__(self, link: BrokerLink, timeout: float) -> None:
+        self._link = link
+        self._timeout = timeout
+        self._channel: AbstractChannel | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
+        self._lock = asyncio.Lock()
+
+    async def _ready_channel(self) -> AbstractChannel:
+        async with self._lock:
+            if self._channel is not None and not self._channel.is_closed:
+                return self._channel
+            connection = self._link.connection
+            if connection is None or not self._link.status().connected:
+                raise BrokerError("broker not connected")
+            try:
+                channel = await asyncio.wait_for(
+                    connection.channel(publisher_confirms=True, on_return_raises=True),
+                    self._timeout,
+                )
+            except _FAILURES as exc:
+                raise BrokerError(f"cannot open a channel: {type(exc).__name__}") from exc
+            self._channel, self._exchanges = channel, {}
+            return channel
+
+    async def _exchange(self, channel: AbstractChannel, name: str) -> AbstractExchange:
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            exchange = await channel.get_exchange(name, ensure=False)
+            self._exchanges[name] = exchange
+        return exchange
+
+    async def publish_window(self, items: Sequence[Outgoing]) -> int:
+        """Publish ``items``, await the confirms; return how many from the start were confirmed."""
+        if not items:
+            return 0
+        try:
+            channel = await self._ready_channel()
+            exchanges = [await self._exchange(channel, item.exchange) for item in items]
+        except _FAILURES as exc:
+            raise BrokerError(f"cannot publish: {type(exc).__name__}") from exc
+        results = await asyncio.gather(
+            *(
+                exchange.publish(
+                    item.message(), item.routing_key, mandatory=True, timeout=self._timeout
+                )
+                for exchange, item in zip(exchanges, items, strict=True)
+            ),
+            return_exceptions=True,
+        )
+        confirmed = 0
+        for result in results:
+            if isinstance(result, BaseException):
+                break
+            confirmed += 1
+        if confirmed < len(items):
+            failure = results[confirmed]
+            self._drop_channel_after(failure)
+            log.warning(
+                "publish.not_confirmed",
+                confirmed=confirmed,
+                window=len(items),
+                error=type(failure).__name__,
+                event_type=items[confirmed].event.type,
+            )
+        return confirmed
+
+    def _drop_channel_after(self, failure: object) -> None:
+        # A timeout or a closed channel leaves the channel in doubt: start afresh next time.
+        if not isinstance(failure, aiormq.exceptions.PublishError):
+            self._channel = None
+
+    async def publish(self, item: Outgoing) -> None:
+        """Publish one event; raise PublishNotConfirmed unless the broker confirmed it."""
+        if await self.publish_window([item]) != 1:
+            raise PublishNotConfirmed(f"{item.event.type} to {item.exchange} was not confirmed")
+
+    async def close(self) -> None:
+        """Close the channel."""
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()
+        self._channel = None

@@ -1,0 +1,156 @@
+"""The outbox relay: publishes outbox rows in order, deleting each only after its confirm.
+
+While the broker is down the relay waits and the outbox grows on disk; when the
+broker is back it drains in order. A disclosure row is published alone (a
+barrier); a fan-out row expands into one signed notice per open chat, published
+in windows with a durable cursor, so a crash resumes where it stopped (the last
+window may be sent twice; notice ids are stable, so consumers drop the copies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from datetime import UTC, datetime
+from functools import partial
+
+import structlog
+
+from gateway.broker.publisher import Outgoing, Publisher
+from gateway.disclosure.document import canonical_json
+from gateway.disclosure.keys import KeyRing
+from gateway.disclosure.signed import signed_event
+from gateway.errors import BrokerError
+from gateway.store import chats, outbox
+from gateway.store.outbox import OutboxRow, RowKind
+from gateway.store.sqlite import SqliteStore
+
+log = structlog.get_logger("hostgate.relay")
+
+_NOTICE_NAMESPACE = uuid.UUID("6f1d8a8e-3c1b-4c1e-9d0a-1f6f2b7f0e11")
+
+
+class OutboxRelay:
+    """Drains the outbox to RabbitMQ."""
+
+    def __init__(
+        self,
+        store: SqliteStore,
+        publisher: Publisher,
+        keys: KeyRing,
+        window: int = 500,
+        idle_poll: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._keys = keys
+        self._window = window
+        self._idle_poll = idle_poll
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+
+    def wake(self) -> None:
+        """Tell the relay that rows were added."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Run the relay in the background."""
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def close(self) -> None:
+        """Stop the relay; unpublished rows stay in the outbox."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        backoff = self._idle_poll
+        while True:
+            try:
+                await self.drain()
+                backoff = self._idle_poll
+            except BrokerError as exc:
+                log.info("relay.waiting_for_broker", reason=str(exc))
+                backoff = min(backoff * 2, 5.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), backoff)
+            self._wake.clear()
+
+    async def drain(self) -> None:
+        """Publish until the outbox is empty; raise BrokerError when the broker fails."""
+        while rows := await self._store.run(lambda: outbox.fetch(self._store.db, self._window)):
+            window: list[OutboxRow] = []
+            for row in rows:
+                if row.kind is RowKind.EVENT:
+                    window.append(row)
+                    continue
+                await self._publish_rows(window)
+                window = []
+                if row.kind is RowKind.DISCLOSURE:
+                    await self._publish_rows([row])
+                else:
+                    await self._fan_out(row)
+            await self._publish_rows(window)
+
+    async def _publish_rows(self, rows: list[OutboxRow]) -> None:
+        if not rows:
+            return
+        items = [Outgoing(r.exchange, r.routing_key, r.event) for r in rows]
+        confirmed = await self._publisher.publish_window(items)
+        done = [r.seq for r in rows[:confirmed]]
+        if done:
+            await self._store.run(
+                lambda: self._store.transaction(lambda db: outbox.delete(db, done))
+            )
+            self.published += len(done)
+        if confirmed < len(rows):
+            raise BrokerError(f"{len(rows) - confirmed} event(s) not confirmed; will retry")
+
+    async def _fan_out(self, row: OutboxRow) -> None:
+        template = json.loads(row.event.data)
+        cursor = row.cursor
+        key = self._keys.active
+        when = datetime.now(UTC)
+        while True:
+            users = await self._store.run(partial(self._users_after, row.business_id, cursor))
+            if not users:
+                break
+            items = []
+            for user in users:
+                notice_id = str(uuid.uuid5(_NOTICE_NAMESPACE, f"{row.event.id}:{user}"))
+                body = canonical_json({**template, "user_id": user, "notice_id": notice_id})
+                event = signed_event(
+                    row.event.type,
+                    notice_id,
+                    subject=row.business_id,
+                    body=body,
+                    key=key,
+                    when=when,
+                )
+                items.append(Outgoing(row.exchange, row.routing_key, event))
+            confirmed = await self._publisher.publish_window(items)
+            if confirmed:
+                cursor = users[confirmed - 1]
+                await self._store.run(partial(self._save_cursor, row.seq, cursor))
+                self.published += confirmed
+            if confirmed < len(items):
+                raise BrokerError(
+                    f"notice fan-out for {row.business_id} paused at a failed confirm"
+                )
+        await self._store.run(
+            lambda: self._store.transaction(lambda db: outbox.delete(db, [row.seq]))
+        )
+        log.info("notices.fanned_out", business=row.business_id, fanout=row.event.id)
+
+    def _users_after(self, business_id: str, cursor: str | None) -> list[str]:
+        return chats.users_after(self._store.db, business_id, cursor, self._window)
+
+    def _save_cursor(self, seq: int, cursor: str) -> None:
+        self._store.transaction(lambda db: outbox.set_cursor(db, seq, cursor))
+
+    async def depth(self) -> outbox.OutboxDepth:
+        """What is waiting in the outbox."""
+        return await self._store.run(lambda: outbox.depth(self._store.db))

@@ -1,0 +1,97 @@
+"""A network-side consumer of hostgate's disclosures and notices, verifying each one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from types import TracebackType
+
+import aio_pika
+import aiohttp
+import structlog
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+
+from gateway.broker.topology import DISCLOSURES, NOTICES
+from gateway.client.jwks import fetch_jwks
+from gateway.client.verifier import Accepted, EventVerifier, Rejected
+
+log = structlog.get_logger("hostgate.client")
+
+
+class NetworkClient:
+    """Consumes disclosures and notices; yields only verified, new, in-order events.
+
+    With ``queue=None`` it binds a private, auto-deleted queue to both exchanges
+    (a watcher that sees everything without taking messages from the network's
+    queues); give a queue name to consume a shared durable queue instead.
+    """
+
+    def __init__(
+        self,
+        amqp_url: str,
+        jwks_url: str,
+        *,
+        queue: str | None = None,
+        name: str = "hostgate-client",
+    ) -> None:
+        self._amqp_url = amqp_url
+        self._jwks_url = jwks_url
+        self._queue_name = queue
+        self._name = name
+        self._session: aiohttp.ClientSession | None = None
+        self._connection: AbstractRobustConnection | None = None
+        self.verifier = EventVerifier({})
+        self.rejected: list[Rejected] = []
+
+    async def __aenter__(self) -> NetworkClient:
+        self._session = aiohttp.ClientSession()
+        self.verifier.update_keys(await fetch_jwks(self._jwks_url, self._session))
+        self._connection = await aio_pika.connect_robust(
+            self._amqp_url, client_properties={"connection_name": self._name}
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+        if self._session is not None:
+            await self._session.close()
+
+    async def _queue(self) -> AbstractQueue:
+        assert self._connection is not None  # noqa: S101 -- used inside the context manager only
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=500)
+        if self._queue_name is not None:
+            return await channel.get_queue(self._queue_name, ensure=False)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        for route in (DISCLOSURES, NOTICES):
+            await queue.bind(route.exchange, routing_key="#")
+        return queue
+
+    async def events(self) -> AsyncIterator[Accepted]:
+        """Verified events, as they arrive; forged, duplicate and stale ones are dropped."""
+        queue = await self._queue()
+        async with queue.iterator() as messages:
+            async for message in messages:
+                verdict = await self._check(message)
+                await message.ack()
+                if isinstance(verdict, Rejected):
+                    self.rejected.append(verdict)
+                    log.warning("client.event_rejected", reason=verdict.reason)
+                    continue
+                yield verdict
+
+    async def _check(self, message: AbstractIncomingMessage) -> Accepted | Rejected:
+        headers = dict(message.headers)
+        if not self.verifier.knows_kid_of(headers) and self._session is not None:
+            # A kid we do not know yet is most likely a rotation: fetch the JWKS once more.
+            try:
+                self.verifier.update_keys(await fetch_jwks(self._jwks_url, self._session))
+            except Exception:  # noqa: BLE001 -- verification below reports the unknown key
+                await asyncio.sleep(0)
+        return self.verifier.check(headers, message.body)

@@ -1,0 +1,123 @@
+"""Verify events from hostgate: signed, untampered, not seen before, not older than what was seen.
+
+Everything that fails is dropped with a reason; a client shows only what passes.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import ValidationError
+
+from gateway.broker.cloudevents import CloudEventError, parse
+from gateway.client.jwks import kid_of
+from gateway.disclosure.document import DisclosureDocument, NoticeDocument
+from gateway.disclosure.jws import SignatureInvalid
+from gateway.disclosure.signed import verify_event
+from gateway.events import DISCLOSURE_PUBLISHED, NOTICE_PUBLISHED
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A verified event and its document."""
+
+    event_id: str
+    event_type: str
+    kid: str
+    document: DisclosureDocument | NoticeDocument
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An event the client must not show, and why."""
+
+    reason: str
+    detail: str = ""
+
+
+def _document(
+    event_type: str, subject: str | None, body: bytes
+) -> DisclosureDocument | NoticeDocument | Rejected:
+    model: type[DisclosureDocument | NoticeDocument]
+    if event_type == DISCLOSURE_PUBLISHED:
+        model = DisclosureDocument
+    elif event_type == NOTICE_PUBLISHED:
+        model = NoticeDocument
+    else:
+        return Rejected("unknown_type", event_type)
+    try:
+        document = model.model_validate_json(body)
+    except ValidationError as exc:
+        return Rejected("malformed", f"{exc.error_count()} field error(s)")
+    if document.business_id != subject:
+        return Rejected("malformed", "subject is not the document's business")
+    return document
+
+
+class EventVerifier:
+    """Holds the JWKS, the ids seen and the newest revision per business and per chat."""
+
+    def __init__(self, keys: Mapping[str, Ed25519PublicKey], remember: int = 200_000) -> None:
+        self._keys = dict(keys)
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._remember = remember
+        self._disclosure_revision: dict[str, int] = {}
+        self._notice_revision: dict[tuple[str, str], int] = {}
+
+    def update_keys(self, keys: Mapping[str, Ed25519PublicKey]) -> None:
+        """Replace the keys (after fetching the JWKS again)."""
+        self._keys = dict(keys)
+
+    def knows_kid_of(self, headers: Mapping[str, Any]) -> bool:
+        """Whether the event names a key we have; False means: fetch the JWKS again."""
+        kid = kid_of(headers)
+        return kid is None or kid in self._keys
+
+    def check(self, headers: Mapping[str, Any], body: bytes) -> Accepted | Rejected:
+        """Verify one AMQP message; accept it at most once."""
+        try:
+            event = parse(headers, body)
+        except CloudEventError as exc:
+            return Rejected("not_cloudevent", str(exc))
+        try:
+            kid = verify_event(headers, body, self._keys)
+        except SignatureInvalid as exc:
+            return Rejected("bad_signature", str(exc))
+        document = _document(event.type, event.subject, body)
+        if isinstance(document, Rejected):
+            return document
+        if event.id in self._seen:
+            return Rejected("duplicate", event.id)
+        stale = self._stale(document)
+        if stale:
+            return Rejected("stale_revision", stale)
+        self._remember_id(event.id)
+        self._advance(document)
+        return Accepted(event.id, event.type, kid, document)
+
+    def _stale(self, document: DisclosureDocument | NoticeDocument) -> str:
+        if isinstance(document, DisclosureDocument):
+            last = self._disclosure_revision.get(document.business_id, 0)
+            if document.revision <= last:
+                return f"revision {document.revision} <= {last} already seen"
+            return ""
+        last = self._notice_revision.get((document.business_id, document.user_id), 0)
+        if document.revision < last:
+            return f"notice for revision {document.revision} after revision {last}"
+        return ""
+
+    def _advance(self, document: DisclosureDocument | NoticeDocument) -> None:
+        if isinstance(document, DisclosureDocument):
+            self._disclosure_revision[document.business_id] = document.revision
+        else:
+            key = (document.business_id, document.user_id)
+            self._notice_revision[key] = max(self._notice_revision.get(key, 0), document.revision)
+
+    def _remember_id(self, event_id: str) -> None:
+        self._seen[event_id] = None
+        if len(self._seen) > self._remember:
+            self._seen.popitem(last=False)

@@ -1,0 +1,157 @@
+"""Disclosure revisions: a new one whenever what a business discloses changes.
+
+Each revision is persisted, signed and queued for publishing in one SQLite
+transaction, before anything else can happen under it. A hosting change also
+queues a fan-out of per-chat notices, which the relay publishes only after the
+disclosure itself is confirmed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+
+import structlog
+
+from gateway.broker.cloudevents import CloudEvent
+from gateway.broker.topology import DISCLOSURES, NOTICES
+from gateway.config.loader import Business
+from gateway.disclosure.document import (
+    DisclosureDocument,
+    build_disclosure,
+    canonical_json,
+    document_fingerprint,
+    hosting_fingerprint,
+    notice_template,
+)
+from gateway.disclosure.keys import KeyRing
+from gateway.disclosure.signed import signed_event
+from gateway.events import DISCLOSURE_PUBLISHED, NOTICE_PUBLISHED
+from gateway.store import outbox
+from gateway.store.sqlite import SqliteStore
+
+log = structlog.get_logger("hostgate.disclosure")
+
+
+@dataclass(frozen=True, slots=True)
+class NewRevision:
+    """A revision that sync created."""
+
+    business_id: str
+    revision: int
+    hosting_changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDisclosure:
+    """The latest revision of a business as persisted: its body and detached JWS."""
+
+    revision: int
+    body: bytes
+    jws: str
+
+
+class DisclosureService:
+    """Keeps each business's persisted revision in step with its config."""
+
+    def __init__(self, store: SqliteStore, keys: KeyRing) -> None:
+        self._store = store
+        self._keys = keys
+
+    async def sync(self, businesses: Mapping[str, Business]) -> list[NewRevision]:
+        """Create a revision for every business whose disclosure changed; return them."""
+        return await self._store.run(lambda: self._sync(businesses))
+
+    def _sync(self, businesses: Mapping[str, Business]) -> list[NewRevision]:
+        created = []
+        for business in businesses.values():
+            revision = self._store.transaction(partial(self._sync_one, business=business))
+            if revision is not None:
+                created.append(revision)
+                log.info(
+                    "disclosure.revised",
+                    business=revision.business_id,
+                    revision=revision.revision,
+                    hosting_changed=revision.hosting_changed,
+                )
+        return created
+
+    def _sync_one(self, db: sqlite3.Connection, *, business: Business) -> NewRevision | None:
+        latest = db.execute(
+            "SELECT revision, fingerprint, hosting_fingerprint FROM disclosures"
+            " WHERE business_id = ? ORDER BY revision DESC LIMIT 1",
+            (business.id,),
+        ).fetchone()
+        fingerprint = document_fingerprint(business)
+        hosting = hosting_fingerprint(business)
+        if latest is not None and latest[1] == fingerprint:
+            return None
+        previous = None if latest is None else int(latest[0])
+        revision = 1 if previous is None else previous + 1
+        now = datetime.now(UTC)
+        document = build_disclosure(business, revision, previous, now)
+        body = document.body()
+        key = self._keys.active
+        event = signed_event(
+            DISCLOSURE_PUBLISHED,
+            str(uuid.uuid4()),
+            subject=business.id,
+            body=body,
+            key=key,
+            when=now,
+        )
+        jws = str(event.extensions["jws"])
+        db.execute(
+            "INSERT INTO disclosures (business_id, revision, fingerprint, hosting_fingerprint,"
+            " document, jws, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (business.id, revision, fingerprint, hosting, body, jws, now.isoformat()),
+        )
+        outbox.insert(
+            db,
+            business.id,
+            kind=outbox.RowKind.DISCLOSURE,
+            exchange=DISCLOSURES.exchange,
+            routing_key=business.id,
+            event=event,
+        )
+        hosting_changed = latest is not None and latest[2] != hosting
+        if hosting_changed:
+            _queue_fanout(db, document, "hosting_changed")
+        return NewRevision(business.id, revision, hosting_changed)
+
+    async def latest(self, business_id: str) -> StoredDisclosure | None:
+        """The newest persisted revision of a business, if any."""
+
+        def read() -> StoredDisclosure | None:
+            row = self._store.db.execute(
+                "SELECT revision, document, jws FROM disclosures WHERE business_id = ?"
+                " ORDER BY revision DESC LIMIT 1",
+                (business_id,),
+            ).fetchone()
+            return (
+                None if row is None else StoredDisclosure(int(row[0]), bytes(row[1]), str(row[2]))
+            )
+
+        return await self._store.run(read)
+
+
+def _queue_fanout(db: sqlite3.Connection, document: DisclosureDocument, reason: str) -> None:
+    template = CloudEvent(
+        id=str(uuid.uuid4()),
+        type=NOTICE_PUBLISHED,
+        subject=document.business_id,
+        data=canonical_json(notice_template(document, reason)),
+    )
+    routing_key = f"{document.business_id}.{reason}"
+    outbox.insert(
+        db,
+        document.business_id,
+        kind=outbox.RowKind.FANOUT,
+        exchange=NOTICES.exchange,
+        routing_key=routing_key,
+        event=template,
+    )

@@ -1,0 +1,1 @@
+"""The embedded store (SQLite): disclosure revisions, the outbox, open chats."""

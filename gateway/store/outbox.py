@@ -1,0 +1,124 @@
+"""The durable outbox: events written in the same transaction as the state they report.
+
+Rows are published in ``seq`` order and deleted only once confirmed. Three kinds:
+``event`` (published in windows), ``disclosure`` (a barrier: published alone, so
+nothing after it goes out before it is confirmed) and ``fanout`` (one row that
+stands for a notice to every open chat of a business, with a durable cursor).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gateway.broker.cloudevents import CloudEvent, parse
+
+
+class RowKind(StrEnum):
+    """How the relay treats a row."""
+
+    EVENT = "event"
+    DISCLOSURE = "disclosure"
+    FANOUT = "fanout"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One pending publish."""
+
+    seq: int
+    business_id: str
+    kind: RowKind
+    exchange: str
+    routing_key: str
+    event: CloudEvent
+    cursor: str | None
+    created_at: float
+
+
+def insert(
+    db: sqlite3.Connection,
+    business_id: str,
+    *,
+    kind: RowKind,
+    exchange: str,
+    routing_key: str,
+    event: CloudEvent,
+) -> int:
+    """Add a row (inside the caller's transaction); return its seq."""
+    headers = json.dumps(event.headers())
+    cursor = db.execute(
+        "INSERT INTO outbox (business_id, kind, exchange, routing_key, event_id, event_type,"
+        " headers, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            business_id,
+            kind.value,
+            exchange,
+            routing_key,
+            event.id,
+            event.type,
+            headers,
+            event.data,
+            time.time(),
+        ),
+    )
+    seq = cursor.lastrowid
+    assert seq is not None  # noqa: S101 -- sqlite always sets lastrowid after INSERT
+    return seq
+
+
+def _row(values: tuple[object, ...]) -> OutboxRow:
+    seq, business_id, kind, exchange, routing_key, headers, body, cursor, created_at = values
+    assert isinstance(headers, str)  # noqa: S101 -- schema guarantees
+    assert isinstance(body, bytes)  # noqa: S101 -- schema guarantees
+    return OutboxRow(
+        seq=int(str(seq)),
+        business_id=str(business_id),
+        kind=RowKind(str(kind)),
+        exchange=str(exchange),
+        routing_key=str(routing_key),
+        event=parse(json.loads(headers), body),
+        cursor=None if cursor is None else str(cursor),
+        created_at=float(str(created_at)),
+    )
+
+
+def fetch(db: sqlite3.Connection, limit: int) -> list[OutboxRow]:
+    """The oldest ``limit`` rows, in publish order."""
+    rows = db.execute(
+        "SELECT seq, business_id, kind, exchange, routing_key, headers, body, cursor, created_at"
+        " FROM outbox ORDER BY seq LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [_row(tuple(r)) for r in rows]
+
+
+def delete(db: sqlite3.Connection, seqs: list[int]) -> None:
+    """Remove rows that the broker confirmed."""
+    db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+
+
+def set_cursor(db: sqlite3.Connection, seq: int, cursor: str) -> None:
+    """Record fan-out progress: every chat up to ``cursor`` has been told."""
+    db.execute("UPDATE outbox SET cursor = ? WHERE seq = ?", (cursor, seq))
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxDepth:
+    """How much is waiting, and for how long the oldest has waited."""
+
+    rows: int
+    fanouts: int
+    oldest_age_seconds: float
+
+
+def depth(db: sqlite3.Connection) -> OutboxDepth:
+    """Rows waiting, fan-outs among them, age of the oldest."""
+    count, fanouts, oldest = db.execute(
+        "SELECT count(*), coalesce(sum(kind = 'fanout'), 0), min(created_at) FROM outbox"
+    ).fetchone()
+    age = 0.0 if oldest is None else max(time.time() - float(oldest), 0.0)
+    return OutboxDepth(rows=int(count), fanouts=int(fanouts), oldest_age_seconds=round(age, 3))
