@@ -24,6 +24,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    ModelWrapValidatorHandler,
     PlainSerializer,
     SecretStr,
     StringConstraints,
@@ -88,6 +89,21 @@ class EndpointKey(BaseModel):
 
     suite: Literal["x25519", "mlkem768-x25519"] = "x25519"
     public_key: Base64UrlBytes
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _kid_matches(
+        cls, data: object, handler: ModelWrapValidatorHandler[EndpointKey]
+    ) -> EndpointKey:
+        # ``kid`` is derived; when a document carries it, it must be the one the key gives.
+        claimed = None
+        if isinstance(data, dict) and "kid" in data:
+            claimed = data["kid"]
+            data = {k: v for k, v in data.items() if k != "kid"}
+        key = handler(data)
+        if claimed is not None and claimed != key.kid:
+            raise ValueError("kid does not match the public key")
+        return key
 
     @model_validator(mode="after")
     def _check_key(self) -> EndpointKey:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+from urllib.error import HTTPError
 
 import pytest
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
@@ -53,3 +62,63 @@ def broker_stopped() -> Iterator[None]:
     finally:
         rabbitmqctl("start_app")
         rabbitmqctl("await_startup")
+
+
+def _read_json_lines(stream: IO[str], until_event: str, timeout: float) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        record = json.loads(line)  # every line the gateway prints is one JSON object
+        lines.append(record)
+        if record["event"] == until_event:
+            return lines
+    raise AssertionError(f"no {until_event} in {lines}")
+
+
+@contextmanager
+def serving(
+    config: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], int, list[dict[str, Any]]]]:
+    """Run `hostgate serve --port 0` and yield the process, its port and its first log lines."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        assert process.stdout is not None
+        lines = _read_json_lines(process.stdout, "gateway.started", 30)
+        yield process, lines[-1]["port"], lines
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def get_json(port: int, path: str) -> tuple[int, dict[str, Any]]:
+    """GET a JSON document from the gateway on 127.0.0.1."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def wait_status(port: int, path: str, status: int, timeout: float) -> dict[str, Any]:
+    """Poll until ``path`` answers ``status``; return its body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got, body = get_json(port, path)
+        if got == status:
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} answered {got} {body}, wanted {status}")
+        time.sleep(0.2)

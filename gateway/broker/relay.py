@@ -19,7 +19,6 @@ from functools import partial
 import structlog
 
 from gateway.broker.publisher import Outgoing, Publisher
-from gateway.disclosure.document import canonical_json
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.signed import signed_event
 from gateway.errors import BrokerError
@@ -121,12 +120,11 @@ class OutboxRelay:
             items = []
             for user in users:
                 notice_id = str(uuid.uuid5(_NOTICE_NAMESPACE, f"{row.event.id}:{user}"))
-                body = canonical_json({**template, "user_id": user, "notice_id": notice_id})
                 event = signed_event(
                     row.event.type,
                     notice_id,
                     subject=row.business_id,
-                    body=body,
+                    document={**template, "user_id": user, "notice_id": notice_id},
                     key=key,
                     when=when,
                 )

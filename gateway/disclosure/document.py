@@ -1,7 +1,9 @@
 """The signed documents: a business's disclosure and a per-chat notice.
 
 The body published is the canonical JSON of one of these models; its detached
-JWS travels in the ``cloudEvents_jws`` header.
+JWS travels in the ``cloudEvents_jws`` header. ``event`` repeats the message's
+CloudEvents attributes inside the signed body, so a changed AMQP header is
+detected while the JWS stays plain (``alg`` and ``kid`` only) for any JOSE library.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.base import EndpointKey, HostingClass
 from gateway.config.loader import Business
@@ -48,10 +50,7 @@ class DisclosureDocument(BaseModel):
     notices: dict[str, NoticeText]
     learn_more_url: str
     effective_at: datetime
-
-    def body(self) -> bytes:
-        """The canonical JSON bytes that are published and signed."""
-        return canonical_json(self.model_dump(mode="json"))
+    event: dict[str, str] = Field(default_factory=dict)
 
 
 class NoticeDocument(BaseModel):
@@ -73,6 +72,7 @@ class NoticeDocument(BaseModel):
     notices: dict[str, NoticeText]
     learn_more_url: str
     effective_at: datetime
+    event: dict[str, str] = Field(default_factory=dict)
 
 
 def canonical_json(value: object) -> bytes:

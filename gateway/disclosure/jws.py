@@ -18,8 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from adapters.base import b64url
 from gateway.errors import DisclosureError
 
-# "ce" carries the event's CloudEvents attributes, so the AMQP headers are covered too.
-ALLOWED_HEADER = frozenset({"alg", "kid", "ce"})
+ALLOWED_HEADER = frozenset({"alg", "kid"})
 
 
 class SignatureInvalid(DisclosureError):  # noqa: N818 -- reads as the condition it reports

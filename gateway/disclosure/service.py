@@ -94,16 +94,15 @@ class DisclosureService:
         revision = 1 if previous is None else previous + 1
         now = datetime.now(UTC)
         document = build_disclosure(business, revision, previous, now)
-        body = document.body()
-        key = self._keys.active
         event = signed_event(
             DISCLOSURE_PUBLISHED,
             str(uuid.uuid4()),
             subject=business.id,
-            body=body,
-            key=key,
+            document=document.model_dump(mode="json", exclude={"event"}),
+            key=self._keys.active,
             when=now,
         )
+        body = event.data
         jws = str(event.extensions["jws"])
         db.execute(
             "INSERT INTO disclosures (business_id, revision, fingerprint, hosting_fingerprint,"
