@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import IO, Any
 from urllib.error import HTTPError
@@ -122,3 +122,29 @@ def wait_status(port: int, path: str, status: int, timeout: float) -> dict[str, 
         if time.monotonic() > deadline:
             raise AssertionError(f"{path} answered {got} {body}, wanted {status}")
         time.sleep(0.2)
+
+
+async def rabbitmqctl_async(*args: str) -> None:
+    """Run rabbitmqctl without blocking the event loop (the gateway under test shares it)."""
+    if shutil.which("rabbitmqctl") is None:
+        pytest.fail("rabbitmqctl is not installed; broker restart tests need a local RabbitMQ")
+    process = await asyncio.create_subprocess_exec(
+        "rabbitmqctl", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 120)
+    if process.returncode != 0:
+        pytest.fail(f"rabbitmqctl {' '.join(args)} failed: {output.decode(errors='replace')}")
+
+
+@asynccontextmanager
+async def broker_stopping() -> AsyncIterator[asyncio.Task[None]]:
+    """Begin stopping RabbitMQ now (the block runs while it goes down); always start it again."""
+    stopping = asyncio.create_task(rabbitmqctl_async("stop_app"))
+    try:
+        yield stopping
+        await stopping
+    finally:
+        if not stopping.done():
+            await asyncio.gather(stopping, return_exceptions=True)
+        await rabbitmqctl_async("start_app")
+        await rabbitmqctl_async("await_startup")

@@ -29,9 +29,13 @@ class SignatureInvalid(DisclosureError):  # noqa: N818 -- reads as the condition
 
 def _b64url_decode(text: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
         raise SignatureInvalid("JWS part is not base64url") from exc
+    # Only the canonical encoding: otherwise two different JWS strings verify as one.
+    if b64url(decoded) != text:
+        raise SignatureInvalid("JWS part is not canonical base64url")
+    return decoded
 
 
 def sign_detached(
