@@ -18,6 +18,10 @@ lint:
 
 check: lint test
 
+bench:
+	@scripts/bootstrap --need-broker
+	.venv/bin/python -m bench
+
 fmt:
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .

@@ -92,9 +92,7 @@ class EndpointKey(BaseModel):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _kid_matches(
-        cls, data: object, handler: ModelWrapValidatorHandler[EndpointKey]
-    ) -> EndpointKey:
+    def _kid_matches(cls, data: object, handler: ModelWrapValidatorHandler[EndpointKey]) -> EndpointKey:
         # ``kid`` is derived; when a document carries it, it must be the one the key gives.
         claimed = None
         if isinstance(data, dict) and "kid" in data:
@@ -110,8 +108,7 @@ class EndpointKey(BaseModel):
         size = _KEY_SIZES[self.suite]
         if len(self.public_key) != size:
             raise ValueError(
-                f"public_key for suite {self.suite} must be {size} bytes, "
-                f"got {len(self.public_key)}"
+                f"public_key for suite {self.suite} must be {size} bytes, got {len(self.public_key)}"
             )
         if self.suite == "x25519":
             X25519PublicKey.from_public_bytes(self.public_key)

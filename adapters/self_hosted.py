@@ -46,9 +46,7 @@ class SelfHostedAdapter:
             "content-type": "application/json",
             "webhook-id": envelope.message_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(
-                envelope.message_id, timestamp, body, self._context.webhook.secrets
-            ),
+            "webhook-signature": sign(envelope.message_id, timestamp, body, self._context.webhook.secrets),
         }
         return await http_delivery.post(self._session, self._context.webhook.url, body, headers)
 

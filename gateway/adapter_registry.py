@@ -29,9 +29,7 @@ class AdapterRegistry:
             return self._loaded[name]
         point = self._points.get(name)
         if point is None:
-            raise AdapterError(
-                f"unknown adapter {name!r}; installed: {', '.join(self.names()) or 'none'}"
-            )
+            raise AdapterError(f"unknown adapter {name!r}; installed: {', '.join(self.names()) or 'none'}")
         try:
             factory = point.load()
         except Exception as exc:  # a third-party plugin may fail in any way on import

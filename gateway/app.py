@@ -63,9 +63,7 @@ async def apply_config(app: web.Application, config: GatewayConfig) -> None:
 def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.Application:
     """The gateway as an aiohttp application."""
     settings = config.settings
-    app = web.Application(
-        middlewares=[error_middleware], client_max_size=settings.http.max_body_bytes
-    )
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.http.max_body_bytes)
     app[CONFIG] = ConfigHolder(config)
     app[STORE] = SqliteStore(config.path(settings.state_dir) / STORE_FILE)
     app[SIGNING_KEYS] = KeyRing.open(config.path(settings.signing_key_dir))

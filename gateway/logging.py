@@ -26,9 +26,7 @@ _REDACTED_KEYS = frozenset(
 )
 
 
-def _redact(
-    _logger: object, _method: str, event: structlog.typing.EventDict
-) -> structlog.typing.EventDict:
+def _redact(_logger: object, _method: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
     for key in _REDACTED_KEYS.intersection(event):
         event[key] = "[redacted]"
     return event

@@ -33,9 +33,7 @@ class Captured:
     async def collect(self, until: int, within: float) -> list[tuple[dict[str, Any], bytes]]:
         """Read until ``until`` messages in all, or ``within`` seconds pass; return them all."""
         deadline = time.monotonic() + within
-        connection = await aio_pika.connect(
-            BROKER_URL, client_properties={"connection_name": self.name}
-        )
+        connection = await aio_pika.connect(BROKER_URL, client_properties={"connection_name": self.name})
         try:
             channel = await connection.channel()
             queue = await channel.get_queue(self.queue, ensure=False)
@@ -50,9 +48,7 @@ class Captured:
             await connection.close()
         return self.messages
 
-    async def settle(
-        self, quiet: float = 1.0, within: float = 30.0
-    ) -> list[tuple[dict[str, Any], bytes]]:
+    async def settle(self, quiet: float = 1.0, within: float = 30.0) -> list[tuple[dict[str, Any], bytes]]:
         """Read until nothing new arrives for ``quiet`` seconds."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
@@ -74,17 +70,13 @@ async def capture(exchanges: Sequence[str], test_name: str) -> AsyncIterator[Cap
     try:
         channel = await connection.channel()
         await topology.declare(channel)
-        queue = await channel.declare_queue(
-            queue_name, durable=True, arguments={"x-queue-type": "quorum"}
-        )
+        queue = await channel.declare_queue(queue_name, durable=True, arguments={"x-queue-type": "quorum"})
         for exchange in exchanges:
             await queue.bind(exchange, routing_key="#")
         await connection.close()
         yield Captured(queue_name, name)
     finally:
-        cleanup = await aio_pika.connect(
-            BROKER_URL, client_properties={"connection_name": name + ":cleanup"}
-        )
+        cleanup = await aio_pika.connect(BROKER_URL, client_properties={"connection_name": name + ":cleanup"})
         try:
             cleanup_channel = await cleanup.channel()
             await cleanup_channel.queue_delete(queue_name)

@@ -46,9 +46,7 @@ def rabbitmqctl(*args: str) -> None:
     """Run rabbitmqctl, failing the test with its output when it fails."""
     if shutil.which("rabbitmqctl") is None:
         pytest.fail("rabbitmqctl is not installed; broker restart tests need a local RabbitMQ")
-    result = subprocess.run(
-        ["rabbitmqctl", *args], capture_output=True, text=True, timeout=120, check=False
-    )
+    result = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=120, check=False)
     if result.returncode != 0:
         pytest.fail(f"rabbitmqctl {' '.join(args)} failed: {result.stderr or result.stdout}")
 

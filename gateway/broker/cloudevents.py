@@ -65,9 +65,7 @@ def parse(headers: Mapping[str, Any], body: bytes) -> CloudEvent:
             if key.startswith(prefix):
                 attributes[key[len(prefix) :]] = _text(value)
     missing = [
-        name
-        for name in REQUIRED
-        if not isinstance(attributes.get(name), str) or not attributes.get(name)
+        name for name in REQUIRED if not isinstance(attributes.get(name), str) or not attributes.get(name)
     ]
     if missing:
         raise CloudEventError(f"missing CloudEvents attribute(s): {', '.join(missing)}")

@@ -79,9 +79,7 @@ class BrokerLink:
                 await connection.close()
                 self._last_error = f"{type(exc).__name__}: {exc}"
                 if attempt == 1 or attempt % 30 == 0:
-                    log.warning(
-                        "broker.unreachable", url=redacted, error=self._last_error, attempt=attempt
-                    )
+                    log.warning("broker.unreachable", url=redacted, error=self._last_error, attempt=attempt)
                 await asyncio.sleep(self._settings.reconnect_interval_seconds)
                 continue
             connection.reconnect_callbacks.add(self._on_reconnect)

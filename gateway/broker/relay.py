@@ -20,7 +20,7 @@ import structlog
 
 from gateway.broker.publisher import Outgoing, Publisher
 from gateway.disclosure.keys import KeyRing
-from gateway.disclosure.signed import signed_event
+from gateway.disclosure.signed import EventSigner
 from gateway.errors import BrokerError
 from gateway.store import chats, outbox
 from gateway.store.outbox import OutboxRow, RowKind
@@ -97,51 +97,50 @@ class OutboxRelay:
     async def _publish_rows(self, rows: list[OutboxRow]) -> None:
         if not rows:
             return
-        items = [Outgoing(r.exchange, r.routing_key, r.event) for r in rows]
+        items = [Outgoing.of(r.exchange, r.routing_key, r.event) for r in rows]
         confirmed = await self._publisher.publish_window(items)
         done = [r.seq for r in rows[:confirmed]]
         if done:
-            await self._store.run(
-                lambda: self._store.transaction(lambda db: outbox.delete(db, done))
-            )
+            await self._store.run(lambda: self._store.transaction(lambda db: outbox.delete(db, done)))
             self.published += len(done)
         if confirmed < len(rows):
             raise BrokerError(f"{len(rows) - confirmed} event(s) not confirmed; will retry")
 
     async def _fan_out(self, row: OutboxRow) -> None:
+        # Window k+1 is fetched and signed while window k's confirms are awaited; it is
+        # published only once window k is wholly confirmed, so the cursor stays exact.
+        # Signing stays on the loop thread: a worker thread was tried and lost, starved of
+        # the GIL between signatures while the loop framed AMQP (see the note in bench/).
         template = json.loads(row.event.data)
-        cursor = row.cursor
-        key = self._keys.active
-        when = datetime.now(UTC)
-        while True:
-            users = await self._store.run(partial(self._users_after, row.business_id, cursor))
+        signer = EventSigner(row.event.type, row.business_id, self._keys.active, datetime.now(UTC))
+        in_flight: tuple[asyncio.Task[int], list[str]] | None = None
+        users = await self._store.run(partial(self._users_after, row.business_id, row.cursor))
+        while users or in_flight:
+            items = [self._notice(row, template, user, signer) for user in users]
+            if in_flight is not None:
+                await self._settle(row, *in_flight)
+                in_flight = None
             if not users:
                 break
-            items = []
-            for user in users:
-                notice_id = str(uuid.uuid5(_NOTICE_NAMESPACE, f"{row.event.id}:{user}"))
-                event = signed_event(
-                    row.event.type,
-                    notice_id,
-                    subject=row.business_id,
-                    document={**template, "user_id": user, "notice_id": notice_id},
-                    key=key,
-                    when=when,
-                )
-                items.append(Outgoing(row.exchange, row.routing_key, event))
-            confirmed = await self._publisher.publish_window(items)
-            if confirmed:
-                cursor = users[confirmed - 1]
-                await self._store.run(partial(self._save_cursor, row.seq, cursor))
-                self.published += confirmed
-            if confirmed < len(items):
-                raise BrokerError(
-                    f"notice fan-out for {row.business_id} paused at a failed confirm"
-                )
-        await self._store.run(
-            lambda: self._store.transaction(lambda db: outbox.delete(db, [row.seq]))
-        )
+            task = asyncio.create_task(self._publisher.publish_window(items))
+            in_flight = (task, users)
+            users = await self._store.run(partial(self._users_after, row.business_id, users[-1]))
+        await self._store.run(lambda: self._store.transaction(lambda db: outbox.delete(db, [row.seq])))
         log.info("notices.fanned_out", business=row.business_id, fanout=row.event.id)
+
+    @staticmethod
+    def _notice(row: OutboxRow, template: dict[str, object], user: str, signer: EventSigner) -> Outgoing:
+        notice_id = str(uuid.uuid5(_NOTICE_NAMESPACE, f"{row.event.id}:{user}"))
+        headers, body = signer.sign(notice_id, {**template, "user_id": user, "notice_id": notice_id})
+        return Outgoing(row.exchange, row.routing_key, notice_id, row.event.type, headers, body)
+
+    async def _settle(self, row: OutboxRow, task: asyncio.Task[int], users: list[str]) -> None:
+        confirmed = await task
+        if confirmed:
+            await self._store.run(partial(self._save_cursor, row.seq, users[confirmed - 1]))
+            self.published += confirmed
+        if confirmed < len(users):
+            raise BrokerError(f"notice fan-out for {row.business_id} paused at a failed confirm")
 
     def _users_after(self, business_id: str, cursor: str | None) -> list[str]:
         return chats.users_after(self._store.db, business_id, cursor, self._window)

@@ -52,16 +52,10 @@ def queue_arguments() -> FieldTable:
 
 async def declare(channel: AbstractChannel) -> None:
     """Declare every exchange, queue and binding; safe to run on every start."""
-    dlx = await channel.declare_exchange(
-        DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-    )
-    dead = await channel.declare_queue(
-        DEAD_LETTER_QUEUE, durable=True, arguments={"x-queue-type": "quorum"}
-    )
+    dlx = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    dead = await channel.declare_queue(DEAD_LETTER_QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
     await dead.bind(dlx, routing_key="#")
     for route in ROUTES:
-        exchange = await channel.declare_exchange(
-            route.exchange, aio_pika.ExchangeType.TOPIC, durable=True
-        )
+        exchange = await channel.declare_exchange(route.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
         queue = await channel.declare_queue(route.queue, durable=True, arguments=queue_arguments())
         await queue.bind(exchange, routing_key="#")

@@ -12,9 +12,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add ``config check``."""
     config = subparsers.add_parser("config", help="work with the config directory")
     actions = config.add_subparsers(dest="action", required=True)
-    check = actions.add_parser(
-        "check", help="validate a config directory; exit 1 listing every problem"
-    )
+    check = actions.add_parser("check", help="validate a config directory; exit 1 listing every problem")
     check.add_argument("directory", nargs="?", type=Path, default=DEFAULT_CONFIG_DIR)
     check.set_defaults(run=run_check)
 

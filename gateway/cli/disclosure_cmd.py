@@ -18,9 +18,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show = actions.add_parser("show", help="print the notice a chat client would show")
     show.add_argument("business_id")
     show.add_argument("--config", type=Path, default=DEFAULT_CONFIG_DIR)
-    show.add_argument(
-        "--locale", default=None, help="client locale, e.g. fr or ar-EG (default: en)"
-    )
+    show.add_argument("--locale", default=None, help="client locale, e.g. fr or ar-EG (default: en)")
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.set_defaults(run=run_show)
 

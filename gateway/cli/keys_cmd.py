@@ -14,9 +14,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add ``keys rotate`` and ``keys list``."""
     keys = subparsers.add_parser("keys", help="disclosure signing keys")
     actions = keys.add_subparsers(dest="action", required=True)
-    rotate = actions.add_parser(
-        "rotate", help="make a new signing key active; old keys stay in the JWKS"
-    )
+    rotate = actions.add_parser("rotate", help="make a new signing key active; old keys stay in the JWKS")
     rotate.add_argument("--config", type=Path, default=DEFAULT_CONFIG_DIR)
     rotate.set_defaults(run=run_rotate)
     listing = actions.add_parser("list", help="print the JWKS (public keys only)")

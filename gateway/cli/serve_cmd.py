@@ -26,9 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve = subparsers.add_parser("serve", help="run the gateway")
     serve.add_argument("--config", type=Path, default=DEFAULT_CONFIG_DIR)
     serve.add_argument("--host", default=None, help="override http.host")
-    serve.add_argument(
-        "--port", type=int, default=None, help="override http.port (0 picks a free one)"
-    )
+    serve.add_argument("--port", type=int, default=None, help="override http.port (0 picks a free one)")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=run_serve)
 

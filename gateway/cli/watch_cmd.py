@@ -14,9 +14,7 @@ from gateway.disclosure.document import DisclosureDocument
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``watch``."""
-    watch = subparsers.add_parser(
-        "watch", help="print verified disclosures and notices as they arrive"
-    )
+    watch = subparsers.add_parser("watch", help="print verified disclosures and notices as they arrive")
     watch.add_argument("--amqp", default=DEFAULT_AMQP_URL, help="broker URL")
     watch.add_argument(
         "--jwks",
@@ -24,9 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the gateway's JWKS URL",
     )
     watch.add_argument("--locale", default=None, help="client locale (default: en)")
-    watch.add_argument(
-        "--count", type=int, default=0, help="stop after this many events (0: never)"
-    )
+    watch.add_argument("--count", type=int, default=0, help="stop after this many events (0: never)")
     watch.set_defaults(run=run_watch)
 
 
@@ -46,9 +42,7 @@ async def _watch(amqp: str, jwks: str, locale: str | None, count: int) -> None:
             if isinstance(document, DisclosureDocument):
                 who = f"{document.business_name} · revision {document.revision}"
             else:
-                who = (
-                    f"{document.business_name} → {document.user_id} · revision {document.revision}"
-                )
+                who = f"{document.business_name} → {document.user_id} · revision {document.revision}"
             print(f"[{who}] {render_text(document, locale)}", flush=True)
             seen += 1
             if count and seen >= count:

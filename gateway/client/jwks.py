@@ -17,11 +17,7 @@ def keys_from_jwks(document: Mapping[str, Any]) -> dict[str, Ed25519PublicKey]:
     """Ed25519 public keys by kid; other key types are ignored."""
     keys: dict[str, Ed25519PublicKey] = {}
     for jwk in document.get("keys", []):
-        if (
-            jwk.get("kty") == "OKP"
-            and jwk.get("crv") == "Ed25519"
-            and isinstance(jwk.get("kid"), str)
-        ):
+        if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519" and isinstance(jwk.get("kid"), str):
             raw = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
             keys[jwk["kid"]] = Ed25519PublicKey.from_public_bytes(raw)
     return keys

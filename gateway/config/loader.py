@@ -87,9 +87,7 @@ def _read_toml(path: Path, problems: _Collector) -> dict[str, Any] | None:
     return None
 
 
-def load_config(
-    directory: Path, env: Mapping[str, str], registry: AdapterRegistry
-) -> GatewayConfig:
+def load_config(directory: Path, env: Mapping[str, str], registry: AdapterRegistry) -> GatewayConfig:
     """Validate ``directory``; raise ConfigError listing every problem when anything is wrong."""
     problems = _Collector()
     settings_path = directory / SETTINGS_FILE
@@ -207,9 +205,7 @@ def _load_business(
         adapter = factory.create(context, settings)
         facts = adapter.facts()
     except (ValueError, AdapterError) as exc:  # pydantic's ValidationError is a ValueError
-        problems.add(
-            path, "hosting.settings", f"adapter {adapter_name!r} rejected its settings: {exc}"
-        )
+        problems.add(path, "hosting.settings", f"adapter {adapter_name!r} rejected its settings: {exc}")
         return None
     return Business(file=file, path=path, adapter=adapter, facts=facts)
 

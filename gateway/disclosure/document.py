@@ -9,10 +9,10 @@ detected while the JWS stays plain (``alg`` and ``kid`` only) for any JOSE libra
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.base import EndpointKey, HostingClass
@@ -77,7 +77,7 @@ class NoticeDocument(BaseModel):
 
 def canonical_json(value: object) -> bytes:
     """Sorted keys, no spaces, UTF-8: the same value always gives the same bytes."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def notice_texts(business: Business) -> dict[str, NoticeText]:

@@ -38,19 +38,25 @@ def _b64url_decode(text: str) -> bytes:
     return decoded
 
 
-def sign_detached(
-    payload: bytes, key: Ed25519PrivateKey, kid: str, extra: Mapping[str, object] | None = None
-) -> str:
-    """Sign ``payload``; return the detached compact JWS. ``extra`` joins the protected header."""
-    protected = {"alg": "EdDSA", "kid": kid, **(extra or {})}
-    header = b64url(json.dumps(protected, separators=(",", ":"), sort_keys=True).encode())
-    signing_input = header.encode() + b"." + b64url(payload).encode()
-    return f"{header}..{b64url(key.sign(signing_input))}"
+class DetachedSigner:
+    """Signs many payloads with one key, encoding the protected header once."""
+
+    def __init__(self, key: Ed25519PrivateKey, kid: str) -> None:
+        self._key = key
+        self._header = b64url(json.dumps({"alg": "EdDSA", "kid": kid}, separators=(",", ":")).encode())
+
+    def sign(self, payload: bytes) -> str:
+        """The detached compact JWS over ``payload``."""
+        signing_input = f"{self._header}.{b64url(payload)}".encode()
+        return f"{self._header}..{b64url(self._key.sign(signing_input))}"
 
 
-def verify_detached(
-    jws: str, payload: bytes, keys: Mapping[str, Ed25519PublicKey]
-) -> dict[str, object]:
+def sign_detached(payload: bytes, key: Ed25519PrivateKey, kid: str) -> str:
+    """Sign ``payload`` and return the detached compact JWS."""
+    return DetachedSigner(key, kid).sign(payload)
+
+
+def verify_detached(jws: str, payload: bytes, keys: Mapping[str, Ed25519PublicKey]) -> dict[str, object]:
     """Check ``jws`` over ``payload`` against the key it names; return its protected header."""
     parts = jws.split(".")
     if len(parts) != 3 or parts[1] != "":  # noqa: PLR2004 -- header, empty payload, signature

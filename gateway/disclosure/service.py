@@ -131,9 +131,7 @@ class DisclosureService:
                 " ORDER BY revision DESC LIMIT 1",
                 (business_id,),
             ).fetchone()
-            return (
-                None if row is None else StoredDisclosure(int(row[0]), bytes(row[1]), str(row[2]))
-            )
+            return None if row is None else StoredDisclosure(int(row[0]), bytes(row[1]), str(row[2]))
 
         return await self._store.run(read)
 

@@ -9,16 +9,37 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from gateway.broker.cloudevents import PREFIXES, CloudEvent
+from gateway.broker.cloudevents import PREFIX, PREFIXES, CloudEvent
 from gateway.disclosure.document import canonical_json
-from gateway.disclosure.jws import SignatureInvalid, sign_detached, verify_detached
+from gateway.disclosure.jws import DetachedSigner, SignatureInvalid, verify_detached
 from gateway.disclosure.keys import SigningKey
 
 JWS_EXTENSION = "jws"
+
+
+class EventSigner:
+    """Signs many events of one type, subject and time, doing their shared work once."""
+
+    def __init__(self, event_type: str, subject: str, key: SigningKey, when: datetime) -> None:
+        template = CloudEvent(id="", type=event_type, subject=subject, time=when, data=b"")
+        self._attributes = {name.removeprefix(PREFIX): str(v) for name, v in template.headers().items()}
+        self._jws = DetachedSigner(key.private, key.kid)
+
+    def prepare(self, event_id: str, document: Mapping[str, object]) -> tuple[dict[str, str | int], bytes]:
+        """AMQP headers (still without ``cloudEvents_jws``) and the body to sign, for one event."""
+        signed_attributes = {**self._attributes, "id": event_id}
+        body = canonical_json({**document, "event": signed_attributes})
+        headers: dict[str, str | int] = {PREFIX + name: value for name, value in signed_attributes.items()}
+        return headers, body
+
+    def sign(self, event_id: str, document: Mapping[str, object]) -> tuple[dict[str, str | int], bytes]:
+        """AMQP headers (with ``cloudEvents_jws``) and body for one event."""
+        headers, body = self.prepare(event_id, document)
+        headers[PREFIX + JWS_EXTENSION] = self._jws.sign(body)
+        return headers, body
 
 
 def signed_event(
@@ -31,10 +52,15 @@ def signed_event(
     when: datetime,
 ) -> CloudEvent:
     """A CloudEvent whose body is ``document`` plus its attributes, signed by a detached JWS."""
-    event = CloudEvent(id=event_id, type=event_type, subject=subject, time=when, data=b"")
-    body = canonical_json({**document, "event": attributes(event.headers())})
-    jws = sign_detached(body, key.private, key.kid)
-    return replace(event, data=body, extensions={JWS_EXTENSION: jws})
+    headers, body = EventSigner(event_type, subject, key, when).sign(event_id, document)
+    return CloudEvent(
+        id=event_id,
+        type=event_type,
+        subject=subject,
+        time=when,
+        data=body,
+        extensions={JWS_EXTENSION: headers[PREFIX + JWS_EXTENSION]},
+    )
 
 
 def attributes(headers: Mapping[str, Any]) -> dict[str, str]:
@@ -43,9 +69,7 @@ def attributes(headers: Mapping[str, Any]) -> dict[str, str]:
     for key, value in headers.items():
         for prefix in PREFIXES:
             if key.startswith(prefix) and key[len(prefix) :] != JWS_EXTENSION:
-                found[key[len(prefix) :]] = (
-                    value.decode() if isinstance(value, bytes) else str(value)
-                )
+                found[key[len(prefix) :]] = value.decode() if isinstance(value, bytes) else str(value)
     return found
 
 

@@ -29,9 +29,7 @@ def open_chats_many(db: sqlite3.Connection, business_id: str, user_ids: list[str
     )
 
 
-def users_after(
-    db: sqlite3.Connection, business_id: str, after: str | None, limit: int
-) -> list[str]:
+def users_after(db: sqlite3.Connection, business_id: str, after: str | None, limit: int) -> list[str]:
     """Users with an open chat, in user-id order, after ``after``."""
     rows = db.execute(
         "SELECT user_id FROM chats WHERE business_id = ? AND user_id > ? ORDER BY user_id LIMIT ?",

@@ -48,9 +48,7 @@ class TestSelfHosted:
             settings = SelfHostedSettings.model_validate(
                 {"region": "id-1", "retention_days": 0, "endpoint_key": KEY}
             )
-            adapter = SelfHostedAdapter(
-                context(endpoint.url + "/hook", SECRET_A, SECRET_B), settings
-            )
+            adapter = SelfHostedAdapter(context(endpoint.url + "/hook", SECRET_A, SECRET_B), settings)
             try:
                 result = await adapter.deliver(envelope())
             finally:
@@ -175,9 +173,7 @@ class TestMemory:
         """The in-memory adapter keeps what it delivers and satisfies the HostingAdapter protocol."""
         adapter = MemoryAdapter(
             context("http://127.0.0.1/", SECRET_A),
-            MemorySettings.model_validate(
-                {"region": "local", "retention_days": 1, "endpoint_key": KEY}
-            ),
+            MemorySettings.model_validate({"region": "local", "retention_days": 1, "endpoint_key": KEY}),
         )
         assert isinstance(adapter, HostingAdapter)
         assert (await adapter.deliver(envelope())).outcome == "delivered"

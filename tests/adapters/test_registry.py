@@ -101,9 +101,7 @@ class TestRegistry:
 
     def test_plugin_that_fails_to_import(self, plugin_site: Path) -> None:
         """A plugin whose module cannot be imported is reported with its entry point, not a traceback."""
-        with pytest.raises(
-            AdapterError, match=r"adapter 'explodes' .* failed to load: ModuleNotFoundError"
-        ):
+        with pytest.raises(AdapterError, match=r"adapter 'explodes' .* failed to load: ModuleNotFoundError"):
             AdapterRegistry().get("explodes")
 
     def test_unknown_adapter_lists_installed(self) -> None:

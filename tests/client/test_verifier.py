@@ -160,9 +160,7 @@ class TestTampering:
 
 
 class TestOrdering:
-    @settings(
-        max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
-    )
+    @settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
     @given(revisions=st.lists(st.integers(1, 30), min_size=1, max_size=25))
     def test_disclosure_revision_never_goes_back(self, ring: KeyRing, revisions: list[int]) -> None:
         """A disclosure whose revision is lower than or equal to the last accepted one is ignored."""

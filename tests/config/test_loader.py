@@ -61,9 +61,7 @@ BROKEN = [
         "favourite_colour",
         "unknown field",
     ),
-    Broken(
-        "wrong type", WARUNG, _sub("burst = 100", 'burst = "lots"'), "rate_limit.burst", "integer"
-    ),
+    Broken("wrong type", WARUNG, _sub("burst = 100", 'burst = "lots"'), "rate_limit.burst", "integer"),
     Broken(
         "unknown adapter",
         WARUNG,
@@ -254,17 +252,13 @@ class TestExamples:
 
 class TestBrokenConfigs:
     @pytest.mark.parametrize("case", BROKEN, ids=[c.name for c in BROKEN])
-    def test_problem_names_file_and_field(
-        self, case: Broken, config_dir: Path, env: dict[str, str]
-    ) -> None:
+    def test_problem_names_file_and_field(self, case: Broken, config_dir: Path, env: dict[str, str]) -> None:
         """Each broken config is refused with its file, its field and what is wrong."""
         path = config_dir / case.file
         edit(path, case.change)
         error = _load(config_dir, env)
         matching = [p for p in error.problems if p.file == path and p.field == case.field]
-        assert matching, (
-            f"no problem at {case.file}:{case.field}; got {[str(p) for p in error.problems]}"
-        )
+        assert matching, f"no problem at {case.file}:{case.field}; got {[str(p) for p in error.problems]}"
         assert any(case.says in p.message for p in matching), [p.message for p in matching]
 
     def test_duplicate_business_id(self, config_dir: Path, env: dict[str, str]) -> None:
@@ -282,13 +276,9 @@ class TestBrokenConfigs:
     def test_api_key_shared_between_businesses(self, config_dir: Path, env: dict[str, str]) -> None:
         """One API key hash in two businesses is refused: the key would not tell the tenant."""
         warung_hash = "sha256:af808997e08680a84660eb3fbf8dcbbcfb7b381fbde1e6b32ba9bf53c58596f6"
-        edit(
-            config_dir / NIMBUS, lambda t: re.sub(r'"sha256:4279[0-9a-f]+"', f'"{warung_hash}"', t)
-        )
+        edit(config_dir / NIMBUS, lambda t: re.sub(r'"sha256:4279[0-9a-f]+"', f'"{warung_hash}"', t))
         error = _load(config_dir, env)
-        assert [(p.file.name, p.field) for p in error.problems] == [
-            ("warung-sari.toml", "api.key_hashes[0]")
-        ]
+        assert [(p.file.name, p.field) for p in error.problems] == [("warung-sari.toml", "api.key_hashes[0]")]
         assert "nimbus-shop" in error.problems[0].message
 
     def test_every_problem_reported_together(self, config_dir: Path, env: dict[str, str]) -> None:

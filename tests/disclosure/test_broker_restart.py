@@ -29,9 +29,7 @@ from tests.support import broker_stopping, wait_until
 pytestmark = [pytest.mark.broker, pytest.mark.broker_restart, pytest.mark.reliability]
 
 BUSINESSES = ("warung-sari", "nimbus-shop", "kirana-travel")
-CHATS_PER_BUSINESS = (
-    200  # each change: 3 disclosures + 600 notices; at least 4 changes: 2,400+ events
-)
+CHATS_PER_BUSINESS = 200  # each change: 3 disclosures + 600 notices; at least 4 changes: 2,400+ events
 
 
 @pytest.fixture
@@ -52,9 +50,7 @@ async def gateway(
     )
     config = load_config(config_dir, {}, AdapterRegistry())
     client: TestClient[Any, Any] = TestClient(
-        TestServer(
-            build_app(config, connection_name=f"test:{request.node.name}"), host="127.0.0.1", port=0
-        )
+        TestServer(build_app(config, connection_name=f"test:{request.node.name}"), host="127.0.0.1", port=0)
     )
     await client.start_server()
     yield client
@@ -72,8 +68,7 @@ async def _change_all_regions(client: TestClient[Any, Any], config_dir: Path, re
         edit(
             path,
             lambda t: "\n".join(
-                f'region = "{region}"' if line.startswith("region = ") else line
-                for line in t.splitlines()
+                f'region = "{region}"' if line.startswith("region = ") else line for line in t.splitlines()
             ),
         )
     app = client.app
@@ -158,9 +153,7 @@ async def test_nothing_lost_when_broker_stops_mid_stream(
                 assert revision == seen_revision + 1, (business, sequence[:5])
                 seen_revision = revision
             else:
-                assert revision <= seen_revision, (
-                    f"{business}: notice for {revision} before its disclosure"
-                )
+                assert revision <= seen_revision, f"{business}: notice for {revision} before its disclosure"
 
 
 def _open(db: sqlite3.Connection, *, business: str, users: list[str]) -> None:

@@ -84,17 +84,13 @@ class TestRenderNotice:
     @pytest.mark.parametrize("locale", SIX)
     def test_operator_named_in_cloud_notice(self, locale: str) -> None:
         """The cloud notice names the operator in every locale."""
-        notice = render_notice(
-            _facts(HostingClass.CLOUD, "Acme Cloud"), "https://x.example/", locale
-        )
+        notice = render_notice(_facts(HostingClass.CLOUD, "Acme Cloud"), "https://x.example/", locale)
         assert "Acme Cloud" in notice.text
         assert "{operator}" not in notice.text
 
     def test_operator_with_braces_is_literal(self) -> None:
         """An operator name containing braces is inserted verbatim, not formatted."""
-        notice = render_notice(
-            _facts(HostingClass.CLOUD, "{0} Cloud {operator}"), "https://x/", "en"
-        )
+        notice = render_notice(_facts(HostingClass.CLOUD, "{0} Cloud {operator}"), "https://x/", "en")
         assert (
             notice.text
             == "This business uses a secure service from {0} Cloud {operator} to manage this chat."
@@ -127,9 +123,7 @@ class TestDisclosureShowCli:
         assert document["business_id"] == business
         assert document["notice"]["locale"] == locale
         assert document["notice"]["text"].startswith(EXPECTED[business][locale])
-        assert document["notice"]["learn_more_url"].startswith(
-            "https://hostgate.example/learn-more/"
-        )
+        assert document["notice"]["learn_more_url"].startswith("https://hostgate.example/learn-more/")
         assert document["notice"]["direction"] == ("rtl" if locale == "ar" else "ltr")
 
     def test_text_output(self) -> None:
@@ -159,9 +153,7 @@ class TestDisclosureShowCli:
 
     def test_json_carries_the_facts(self) -> None:
         """--json includes the facts the notice was derived from."""
-        result = run_cli(
-            "disclosure", "show", "nimbus-shop", "--config", str(EXAMPLE_CONFIG), "--json"
-        )
+        result = run_cli("disclosure", "show", "nimbus-shop", "--config", str(EXAMPLE_CONFIG), "--json")
         facts = json.loads(result.stdout)["facts"]
         assert facts["hosting_class"] == "cloud"
         assert facts["operator"] == "Meta"

@@ -168,9 +168,7 @@ class TestReload:
                 process.send_signal(signal.SIGHUP)
                 assert process.stdout is not None
                 failure = _wait_for_event(process.stdout, "config.reload_failed")
-                assert any(
-                    "kirana-travel.toml: hosting.settings.region" in p for p in failure["problems"]
-                )
+                assert any("kirana-travel.toml: hosting.settings.region" in p for p in failure["problems"])
                 body = wait_status(port, "/readyz", 200, 5)
                 assert body["checks"]["config"]["generation"] == 1
                 assert await captured.settle(quiet=1.5) == messages

@@ -67,9 +67,7 @@ class TestHealth:
     async def test_unready_when_broker_unreachable(self, config_dir: Path) -> None:
         """/readyz answers 503 naming the broker when nothing listens there, and the gateway still serves."""
         with closed_port() as port:
-            client = await _client(
-                config_dir, f"amqp://guest:secretpw@127.0.0.1:{port}/", "test:unreachable"
-            )
+            client = await _client(config_dir, f"amqp://guest:secretpw@127.0.0.1:{port}/", "test:unreachable")
             try:
                 await wait_until(lambda: _unready(client), 5, "unready")
                 response = await client.get("/readyz")
@@ -89,9 +87,7 @@ class TestBrokerRestart:
         """Stopping RabbitMQ turns /readyz to 503 naming the broker; starting it turns it back to 200."""
         await wait_until(lambda: _ready(gateway_client), 15, "readiness before the stop")
         with broker_stopped():
-            await wait_until(
-                lambda: _unready(gateway_client), 15, "503 while the broker is stopped"
-            )
+            await wait_until(lambda: _unready(gateway_client), 15, "503 while the broker is stopped")
             body = await (await gateway_client.get("/readyz")).json()
             assert "broker amqp://guest@127.0.0.1:5672/" in body["reason"]
             assert (await gateway_client.get("/healthz")).status == 200

@@ -1,0 +1,16 @@
+"""``python -m bench``: run every scenario, one JSON line and one readable row each."""
+
+from __future__ import annotations
+
+import uvloop
+
+from bench import fanout
+
+
+def main() -> None:
+    """Run the scenarios in turn with their default sizes."""
+    uvloop.run(fanout.run(count=100_000, window=500)).report()
+
+
+if __name__ == "__main__":
+    main()

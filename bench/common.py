@@ -1,0 +1,84 @@
+"""What every benchmark shares: a private RabbitMQ vhost, and one way to report figures."""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+
+BENCH_VHOST = "hostgate-bench"
+
+
+@contextmanager
+def bench_vhost() -> Iterator[str]:
+    """A fresh vhost on the local broker for the run (deleted after); yields its AMQP URL."""
+    if shutil.which("rabbitmqctl") is None:
+        sys.exit("benchmarks need a local RabbitMQ with rabbitmqctl (see README)")
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", BENCH_VHOST], check=False, capture_output=True)
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", BENCH_VHOST], check=True, capture_output=True)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", BENCH_VHOST, "guest", ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"amqp://guest:guest@127.0.0.1:5672/{BENCH_VHOST}"
+    finally:
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", BENCH_VHOST], check=False, capture_output=True)
+
+
+async def purge(url: str, queue: str) -> None:
+    """Empty a queue so one scenario's backlog does not slow the next."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        await (await channel.get_queue(queue, ensure=False)).purge()
+    finally:
+        await connection.close()
+
+
+@dataclass
+class Result:
+    """One scenario's figures: hostgate's rate, the raw baseline's, and anything else worth printing."""
+
+    scenario: str
+    unit: str
+    hostgate: float
+    baseline: float
+    target_ratio: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        """Hostgate / baseline."""
+        return self.hostgate / self.baseline if self.baseline else 0.0
+
+    def report(self) -> None:
+        """Print one JSON line, then a readable row."""
+        record = {
+            "scenario": self.scenario,
+            "unit": self.unit,
+            "hostgate": round(self.hostgate, 1),
+            "baseline": round(self.baseline, 1),
+            "ratio": round(self.ratio, 3),
+            "target_ratio": self.target_ratio,
+            "meets_target": self.ratio >= self.target_ratio,
+            "python": platform.python_version(),
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **self.extra,
+        }
+        print(json.dumps(record))
+        verdict = "meets" if record["meets_target"] else "MISSES"
+        print(
+            f"{self.scenario:<10} hostgate {self.hostgate:>10,.0f} {self.unit:<10} "
+            f"baseline {self.baseline:>10,.0f}  ratio {self.ratio:.2f} ({verdict} target {self.target_ratio})"
+        )

@@ -1,0 +1,151 @@
+"""Fan-out: signed notices for every open chat of one business, against a raw windowed-confirm publish loop.
+
+Both sides publish the same number of messages of the same size to the same
+exchange, in windows of the same size, awaiting each window's confirms; the raw
+side publishes prebuilt messages and does nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aio_pika
+import uvloop
+from aio_pika.abc import AbstractRobustConnection
+
+from bench.common import Result, bench_vhost, purge
+from gateway.adapter_registry import AdapterRegistry
+from gateway.broker import topology
+from gateway.broker.cloudevents import CloudEvent
+from gateway.broker.link import BrokerLink
+from gateway.broker.publisher import Publisher
+from gateway.broker.relay import OutboxRelay
+from gateway.config import load_config
+from gateway.config.settings import BrokerSettings
+from gateway.disclosure.document import build_disclosure, notice_template
+from gateway.disclosure.keys import KeyRing
+from gateway.disclosure.service import _queue_fanout
+from gateway.disclosure.signed import signed_event
+from gateway.events import NOTICE_PUBLISHED
+from gateway.store import chats
+from gateway.store.sqlite import SqliteStore
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+async def _declare(connection: AbstractRobustConnection) -> None:
+    channel = await connection.channel()
+    await topology.declare(channel)
+    await channel.close()
+
+
+async def _until_connected(link: BrokerLink) -> None:
+    for _ in range(200):
+        if link.status().connected:
+            return
+        await asyncio.sleep(0.05)
+    sys.exit(f"broker not reachable: {link.status().reason}")
+
+
+async def hostgate_fanout(url: str, state: Path, count: int, window: int) -> tuple[float, CloudEvent]:
+    """Time the relay telling ``count`` open chats about a new revision; return (seconds, body size)."""
+    config = load_config(REPO / "config", {}, AdapterRegistry())
+    business = config.businesses["nimbus-shop"]
+    store = SqliteStore(state / "bench.sqlite3")
+    await store.open()
+    keys = KeyRing.open(state / "keys")
+    users = [f"user-{i:07d}" for i in range(count)]
+    await store.run(lambda: store.transaction(lambda db: chats.open_chats_many(db, business.id, users)))
+    document = build_disclosure(business, 2, 1, datetime.now(UTC))
+    await store.run(lambda: store.transaction(lambda db: _queue_fanout(db, document, "hosting_changed")))
+
+    link = BrokerLink(BrokerSettings.model_validate({"url": url}), name="bench:fanout", on_connect=_declare)
+    await link.start()
+    await _until_connected(link)
+    publisher = Publisher(link, timeout=30)
+    relay = OutboxRelay(store, publisher, keys, window=window)
+    started = time.perf_counter()
+    await relay.drain()
+    elapsed = time.perf_counter() - started
+    if relay.published != count:
+        sys.exit(f"fan-out published {relay.published} of {count}")
+    template = notice_template(document, "hosting_changed")
+    sample = signed_event(
+        NOTICE_PUBLISHED,
+        str(uuid.uuid4()),
+        subject=business.id,
+        document={**template, "user_id": users[0], "notice_id": str(uuid.uuid4())},
+        key=keys.active,
+        when=datetime.now(UTC),
+    )
+    await publisher.close()
+    await link.close()
+    await store.close()
+    return elapsed, sample
+
+
+async def raw_publish(url: str, count: int, window: int, sample: CloudEvent) -> float:
+    """Time a bare aio-pika loop publishing ``count`` messages like ``sample`` in confirmed windows."""
+    connection = await aio_pika.connect(url)
+    channel = await connection.channel(publisher_confirms=True)
+    exchange = await channel.get_exchange(topology.NOTICES.exchange, ensure=False)
+    headers = dict(sample.headers())
+    started = time.perf_counter()
+    for start in range(0, count, window):
+        batch = [
+            aio_pika.Message(
+                body=sample.data,
+                headers=headers,
+                content_type="application/json",
+                message_id=str(i),
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            )
+            for i in range(start, min(start + window, count))
+        ]
+        await asyncio.gather(*(exchange.publish(m, "bench.raw", mandatory=True) for m in batch))
+    elapsed = time.perf_counter() - started
+    await connection.close()
+    return elapsed
+
+
+async def run(count: int, window: int) -> Result:
+    """Both sides, one after the other, in one process on one vhost."""
+    with bench_vhost() as url, tempfile.TemporaryDirectory() as tmp:
+        hostgate_seconds, sample = await hostgate_fanout(url, Path(tmp), count, window)
+        await purge(url, topology.NOTICES.queue)
+        raw_seconds = await raw_publish(url, count, window, sample)
+        await purge(url, topology.NOTICES.queue)
+    return Result(
+        scenario="fanout",
+        unit="notices/s",
+        hostgate=count / hostgate_seconds,
+        baseline=count / raw_seconds,
+        target_ratio=0.8,
+        extra={
+            "chats": count,
+            "window": window,
+            "body_bytes": len(sample.data),
+            "hostgate_seconds": round(hostgate_seconds, 2),
+            "baseline_seconds": round(raw_seconds, 2),
+        },
+    )
+
+
+def main() -> None:
+    """``python -m bench.fanout [--chats N] [--window W]``."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--chats", type=int, default=100_000)
+    parser.add_argument("--window", type=int, default=500)
+    args = parser.parse_args()
+    uvloop.run(run(args.chats, args.window)).report()
+
+
+if __name__ == "__main__":
+    main()

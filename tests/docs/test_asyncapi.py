@@ -1,0 +1,50 @@
+"""docs/asyncapi.yaml stays in step with the code: every event, exchange and payload field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from gateway.broker.topology import DEAD_LETTER_EXCHANGE, ROUTES
+from gateway.disclosure.document import DisclosureDocument, NoticeDocument
+from gateway.events import DISCLOSURE_PUBLISHED, EXCHANGE_FOR, NOTICE_PUBLISHED
+from tests.conftest import REPO
+
+SPEC: dict[str, Any] = yaml.safe_load((REPO / "docs" / "asyncapi.yaml").read_text())
+MESSAGES = {m["name"]: m for m in SPEC["components"]["messages"].values()}
+MODELS: dict[str, type[DisclosureDocument] | type[NoticeDocument]] = {
+    DISCLOSURE_PUBLISHED: DisclosureDocument,
+    NOTICE_PUBLISHED: NoticeDocument,
+}
+
+
+class TestAsyncApi:
+    def test_is_asyncapi_3(self) -> None:
+        """The file declares AsyncAPI 3."""
+        assert SPEC["asyncapi"].startswith("3.")
+
+    @pytest.mark.parametrize("event_type", sorted(EXCHANGE_FOR))
+    def test_every_event_type_documented(self, event_type: str) -> None:
+        """Each event type the code publishes is a documented message on its exchange's channel."""
+        assert event_type in MESSAGES, f"{event_type} missing from docs/asyncapi.yaml"
+        channels = [c for c in SPEC["channels"].values() if c["address"] == EXCHANGE_FOR[event_type]]
+        assert channels, f"no channel for {EXCHANGE_FOR[event_type]}"
+        documented = {ref["$ref"].rsplit("/", 1)[1] for ref in channels[0].get("messages", {}).values()}
+        assert any(SPEC["components"]["messages"][name]["name"] == event_type for name in documented)
+
+    def test_every_exchange_documented(self) -> None:
+        """Every exchange the topology declares is a channel, and its queue is named."""
+        addresses = {c["address"]: c for c in SPEC["channels"].values()}
+        for route in ROUTES:
+            assert route.exchange in addresses, route.exchange
+            assert route.queue in addresses[route.exchange]["description"], route.queue
+        assert DEAD_LETTER_EXCHANGE in addresses
+
+    @pytest.mark.parametrize("event_type", sorted(MODELS))
+    def test_payload_fields_match_model(self, event_type: str) -> None:
+        """The documented payload lists exactly the fields of the signed document model."""
+        documented = set(MESSAGES[event_type]["payload"]["properties"])
+        assert documented == set(MODELS[event_type].model_json_schema()["properties"])
+        assert set(MESSAGES[event_type]["payload"]["required"]) == documented
