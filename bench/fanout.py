@@ -19,6 +19,7 @@ from pathlib import Path
 import aio_pika
 import uvloop
 from aio_pika.abc import AbstractRobustConnection
+from pamqp.common import FieldValue
 
 from bench.common import Result, bench_vhost, purge
 from gateway.adapter_registry import AdapterRegistry
@@ -96,7 +97,7 @@ async def raw_publish(url: str, count: int, window: int, sample: CloudEvent) -> 
     connection = await aio_pika.connect(url)
     channel = await connection.channel(publisher_confirms=True)
     exchange = await channel.get_exchange(topology.NOTICES.exchange, ensure=False)
-    headers = dict(sample.headers())
+    headers: dict[str, FieldValue] = dict(sample.headers())
     started = time.perf_counter()
     for start in range(0, count, window):
         batch = [
