@@ -11,8 +11,8 @@ test:
 
 lint:
 	@scripts/bootstrap
-	.venv/bin/ruff format --check .
-	.venv/bin/ruff check .
+	.venv/bin/ruff format --check --no-cache .
+	.venv/bin/ruff check --no-cache .
 	.venv/bin/mypy
 	.venv/bin/hadolint Dockerfile
 
