@@ -23,6 +23,9 @@ from pamqp.common import FieldValue
 
 from bench.common import Result, bench_vhost, purge
 from gateway.adapter_registry import AdapterRegistry
+from gateway.audit.pseudonym import Pseudonymizer
+from gateway.audit.trail import AuditTrail
+from gateway.audit.writer import ChainWriter, WriterSettings
 from gateway.broker import topology
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.link import BrokerLink
@@ -71,7 +74,15 @@ async def hostgate_fanout(url: str, state: Path, count: int, window: int) -> tup
     await link.start()
     await _until_connected(link)
     publisher = Publisher(link, timeout=30)
-    relay = OutboxRelay(store, publisher, keys, window=window)
+    # The audit trail is on, as in the product: one notice.published record per notice.
+    writer = ChainWriter(
+        WriterSettings(state / "audit", state / "audit" / "checkpoints.note"),
+        signer=lambda: (keys.active.kid, keys.active.private),
+    )
+    writer.open()
+    relay = OutboxRelay(
+        store, publisher, keys, AuditTrail(writer, Pseudonymizer(b"bench" * 8)), window=window
+    )
     started = time.perf_counter()
     await relay.drain()
     elapsed = time.perf_counter() - started
@@ -86,6 +97,7 @@ async def hostgate_fanout(url: str, state: Path, count: int, window: int) -> tup
         key=keys.active,
         when=datetime.now(UTC),
     )
+    writer.close()
     await publisher.close()
     await link.close()
     await store.close()

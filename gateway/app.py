@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import structlog
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
+from gateway.audit.setup import make_trail
+from gateway.audit.witness import CheckpointForwarder
 from gateway.broker import topology
 from gateway.broker.link import BrokerLink
 from gateway.broker.publisher import Publisher
@@ -17,7 +20,17 @@ from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.service import DisclosureService
 from gateway.http import health, jwks
 from gateway.http.errors import error_middleware
-from gateway.http.keys import BROKER, CONFIG, DISCLOSURES, PUBLISHER, RELAY, SIGNING_KEYS, STORE
+from gateway.http.keys import (
+    AUDIT,
+    BROKER,
+    CONFIG,
+    DISCLOSURES,
+    PUBLISHER,
+    RELAY,
+    SIGNING_KEYS,
+    STORE,
+    WITNESS,
+)
 from gateway.reload import ConfigHolder
 from gateway.store.sqlite import SqliteStore
 
@@ -30,6 +43,26 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[STORE].open()
     yield
     await app[STORE].close()
+
+
+async def _audit_ctx(app: web.Application) -> AsyncIterator[None]:
+    loop = asyncio.get_running_loop()
+    trail = app[AUDIT]
+    await loop.run_in_executor(None, trail.writer.open)
+    app[WITNESS].attach(loop, app[RELAY].wake)
+    await _record_config(app, app[CONFIG].current)
+    yield
+    await loop.run_in_executor(None, trail.writer.close)
+    await app[WITNESS].drain()
+
+
+async def _record_config(app: web.Application, config: GatewayConfig) -> None:
+    await app[AUDIT].record(
+        "config.loaded",
+        directory=str(config.directory),
+        generation=app[CONFIG].generation,
+        businesses=sorted(config.businesses),
+    )
 
 
 async def _adapters_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -54,7 +87,8 @@ async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def apply_config(app: web.Application, config: GatewayConfig) -> None:
-    """After a good reload: new revisions for what changed, and wake the relay."""
+    """After a good reload: record it, make new revisions for what changed, wake the relay."""
+    await _record_config(app, config)
     created = await app[DISCLOSURES].sync(config.businesses)
     if created:
         app[RELAY].wake()
@@ -67,7 +101,9 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
     app[CONFIG] = ConfigHolder(config)
     app[STORE] = SqliteStore(config.path(settings.state_dir) / STORE_FILE)
     app[SIGNING_KEYS] = KeyRing.open(config.path(settings.signing_key_dir))
-    app[DISCLOSURES] = DisclosureService(app[STORE], app[SIGNING_KEYS])
+    app[WITNESS] = CheckpointForwarder(app[STORE])
+    app[AUDIT] = make_trail(config, app[SIGNING_KEYS], on_checkpoint=app[WITNESS])
+    app[DISCLOSURES] = DisclosureService(app[STORE], app[SIGNING_KEYS], app[AUDIT])
 
     async def on_connect(connection: AbstractRobustConnection) -> None:
         channel = await connection.channel()
@@ -80,8 +116,8 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
 
     app[BROKER] = BrokerLink(settings.broker, name=connection_name, on_connect=on_connect)
     app[PUBLISHER] = Publisher(app[BROKER], settings.broker.publish_timeout_seconds)
-    app[RELAY] = OutboxRelay(app[STORE], app[PUBLISHER], app[SIGNING_KEYS])
-    app.cleanup_ctx.extend([_store_ctx, _adapters_ctx, _disclosures_ctx, _broker_ctx])
+    app[RELAY] = OutboxRelay(app[STORE], app[PUBLISHER], app[SIGNING_KEYS], app[AUDIT])
+    app.cleanup_ctx.extend([_store_ctx, _audit_ctx, _adapters_ctx, _disclosures_ctx, _broker_ctx])
     app.add_routes(health.routes)
     app.add_routes(jwks.routes)
     return app

@@ -18,10 +18,13 @@ from functools import partial
 
 import structlog
 
+from gateway.audit.trail import AuditTrail
 from gateway.broker.publisher import Outgoing, Publisher
+from gateway.client.jwks import kid_of
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.signed import EventSigner
 from gateway.errors import BrokerError
+from gateway.events import DISCLOSURE_PUBLISHED
 from gateway.store import chats, outbox
 from gateway.store.outbox import OutboxRow, RowKind
 from gateway.store.sqlite import SqliteStore
@@ -39,12 +42,15 @@ class OutboxRelay:
         store: SqliteStore,
         publisher: Publisher,
         keys: KeyRing,
+        audit: AuditTrail,
+        *,
         window: int = 500,
         idle_poll: float = 1.0,
     ) -> None:
         self._store = store
         self._publisher = publisher
         self._keys = keys
+        self._audit = audit
         self._window = window
         self._idle_poll = idle_poll
         self._wake = asyncio.Event()
@@ -99,12 +105,27 @@ class OutboxRelay:
             return
         items = [Outgoing.of(r.exchange, r.routing_key, r.event) for r in rows]
         confirmed = await self._publisher.publish_window(items)
+        # Recorded after the confirm and before the row goes: a crash in between
+        # re-publishes (a copy consumers drop) rather than leaving a gap in the trail.
+        await self._record_published(rows[:confirmed])
         done = [r.seq for r in rows[:confirmed]]
         if done:
             await self._store.run(lambda: self._store.transaction(lambda db: outbox.delete(db, done)))
             self.published += len(done)
         if confirmed < len(rows):
             raise BrokerError(f"{len(rows) - confirmed} event(s) not confirmed; will retry")
+
+    async def _record_published(self, rows: list[OutboxRow]) -> None:
+        for row in rows:
+            if row.event.type == DISCLOSURE_PUBLISHED:
+                document = json.loads(row.event.data)
+                await self._audit.record(
+                    "disclosure.published",
+                    business=row.business_id,
+                    revision=document["revision"],
+                    event_id=row.event.id,
+                    kid=kid_of(row.event.headers()) or "unknown",
+                )
 
     async def _fan_out(self, row: OutboxRow) -> None:
         # Window k+1 is fetched and signed while window k's confirms are awaited; it is
@@ -118,7 +139,7 @@ class OutboxRelay:
         while users or in_flight:
             items = [self._notice(row, template, user, signer) for user in users]
             if in_flight is not None:
-                await self._settle(row, *in_flight)
+                await self._settle(row, *in_flight, template)
                 in_flight = None
             if not users:
                 break
@@ -134,9 +155,23 @@ class OutboxRelay:
         headers, body = signer.sign(notice_id, {**template, "user_id": user, "notice_id": notice_id})
         return Outgoing(row.exchange, row.routing_key, notice_id, row.event.type, headers, body)
 
-    async def _settle(self, row: OutboxRow, task: asyncio.Task[int], users: list[str]) -> None:
+    async def _settle(
+        self, row: OutboxRow, task: asyncio.Task[int], users: list[str], template: dict[str, object]
+    ) -> None:
         confirmed = await task
         if confirmed:
+            records = [
+                self._audit.submit(
+                    "notice.published",
+                    business=row.business_id,
+                    revision=template["revision"],
+                    user=user,
+                    notice_id=str(uuid.uuid5(_NOTICE_NAMESPACE, f"{row.event.id}:{user}")),
+                    reason=template["reason"],
+                )
+                for user in users[:confirmed]
+            ]
+            await asyncio.gather(*(asyncio.wrap_future(r) for r in records))
             await self._store.run(partial(self._save_cursor, row.seq, users[confirmed - 1]))
             self.published += confirmed
         if confirmed < len(users):

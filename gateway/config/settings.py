@@ -49,11 +49,21 @@ class BrokerSettings(_Section):
         return f"{url.scheme}://{user}{url.host}{port}{url.path or '/'}"
 
 
+class AuditSettings(_Section):
+    """Where the audit trail goes and how often it is checkpointed."""
+
+    dir: Path = Path("../var/audit")
+    checkpoint_every: int = Field(default=1000, ge=1, le=10_000_000)
+    checkpoint_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    rotate_megabytes: int = Field(default=64, ge=1, le=4096)
+
+
 class GatewaySettings(_Section):
     """Everything in ``gateway.toml``; relative paths are taken from the config directory."""
 
     http: HttpSettings = HttpSettings()
     broker: BrokerSettings = BrokerSettings()
+    audit: AuditSettings = AuditSettings()
     state_dir: Path = Path("../var/state")
     signing_key_dir: Path = Path("../var/keys")
     default_locale: Locale = "en"

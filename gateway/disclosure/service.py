@@ -11,12 +11,14 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
 import structlog
 
+from gateway.audit.trail import AuditTrail
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.topology import DISCLOSURES, NOTICES
 from gateway.config.loader import Business
@@ -58,9 +60,10 @@ class StoredDisclosure:
 class DisclosureService:
     """Keeps each business's persisted revision in step with its config."""
 
-    def __init__(self, store: SqliteStore, keys: KeyRing) -> None:
+    def __init__(self, store: SqliteStore, keys: KeyRing, audit: AuditTrail) -> None:
         self._store = store
         self._keys = keys
+        self._audit = audit
 
     async def sync(self, businesses: Mapping[str, Business]) -> list[NewRevision]:
         """Create a revision for every business whose disclosure changed; return them."""
@@ -120,7 +123,30 @@ class DisclosureService:
         hosting_changed = latest is not None and latest[2] != hosting
         if hosting_changed:
             _queue_fanout(db, document, "hosting_changed")
+        # On disk before the revision commits (we are on the store's thread; the writer has its own).
+        self._record_revision(document, onboarded=latest is None, hosting_changed=hosting_changed).result()
         return NewRevision(business.id, revision, hosting_changed)
+
+    def _record_revision(
+        self, document: DisclosureDocument, *, onboarded: bool, hosting_changed: bool
+    ) -> Future[int]:
+        if onboarded:
+            return self._audit.submit(
+                "business.onboarded",
+                business=document.business_id,
+                hosting_class=document.hosting_class.value,
+                operator=document.operator,
+            )
+        return self._audit.submit(
+            "hosting.changed" if hosting_changed else "disclosure.revised",
+            business=document.business_id,
+            revision=document.revision,
+            hosting_class=document.hosting_class.value,
+            operator=document.operator,
+            region=document.region,
+            retention_seconds=document.retention_seconds,
+            endpoint_kid=document.endpoint_key.kid,
+        )
 
     async def latest(self, business_id: str) -> StoredDisclosure | None:
         """The newest persisted revision of a business, if any."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.audit.trail import AuditTrail
+from gateway.audit.witness import CheckpointForwarder
 from gateway.broker.link import BrokerLink
 from gateway.broker.publisher import Publisher
 from gateway.broker.relay import OutboxRelay
@@ -19,3 +21,5 @@ SIGNING_KEYS = web.AppKey("signing_keys", KeyRing)
 DISCLOSURES = web.AppKey("disclosures", DisclosureService)
 PUBLISHER = web.AppKey("publisher", Publisher)
 RELAY = web.AppKey("relay", OutboxRelay)
+AUDIT = web.AppKey("audit", AuditTrail)
+WITNESS = web.AppKey("witness", CheckpointForwarder)

@@ -1,0 +1,77 @@
+"""Hand each signed checkpoint to RabbitMQ (``hostgate.audit``), so a witness outside keeps it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import structlog
+
+from gateway.audit.checkpoint import Checkpoint
+from gateway.broker.cloudevents import CloudEvent
+from gateway.broker.topology import AUDIT
+from gateway.disclosure.document import canonical_json
+from gateway.events import AUDIT_CHECKPOINT
+from gateway.store import outbox
+from gateway.store.sqlite import SqliteStore
+
+log = structlog.get_logger("hostgate.audit")
+
+
+class CheckpointForwarder:
+    """Called on the writer's thread; queues the checkpoint in the outbox on the event loop."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self._wake: Callable[[], None] = lambda: None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def attach(self, loop: asyncio.AbstractEventLoop, wake_relay: Callable[[], None]) -> None:
+        """Bind to the running loop and the relay to wake (from the app's start-up)."""
+        self._loop, self._wake = loop, wake_relay
+
+    def __call__(self, note: str, checkpoint: Checkpoint) -> None:
+        """Writer thread: schedule the outbox insert."""
+        if self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._schedule, note, checkpoint)
+
+    def _schedule(self, note: str, checkpoint: Checkpoint) -> None:
+        task = asyncio.create_task(self._queue(note, checkpoint))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _queue(self, note: str, checkpoint: Checkpoint) -> None:
+        event = CloudEvent(
+            id=str(uuid.uuid4()),
+            type=AUDIT_CHECKPOINT,
+            subject=checkpoint.origin,
+            time=datetime.now(UTC),
+            data=canonical_json(
+                {"origin": checkpoint.origin, "size": checkpoint.size, "head": checkpoint.head, "note": note}
+            ),
+        )
+        try:
+            await self._store.run(
+                lambda: self._store.transaction(
+                    lambda db: outbox.insert(
+                        db,
+                        "",
+                        kind=outbox.RowKind.EVENT,
+                        exchange=AUDIT.exchange,
+                        routing_key="checkpoint",
+                        event=event,
+                    )
+                )
+            )
+        except Exception as exc:  # noqa: BLE001 -- the local checkpoint file already holds it
+            log.warning("audit.checkpoint_not_queued", error=type(exc).__name__)
+            return
+        self._wake()
+
+    async def drain(self) -> None:
+        """Wait for checkpoints still being queued (at shutdown)."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,217 @@
+"""Append records to the chain, durably, from one thread; checkpoint every N records or T seconds.
+
+Callers submit a record and wait: the writer thread takes whatever is queued,
+writes it, fsyncs once for the whole batch (group commit) and only then
+resolves each caller's future, so an action counts as done only once its
+record is on disk. The chain continues across file rotation and restarts; a
+torn last line left by a crash is cut off on start-up (its action never
+completed, since its fsync never returned).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.audit.chain import FILE_PATTERN, GENESIS, file_name, seal
+from gateway.audit.checkpoint import Checkpoint, sign_note
+
+log = structlog.get_logger("hostgate.audit")
+
+CheckpointSigner = Callable[[], tuple[str, Ed25519PrivateKey]]
+CheckpointSink = Callable[[str, Checkpoint], None]
+_STOP = object()
+
+
+@dataclass(frozen=True, slots=True)
+class WriterSettings:
+    """Where the trail goes and how often it is checkpointed."""
+
+    directory: Path
+    checkpoints_file: Path
+    origin: str = "gateway"
+    rotate_bytes: int = 64 * 1024 * 1024
+    checkpoint_every: int = 1000
+    checkpoint_seconds: float = 60.0
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ChainWriter:
+    """The only writer of one trail directory."""
+
+    def __init__(
+        self,
+        settings: WriterSettings,
+        signer: CheckpointSigner | None = None,
+        on_checkpoint: CheckpointSink | None = None,
+    ) -> None:
+        self.settings = settings
+        self._signer = signer
+        self._on_checkpoint = on_checkpoint
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._file: Any = None
+        self._index = 0
+        self.seq = 0
+        self.head = GENESIS
+        self._checkpointed = 0
+        self._last_checkpoint = time.monotonic()
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Recover the chain's position from the files and start the writer thread."""
+        self.settings.directory.mkdir(parents=True, exist_ok=True)
+        files = sorted(self.settings.directory.glob(FILE_PATTERN))
+        self._index = int(files[-1].stem.split("-")[1]) if files else 1
+        for path in reversed(files):
+            last = self._last_complete_line(path)
+            if last is not None:
+                record = orjson.loads(last)
+                self.seq, self.head = int(record["seq"]), str(record["hash"])
+                break
+        self._checkpointed = self.seq
+        self._file = (self.settings.directory / file_name(self._index)).open("ab")
+        _fsync_dir(self.settings.directory)
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+        log.info("audit.opened", directory=str(self.settings.directory), seq=self.seq)
+
+    @staticmethod
+    def _last_complete_line(path: Path) -> bytes | None:
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            with path.open("r+b") as fh:
+                fh.truncate(keep)
+                fh.flush()
+                os.fsync(fh.fileno())
+            log.warning("audit.torn_tail_cut", file=path.name, bytes=len(data) - keep)
+            data = data[:keep]
+        lines = data.splitlines()
+        return lines[-1] if lines else None
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def submit(self, fields: dict[str, Any]) -> Future[int]:
+        """Queue a record; the future resolves to its seq once it is on disk."""
+        future: Future[int] = Future()
+        self._queue.put((fields, future))
+        return future
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            batch: list[tuple[dict[str, Any], Future[int]]] = []
+            timeout = max(self._last_checkpoint + self.settings.checkpoint_seconds - time.monotonic(), 0.01)
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            while item is not None:
+                if item is _STOP:
+                    stopping = True
+                else:
+                    batch.append(item)
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    item = None
+            self._write_batch(batch)
+            if self._checkpoint_due() or (stopping and self.seq > self._checkpointed):
+                self._checkpoint()
+
+    def _write_batch(self, batch: list[tuple[dict[str, Any], Future[int]]]) -> None:
+        if not batch:
+            return
+        seqs = [self._append(fields) for fields, _ in batch]
+        try:
+            self._sync()
+        except OSError as exc:
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        for (_, future), seq in zip(batch, seqs, strict=True):
+            future.set_result(seq)
+
+    def _append(self, fields: dict[str, Any]) -> int:
+        if self._file.tell() >= self.settings.rotate_bytes:
+            self._rotate()
+        self.seq += 1
+        line, self.head = seal(fields, self.seq, self.head)
+        self._file.write(line)
+        return self.seq
+
+    def _sync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def _rotate(self) -> None:
+        self._sync()
+        self._file.close()
+        self._index += 1
+        self._file = (self.settings.directory / file_name(self._index)).open("ab")
+        _fsync_dir(self.settings.directory)
+        log.info("audit.rotated", file=file_name(self._index), seq=self.seq)
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def _checkpoint_due(self) -> bool:
+        if self.seq <= self._checkpointed:
+            return False
+        by_count = self.seq - self._checkpointed >= self.settings.checkpoint_every
+        by_time = time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_seconds
+        return by_count or by_time
+
+    def _checkpoint(self) -> None:
+        self._last_checkpoint = time.monotonic()
+        if self._signer is None:
+            return
+        name, private = self._signer()
+        checkpoint = Checkpoint(self.settings.origin, self.seq, self.head, datetime.now(UTC))
+        note = sign_note(checkpoint, name, private)
+        with self.settings.checkpoints_file.open("a", encoding="utf-8") as fh:
+            fh.write(note)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self._append(
+            {"event": "audit.checkpoint", "ts": _now(), "size": checkpoint.size, "head": checkpoint.head}
+        )
+        self._sync()
+        self._checkpointed = self.seq
+        if self._on_checkpoint is not None:
+            with contextlib.suppress(Exception):  # a witness hand-off must never stop the writer
+                self._on_checkpoint(note, checkpoint)
+
+    def close(self) -> None:
+        """Write what is queued, checkpoint, and stop the thread."""
+        if self._thread is None:
+            return
+        self._queue.put(_STOP)
+        self._thread.join()
+        self._thread = None
+        self._file.close()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
