@@ -161,10 +161,10 @@ class KeysRotated(AuditEvent):
 
 
 class AuditCheckpoint(AuditEvent):
-    """A signed checkpoint of the trail was written and handed to witnesses."""
+    """A signed checkpoint covering the trail up to and including this record."""
 
     size: int = Field(ge=1)
-    head: Name
+    previous_head: Name
 
 
 EVENTS: dict[str, type[AuditEvent]] = {

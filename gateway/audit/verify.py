@@ -74,10 +74,12 @@ def _torn(raw: bytes) -> bool:
     try:
         json.loads(raw)
     except UnicodeDecodeError:
-        return True
+        return True  # cut inside a multi-byte character
     except json.JSONDecodeError as exc:
-        return exc.pos >= len(raw.decode("utf-8", errors="replace"))
-    return True  # parses, but its newline never made it to disk
+        # A prefix of one JSON object is always unfinished; only a whole object followed by
+        # something else gives "Extra data".
+        return not exc.msg.startswith("Extra data")
+    return True  # a whole record whose newline never made it to disk
 
 
 def verify_chain(paths: list[Path], report: Report) -> list[dict[str, Any]]:
@@ -85,25 +87,39 @@ def verify_chain(paths: list[Path], report: Report) -> list[dict[str, Any]]:
     lines = _lines(paths)
     good: list[dict[str, Any]] = []
     seen: set[bytes] = set()
-    seqs_ahead = _all_seqs(lines)
-    expected, head = 1, GENESIS
+    state = _State(seqs=_all_seqs(lines))
     for index, line in enumerate(lines):
         last = index == len(lines) - 1
         if last and not line.terminated and _torn(line.raw):
             report.incomplete = Finding(
-                expected, "incomplete", "the last line was cut short (crash while writing)"
+                state.expected, "incomplete", "last line cut short (crash while writing)"
             )
             break
-        finding = _check(line.raw, expected, head, seen, seqs_ahead)
+        following = lines[index + 1].raw if not last else None
+        finding = _check(line.raw, state, seen, following)
         if finding is not None:
             report.findings.append(finding)
             break
         record = json.loads(line.raw)
         seen.add(line.raw)
         good.append(record)
-        expected, head = expected + 1, str(record["hash"])
-    report.records, report.head = len(good), head
+        state.advance(record)
+    report.records, report.head = len(good), state.head
     return good
+
+
+@dataclass
+class _State:
+    """Where the walk along the chain stands."""
+
+    seqs: set[int]
+    expected: int = 1
+    head: str = GENESIS
+    last_prev: str | None = None
+
+    def advance(self, record: dict[str, Any]) -> None:
+        self.expected += 1
+        self.last_prev, self.head = str(record["prev"]), str(record["hash"])
 
 
 def _all_seqs(lines: list[_Line]) -> set[int]:
@@ -116,29 +132,52 @@ def _all_seqs(lines: list[_Line]) -> set[int]:
     return seqs
 
 
-def _check(raw: bytes, expected: int, head: str, seen: set[bytes], seqs: set[int]) -> Finding | None:
+def _prev_of(raw: bytes | None) -> str | None:
+    try:
+        return None if raw is None else str(json.loads(raw)["prev"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _misplaced(raw: bytes, seq: int, prev: str, state: _State, seen: set[bytes]) -> Finding:
+    expected = state.expected
+    if seq > expected:
+        kind: Kind = "reordered" if expected in state.seqs else "missing"
+        return Finding(expected, kind, f"record {seq} stands where record {expected} belongs")
+    if raw in seen:
+        return Finding(expected, "duplicated", f"a copy of record {seq} stands where {expected} belongs")
+    if seq == expected - 1 and prev == state.last_prev:
+        # Two records claim the same place: the one before this was slipped in.
+        return Finding(seq, "inserted", f"two records claim seq {seq}")
+    return Finding(expected, "inserted", f"a record claiming seq {seq} stands where {expected} belongs")
+
+
+def _check(raw: bytes, state: _State, seen: set[bytes], following: bytes | None) -> Finding | None:
+    expected = state.expected
     try:
         record = json.loads(raw)
-        seq, prev, digest = int(record["seq"]), str(record["prev"]), str(record["hash"])
-        intact = record_hash(record) == digest
+        seq, prev = int(record["seq"]), str(record["prev"])
+        intact = record_hash(record) == str(record["hash"])
     except (ValueError, KeyError, TypeError):
         intact = False
     if not intact:
         return Finding(expected, "changed", "record is malformed or does not match its hash")
-    if seq > expected:
-        if expected in seqs:
-            return Finding(expected, "reordered", f"record {seq} stands where {expected} belongs")
-        return Finding(expected, "missing", f"records {expected}..{seq - 1} are missing")
-    if seq < expected:
-        kind: Kind = "duplicated" if raw in seen else "inserted"
-        return Finding(seq, kind, f"a second record {seq} after record {expected - 1}")
-    if prev != head:
+    if seq != expected:
+        return _misplaced(raw, seq, prev, state, seen)
+    if prev != state.head:
+        if _prev_of(following) == state.head:
+            return Finding(expected, "inserted", "a record that does not link to the chain was slipped in")
         return Finding(max(expected - 1, 1), "changed", "the next record does not link to this one")
     return None
 
 
 def verify_checkpoints(
-    text: str, keys: dict[str, Ed25519PublicKey], records: list[dict[str, Any]], report: Report
+    text: str,
+    keys: dict[str, Ed25519PublicKey],
+    records: list[dict[str, Any]],
+    report: Report,
+    *,
+    chain_broken: bool = False,
 ) -> None:
     """Check each checkpoint's signature, and that the chain holds what it commits to."""
     matched = 0
@@ -150,6 +189,8 @@ def verify_checkpoints(
             continue
         report.checkpoints += 1
         if checkpoint.size > len(records):
+            if chain_broken:
+                continue  # the chain's own finding already says where it stops being trustworthy
             report.findings.append(
                 Finding(len(records) + 1, "truncated", f"a checkpoint covers {checkpoint.size} records")
             )
@@ -166,5 +207,8 @@ def verify(paths: list[Path], checkpoints: str | None, keys: dict[str, Ed25519Pu
     report = Report()
     records = verify_chain(paths, report)
     if checkpoints is not None:
-        verify_checkpoints(checkpoints, keys, records, report)
+        chain_finding = report.first
+        # Past a broken link the chain proves nothing: compare checkpoints with what precedes it.
+        trusted = records if chain_finding is None else records[: chain_finding.seq - 1]
+        verify_checkpoints(checkpoints, keys, trusted, report, chain_broken=chain_finding is not None)
     return report

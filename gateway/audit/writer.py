@@ -188,16 +188,18 @@ class ChainWriter:
         if self._signer is None:
             return
         name, private = self._signer()
+        # The checkpoint record goes into the chain first, so the note covers it too and no
+        # record is ever left outside the last checkpoint when the writer stops.
+        self._append(
+            {"event": "audit.checkpoint", "ts": _now(), "size": self.seq + 1, "previous_head": self.head}
+        )
+        self._sync()
         checkpoint = Checkpoint(self.settings.origin, self.seq, self.head, datetime.now(UTC))
         note = sign_note(checkpoint, name, private)
         with self.settings.checkpoints_file.open("a", encoding="utf-8") as fh:
             fh.write(note)
             fh.flush()
             os.fsync(fh.fileno())
-        self._append(
-            {"event": "audit.checkpoint", "ts": _now(), "size": checkpoint.size, "head": checkpoint.head}
-        )
-        self._sync()
         self._checkpointed = self.seq
         if self._on_checkpoint is not None:
             with contextlib.suppress(Exception):  # a witness hand-off must never stop the writer
