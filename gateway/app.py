@@ -50,6 +50,7 @@ async def _audit_ctx(app: web.Application) -> AsyncIterator[None]:
     trail = app[AUDIT]
     await loop.run_in_executor(None, trail.writer.open)
     app[WITNESS].attach(loop, app[RELAY].wake)
+    app[SIGNING_KEYS].on_rotate = lambda old, new: trail.submit("keys.rotated", kid=new, previous_kid=old)
     await _record_config(app, app[CONFIG].current)
     yield
     await loop.run_in_executor(None, trail.writer.close)

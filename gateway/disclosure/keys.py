@@ -11,6 +11,7 @@ import base64
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,7 @@ class KeyRing:
         self._keys: dict[str, SigningKey] = {}
         self._active: str = ""
         self._stamp: tuple[int, int] | None = None
+        self.on_rotate: Callable[[str, str], object] | None = None
 
     @classmethod
     def open(cls, directory: Path) -> KeyRing:
@@ -117,7 +119,10 @@ class KeyRing:
         active = active_path.read_text().strip()
         if active not in keys:
             raise DisclosureError(f"{active_path} names {active!r}, which has no key file")
+        previous = self._active
         self._keys, self._active, self._stamp = keys, active, stamp
+        if previous and previous != active and self.on_rotate is not None:
+            self.on_rotate(previous, active)
 
     @property
     def active(self) -> SigningKey:

@@ -20,7 +20,7 @@ from gateway.client.jwks import keys_from_jwks
 from gateway.client.verifier import Accepted, EventVerifier, Rejected
 from gateway.config import load_config
 from gateway.disclosure.document import DisclosureDocument, NoticeDocument
-from gateway.http.keys import CONFIG, RELAY, STORE
+from gateway.http.keys import AUDIT, CONFIG, RELAY, STORE
 from gateway.store import chats
 from tests.broker_capture import Captured, capture
 from tests.conftest import edit
@@ -141,7 +141,19 @@ async def test_nothing_lost_when_broker_stops_mid_stream(
     assert {(n.business_id, n.revision, n.user_id) for n in notices} == expected_notices
     assert len(notices) == len(expected_notices)
 
-    # Per business: revisions arrive in order, and each notice after its revision's disclosure.
+    # The audit trail holds one notice.published per notice, with pseudonyms, never a raw user id.
+    await asyncio.get_running_loop().run_in_executor(None, app[AUDIT].writer.close)
+    trail_text = "".join(
+        p.read_text() for p in sorted((config_dir.parent / "var" / "audit").glob("audit-*.jsonl"))
+    )
+    assert trail_text.count('"event":"notice.published"') >= len(expected_notices)
+    assert "user-" not in trail_text
+
+    _assert_per_business_order(accepted)
+
+
+def _assert_per_business_order(accepted: list[Accepted]) -> None:
+    """Per business, revisions arrive in order and each notice after its revision's disclosure."""
     arrival: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for a in accepted:
         kind = "disclosure" if isinstance(a.document, DisclosureDocument) else "notice"

@@ -186,3 +186,23 @@ def _wait_for_event(stream: Any, event: str) -> dict[str, Any]:
         if record["event"] == event:
             return dict(record)
     raise AssertionError(f"no {event} logged")
+
+
+class TestAuditOfRotation:
+    async def test_rotation_is_recorded(self, config_dir: Path, request: pytest.FixtureRequest) -> None:
+        """When the gateway signs with a rotated key, keys.rotated is in the audit trail."""
+        async with capture([DISCLOSURES.exchange], request.node.name) as captured:
+            with serving(config_dir) as (process, _port, _):
+                await _disclosures(captured, 3)
+                assert run_cli("keys", "rotate", "--config", str(config_dir)).returncode == 0
+                edit(
+                    config_dir / "businesses" / "warung-sari.toml",
+                    lambda t: t.replace('region = "id-jakarta"', 'region = "id-bali"'),
+                )
+                process.send_signal(signal.SIGHUP)
+                await _disclosures(captured, 4)
+                process.send_signal(signal.SIGTERM)
+                assert process.wait(15) == 0
+        shown = run_cli("audit", "export", "--config", str(config_dir), "--event", "keys.rotated")
+        [record] = [json.loads(line) for line in shown.stdout.splitlines()]
+        assert record["kid"] != record["previous_kid"]
