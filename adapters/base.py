@@ -165,8 +165,8 @@ class Envelope:
     business_id: str
     sender: str
     key_id: str
-    ciphertext: bytes
-    encapsulated_key: bytes
+    suite: str
+    sealed: bytes  # HPKE single-shot output: encapsulated key || ciphertext
     sent_at: datetime
     disclosure_revision: int
     chat_sequence: int

@@ -51,6 +51,42 @@ _SCHEMA = [
         PRIMARY KEY (business_id, user_id)
     ) WITHOUT ROWID;
     """,
+    # version 2: the network bridge
+    """
+    CREATE TABLE messages (
+        business_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        status TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        failure TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (business_id, message_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE message_events (
+        business_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT,
+        at REAL NOT NULL
+    );
+    CREATE INDEX message_events_by_message ON message_events (business_id, message_id);
+    CREATE TABLE idempotency (
+        business_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        response BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (business_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE processed_events (
+        event_id TEXT PRIMARY KEY,
+        at REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

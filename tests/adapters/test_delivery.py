@@ -29,8 +29,8 @@ def envelope(message_id: str = "msg_1") -> Envelope:
         business_id="acme",
         sender="u_pseudo",
         key_id="ek_x",
-        ciphertext=b"\x01sealed",
-        encapsulated_key=b"\x02enc",
+        suite="x25519",
+        sealed=b"\x01sealed",
         sent_at=datetime(2026, 11, 29, tzinfo=UTC),
         disclosure_revision=3,
         chat_sequence=7,
@@ -110,7 +110,7 @@ class TestProvider:
         assert request.headers["x-hostgate-region"] == "sg-1"
         assert request.headers["x-hostgate-retention-days"] == "30"
         assert (
-            json.loads(request.body)["ciphertext"]
+            json.loads(request.body)["sealed"]
             == base64.urlsafe_b64encode(b"\x01sealed").rstrip(b"=").decode()
         )
 

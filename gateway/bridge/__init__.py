@@ -1,0 +1,1 @@
+"""The network bridge: sealed messages in, business messages out, receipts both ways."""
