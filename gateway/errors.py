@@ -13,6 +13,8 @@ middleware maps them to status codes and JSON bodies.
     - StaleDisclosure      envelope sealed to a key that is no longer current
   + BrokerError            RabbitMQ unreachable or misbehaving
     - PublishNotConfirmed  the broker did not confirm (nack, return or timeout)
+  + PoisonMessageError     a message from the network that can never be processed
+  + RequestError           a business's HTTP request is wrong (status and code say how)
 """
 
 from __future__ import annotations
@@ -84,3 +86,18 @@ class PublishNotConfirmed(BrokerError):  # noqa: N818 -- reads as the condition 
     """The broker nacked, returned or did not confirm a publish in time."""
 
     code = "publish_not_confirmed"
+
+
+class PoisonMessageError(HostgateError):
+    """A message from the network that can never be processed: it is dead-lettered."""
+
+    code = "poison_message"
+
+
+class RequestError(HostgateError):
+    """A request the caller must change: carries its HTTP status and a stable code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code

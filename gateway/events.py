@@ -5,14 +5,26 @@ docs/asyncapi.yaml documents each of these; a test fails when one is missing the
 
 from __future__ import annotations
 
-from gateway.broker.topology import AUDIT, DISCLOSURES, NOTICES
+from gateway.broker.topology import AUDIT, DISCLOSURES, INBOUND, NOTICES, OUTBOUND, RECEIPTS
 
 DISCLOSURE_PUBLISHED = "com.hostgate.disclosure.published"
 NOTICE_PUBLISHED = "com.hostgate.notice.published"
 AUDIT_CHECKPOINT = "com.hostgate.audit.checkpoint"
+OUTBOUND_MESSAGE = "com.hostgate.message.outbound"
+INBOUND_RECEIPT = "com.hostgate.inbound.receipt"
+
+# Consumed from the network (not published by hostgate).
+INBOUND_MESSAGE = "com.hostgate.message.inbound"
+DELIVERY_RECEIPT = "com.hostgate.message.receipt"
+CONSUMED_FROM: dict[str, str] = {
+    INBOUND_MESSAGE: INBOUND.queue,
+    DELIVERY_RECEIPT: RECEIPTS.queue,
+}
 
 EXCHANGE_FOR: dict[str, str] = {
     DISCLOSURE_PUBLISHED: DISCLOSURES.exchange,
     NOTICE_PUBLISHED: NOTICES.exchange,
     AUDIT_CHECKPOINT: AUDIT.exchange,
+    OUTBOUND_MESSAGE: OUTBOUND.exchange,
+    INBOUND_RECEIPT: OUTBOUND.exchange,
 }

@@ -68,7 +68,7 @@ class NoticeDocument(BaseModel):
     hosting_class: HostingClass
     operator: str
     end_to_end: bool
-    endpoint_kid: str
+    endpoint_key: EndpointKey
     notices: dict[str, NoticeText]
     learn_more_url: str
     effective_at: datetime
@@ -149,7 +149,7 @@ def notice_template(disclosure: DisclosureDocument, reason: str) -> dict[str, An
         "hosting_class": disclosure.hosting_class.value,
         "operator": disclosure.operator,
         "end_to_end": disclosure.end_to_end,
-        "endpoint_kid": disclosure.endpoint_key.kid,
+        "endpoint_key": disclosure.endpoint_key.model_dump(mode="json"),
         "notices": {k: v.model_dump() for k, v in disclosure.notices.items()},
         "learn_more_url": disclosure.learn_more_url,
         "effective_at": disclosure.effective_at.isoformat(),

@@ -115,6 +115,8 @@ class SqliteStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")
+            # Deleted outbox rows (opaque payloads on their way out) are zeroed, not left in free pages.
+            db.execute("PRAGMA secure_delete=ON")
             db.execute("PRAGMA busy_timeout=5000")
             version = db.execute("PRAGMA user_version").fetchone()[0]
             for number, script in enumerate(_SCHEMA[version:], start=version + 1):

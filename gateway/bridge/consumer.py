@@ -1,0 +1,97 @@
+"""Consume a queue with manual acks, through broker restarts.
+
+A message is acked only after its handler's effects are committed. A message
+the handler can never process (bad CloudEvent, bad body, unknown business) is
+rejected without requeue, so it goes to the dead-letter exchange; a transient
+failure is requeued, and the queue's delivery limit dead-letters it if it keeps
+failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import aiormq
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from pydantic import ValidationError
+
+from gateway.broker.cloudevents import CloudEvent, CloudEventError, parse
+from gateway.broker.link import BrokerLink
+from gateway.errors import PoisonMessageError
+
+log = structlog.get_logger("hostgate.consumer")
+
+Handler = Callable[[CloudEvent], Awaitable[None]]
+
+
+class QueueConsumer:
+    """One queue, one handler; re-subscribes whenever the broker comes back."""
+
+    def __init__(self, link: BrokerLink, queue: str, handler: Handler, *, prefetch: int = 100) -> None:
+        self._link = link
+        self._queue = queue
+        self._handler = handler
+        self._prefetch = prefetch
+        self._task: asyncio.Task[None] | None = None
+        self.handled = 0
+        self.dead_lettered = 0
+
+    async def start(self) -> None:
+        """Consume in the background."""
+        self._task = asyncio.create_task(self._run(), name=f"consume:{self._queue}")
+
+    async def close(self) -> None:
+        """Stop consuming."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            connection = self._link.connection
+            if connection is None or not self._link.status().connected:
+                await asyncio.sleep(0.2)
+                continue
+            channel: AbstractChannel | None = None
+            try:
+                channel = await connection.channel()
+                await channel.set_qos(prefetch_count=self._prefetch)
+                queue = await channel.get_queue(self._queue, ensure=False)
+                await queue.consume(self._on_message)
+                log.info("consumer.started", queue=self._queue)
+                # aio-pika offers callbacks, not an awaitable, for a closing channel: poll.
+                while not channel.is_closed and self._link.status().connected:  # noqa: ASYNC110
+                    await asyncio.sleep(0.5)
+            except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError, TimeoutError) as exc:
+                log.warning("consumer.interrupted", queue=self._queue, error=type(exc).__name__)
+            finally:
+                if channel is not None and not channel.is_closed:
+                    with contextlib.suppress(Exception):
+                        await channel.close()
+            await asyncio.sleep(0.5)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        try:
+            event = parse(dict(message.headers), message.body)
+            await self._handler(event)
+        except (CloudEventError, PoisonMessageError, ValidationError) as exc:
+            self.dead_lettered += 1
+            log.warning("consumer.dead_lettered", queue=self._queue, reason=_reason(exc))
+            await message.reject(requeue=False)
+            return
+        except Exception as exc:  # noqa: BLE001 -- anything else is retried; the delivery limit bounds it
+            log.warning("consumer.retry", queue=self._queue, error=type(exc).__name__)
+            await asyncio.sleep(0.5)
+            await message.nack(requeue=True)
+            return
+        self.handled += 1
+        await message.ack()
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return f"invalid body: {exc.error_count()} field error(s)"
+    return str(exc)

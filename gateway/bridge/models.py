@@ -1,0 +1,66 @@
+"""What crosses the AMQP boundary with the network: validated, frozen, nothing extra."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from adapters.base import Base64UrlBytes
+
+MessageId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+BusinessId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
+MAX_SEALED_BYTES = 256 * 1024
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class InboundMessage(_Frozen):
+    """A user's sealed message to a business, from the network."""
+
+    message_id: MessageId
+    sender: UserId
+    business_id: BusinessId
+    key_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    suite: Literal["x25519", "mlkem768-x25519"] = "x25519"
+    sealed: Annotated[Base64UrlBytes, Field(max_length=MAX_SEALED_BYTES)]
+    sent_at: datetime
+
+
+class DeliveryReceipt(_Frozen):
+    """The network's word on a business's message to a user."""
+
+    message_id: MessageId
+    business_id: BusinessId
+    status: Literal["sent", "delivered", "read", "failed"]
+    reason: Annotated[str, StringConstraints(max_length=200)] | None = None
+    at: datetime
+
+
+class OutboundMessage(_Frozen):
+    """A business's message to a user, as published to the network."""
+
+    message_id: MessageId
+    business_id: BusinessId
+    recipient: UserId
+    payload: str
+    content_type: str
+    revision: int
+    sent_at: datetime
+
+
+class InboundReceipt(_Frozen):
+    """hostgate's answer to the network about a user's message."""
+
+    message_id: MessageId
+    business_id: BusinessId
+    sender: UserId
+    status: Literal["delivered", "disclosure_stale", "rejected"]
+    reason: str | None = None
+    current_revision: int
+    current_key_id: str
+    at: datetime
