@@ -11,6 +11,10 @@ from aiohttp import web
 
 from gateway.audit.setup import make_trail
 from gateway.audit.witness import CheckpointForwarder
+from gateway.bridge.consumer import QueueConsumer
+from gateway.bridge.inbound import InboundHandler
+from gateway.bridge.outbound import OutboundService
+from gateway.bridge.receipts import ReceiptHandler
 from gateway.broker import topology
 from gateway.broker.link import BrokerLink
 from gateway.broker.publisher import Publisher
@@ -18,19 +22,26 @@ from gateway.broker.relay import OutboxRelay
 from gateway.config.loader import GatewayConfig
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.service import DisclosureService
-from gateway.http import health, jwks
+from gateway.http import health, jwks, messages, metrics, openapi
+from gateway.http.auth import business_auth_middleware
 from gateway.http.errors import error_middleware
 from gateway.http.keys import (
     AUDIT,
     BROKER,
     CONFIG,
     DISCLOSURES,
+    INBOUND_CONSUMER,
+    OUTBOUND_SERVICE,
     PUBLISHER,
+    RATE_LIMITER,
+    RECEIPT_CONSUMER,
     RELAY,
     SIGNING_KEYS,
     STORE,
     WITNESS,
 )
+from gateway.http.metrics import METRICS, Metrics, metrics_middleware
+from gateway.http.ratelimit import RateLimiter
 from gateway.reload import ConfigHolder
 from gateway.store.sqlite import SqliteStore
 
@@ -81,7 +92,11 @@ async def _disclosures_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[BROKER].start()
     await app[RELAY].start()
+    await app[INBOUND_CONSUMER].start()
+    await app[RECEIPT_CONSUMER].start()
     yield
+    await app[INBOUND_CONSUMER].close()
+    await app[RECEIPT_CONSUMER].close()
     await app[RELAY].close()
     await app[PUBLISHER].close()
     await app[BROKER].close()
@@ -98,7 +113,12 @@ async def apply_config(app: web.Application, config: GatewayConfig) -> None:
 def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.Application:
     """The gateway as an aiohttp application."""
     settings = config.settings
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.http.max_body_bytes)
+    app = web.Application(
+        middlewares=[metrics_middleware, error_middleware, business_auth_middleware],
+        client_max_size=settings.http.max_body_bytes,
+    )
+    app[METRICS] = Metrics()
+    app[RATE_LIMITER] = RateLimiter()
     app[CONFIG] = ConfigHolder(config)
     app[STORE] = SqliteStore(config.path(settings.state_dir) / STORE_FILE)
     app[SIGNING_KEYS] = KeyRing.open(config.path(settings.signing_key_dir))
@@ -118,7 +138,13 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
     app[BROKER] = BrokerLink(settings.broker, name=connection_name, on_connect=on_connect)
     app[PUBLISHER] = Publisher(app[BROKER], settings.broker.publish_timeout_seconds)
     app[RELAY] = OutboxRelay(app[STORE], app[PUBLISHER], app[SIGNING_KEYS], app[AUDIT])
+    app[OUTBOUND_SERVICE] = OutboundService(app[STORE], app[DISCLOSURES], app[AUDIT], app[RELAY])
+    inbound = InboundHandler(
+        app[CONFIG], app[STORE], app[DISCLOSURES], app[SIGNING_KEYS], app[AUDIT], app[RELAY]
+    )
+    app[INBOUND_CONSUMER] = QueueConsumer(app[BROKER], topology.INBOUND.queue, inbound)
+    app[RECEIPT_CONSUMER] = QueueConsumer(app[BROKER], topology.RECEIPTS.queue, ReceiptHandler(app[STORE]))
     app.cleanup_ctx.extend([_store_ctx, _audit_ctx, _adapters_ctx, _disclosures_ctx, _broker_ctx])
-    app.add_routes(health.routes)
-    app.add_routes(jwks.routes)
+    for module in (health, jwks, messages, metrics, openapi):
+        app.add_routes(module.routes)
     return app

@@ -97,7 +97,8 @@ class PoisonMessageError(HostgateError):
 class RequestError(HostgateError):
     """A request the caller must change: carries its HTTP status and a stable code."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.headers = headers or {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +42,18 @@ class Business:
         return self.file.id
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class GatewayConfig:
     """A whole config directory, valid as a unit."""
 
     directory: Path
     settings: GatewaySettings
     businesses: Mapping[str, Business]
+
+    @cached_property
+    def key_index(self) -> Mapping[str, str]:
+        """Business id by API key hash: the tenant comes only from the key."""
+        return {h: b.id for b in self.businesses.values() for h in b.file.api.key_hashes}
 
     def path(self, configured: Path) -> Path:
         """Resolve a path from the settings file against the config directory."""

@@ -6,11 +6,14 @@ from aiohttp import web
 
 from gateway.audit.trail import AuditTrail
 from gateway.audit.witness import CheckpointForwarder
+from gateway.bridge.consumer import QueueConsumer
+from gateway.bridge.outbound import OutboundService
 from gateway.broker.link import BrokerLink
 from gateway.broker.publisher import Publisher
 from gateway.broker.relay import OutboxRelay
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.service import DisclosureService
+from gateway.http.ratelimit import RateLimiter
 from gateway.reload import ConfigHolder
 from gateway.store.sqlite import SqliteStore
 
@@ -22,4 +25,8 @@ DISCLOSURES = web.AppKey("disclosures", DisclosureService)
 PUBLISHER = web.AppKey("publisher", Publisher)
 RELAY = web.AppKey("relay", OutboxRelay)
 AUDIT = web.AppKey("audit", AuditTrail)
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+OUTBOUND_SERVICE = web.AppKey("outbound_service", OutboundService)
+INBOUND_CONSUMER = web.AppKey("inbound_consumer", QueueConsumer)
+RECEIPT_CONSUMER = web.AppKey("receipt_consumer", QueueConsumer)
 WITNESS = web.AppKey("witness", CheckpointForwarder)

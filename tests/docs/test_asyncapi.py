@@ -6,10 +6,21 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
+from gateway.bridge.models import DeliveryReceipt, InboundMessage, InboundReceipt, OutboundMessage
 from gateway.broker.topology import DEAD_LETTER_EXCHANGE, ROUTES
 from gateway.disclosure.document import DisclosureDocument, NoticeDocument
-from gateway.events import DISCLOSURE_PUBLISHED, EXCHANGE_FOR, NOTICE_PUBLISHED
+from gateway.events import (
+    CONSUMED_FROM,
+    DELIVERY_RECEIPT,
+    DISCLOSURE_PUBLISHED,
+    EXCHANGE_FOR,
+    INBOUND_MESSAGE,
+    INBOUND_RECEIPT,
+    NOTICE_PUBLISHED,
+    OUTBOUND_MESSAGE,
+)
 from tests.conftest import REPO
 
 SPEC: dict[str, Any] = yaml.safe_load((REPO / "docs" / "asyncapi.yaml").read_text())
@@ -33,6 +44,24 @@ class TestAsyncApi:
         assert channels, f"no channel for {EXCHANGE_FOR[event_type]}"
         documented = {ref["$ref"].rsplit("/", 1)[1] for ref in channels[0].get("messages", {}).values()}
         assert any(SPEC["components"]["messages"][name]["name"] == event_type for name in documented)
+
+    @pytest.mark.parametrize("event_type", sorted(CONSUMED_FROM))
+    def test_every_consumed_event_documented(self, event_type: str) -> None:
+        """Each event type hostgate consumes from the network is documented on a channel."""
+        assert event_type in MESSAGES, f"{event_type} missing from docs/asyncapi.yaml"
+
+    @pytest.mark.parametrize(
+        ("event_type", "model"),
+        [
+            (OUTBOUND_MESSAGE, OutboundMessage),
+            (INBOUND_RECEIPT, InboundReceipt),
+            (INBOUND_MESSAGE, InboundMessage),
+            (DELIVERY_RECEIPT, DeliveryReceipt),
+        ],
+    )
+    def test_bridge_payloads_match_models(self, event_type: str, model: type[BaseModel]) -> None:
+        """The documented bridge payloads list exactly the fields of their models."""
+        assert set(MESSAGES[event_type]["payload"]["properties"]) == set(model.model_fields)
 
     def test_every_exchange_documented(self) -> None:
         """Every exchange the topology declares is a channel, and its queue is named."""
