@@ -13,15 +13,14 @@ from gateway.errors import AuthError, RequestError
 from gateway.http.keys import CONFIG, RATE_LIMITER
 
 BUSINESS_PATHS = "/v1/"
-_CALLER = "hostgate.business"
+_CALLER = web.RequestKey("business", Business)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def caller(request: web.Request) -> Business:
     """The business the request's API key belongs to (set by the auth middleware)."""
-    business: Business = request[_CALLER]
-    return business
+    return request[_CALLER]
 
 
 @web.middleware

@@ -1,0 +1,233 @@
+"""A network simulator: a real AMQP client playing the network and its chat clients.
+
+It learns each business's endpoint key from verified disclosures, seals and
+sends users' messages, re-seals and re-sends a message answered with
+``disclosure_stale`` once the user's client has the new key (from the stale
+notice), records what businesses send to users, and can answer with delivery
+receipts. Tests, the README demo and the benchmarks drive hostgate through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import aio_pika
+import orjson
+import structlog
+from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractRobustConnection
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from adapters.base import EndpointKey, b64url
+from gateway.bridge.models import DeliveryReceipt, InboundMessage, InboundReceipt, OutboundMessage
+from gateway.broker.cloudevents import CONTENT_TYPE, CloudEvent, parse
+from gateway.broker.topology import DISCLOSURES, INBOUND, NOTICES, OUTBOUND, RECEIPTS
+from gateway.client.verifier import Accepted, EventVerifier
+from gateway.disclosure.document import DisclosureDocument, NoticeDocument
+from gateway.events import DELIVERY_RECEIPT, INBOUND_MESSAGE, INBOUND_RECEIPT, OUTBOUND_MESSAGE
+from gateway.sealing import seal
+
+log = structlog.get_logger("hostgate.simulator")
+
+
+@dataclass
+class Sent:
+    """A user's message as the client keeps it until it is delivered."""
+
+    message_id: str
+    user: str
+    business_id: str
+    plaintext: bytes
+    sealed_to: list[str] = field(default_factory=list)
+    delivered: bool = False
+
+
+@dataclass
+class Stats:
+    """What happened, for tests and the demo."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+class NetworkSimulator:
+    """Plays the network: consumes disclosures, notices and outbound traffic; publishes users' messages."""
+
+    def __init__(
+        self, amqp_url: str, keys: dict[str, Ed25519PublicKey], *, name: str = "hostgate-simulator"
+    ) -> None:
+        self._url = amqp_url
+        self._name = name
+        self.verifier = EventVerifier(keys)
+        self.disclosures: dict[str, DisclosureDocument] = {}
+        self.client_keys: dict[tuple[str, str], EndpointKey] = {}
+        self.sent: dict[str, Sent] = {}
+        self.outbound: list[OutboundMessage] = []
+        self.notices: list[NoticeDocument] = []
+        self.stats = Stats()
+        self._connection: AbstractRobustConnection | None = None
+        self._inbound: AbstractExchange | None = None
+        self._receipts: AbstractExchange | None = None
+        self._changed = asyncio.Event()
+
+    async def start(self) -> None:
+        """Connect and bind private queues to what the network consumes."""
+        self._connection = await aio_pika.connect_robust(
+            self._url, client_properties={"connection_name": self._name}
+        )
+        channel = await self._connection.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=500)
+        self._inbound = await channel.get_exchange(INBOUND.exchange)
+        self._receipts = await channel.get_exchange(RECEIPTS.exchange)
+        for exchange in (DISCLOSURES.exchange, NOTICES.exchange, OUTBOUND.exchange):
+            queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+            await queue.bind(exchange, routing_key="#")
+            await queue.consume(self._on_message)
+
+    async def close(self) -> None:
+        """Disconnect."""
+        if self._connection is not None:
+            await self._connection.close()
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        async with message.process():
+            headers = dict(message.headers)
+            event = parse(headers, message.body)
+            if event.type == OUTBOUND_MESSAGE:
+                self.outbound.append(OutboundMessage.model_validate_json(event.data))
+                self.stats.counts["outbound"] += 1
+            elif event.type == INBOUND_RECEIPT:
+                await self._on_receipt(InboundReceipt.model_validate_json(event.data))
+            else:
+                verdict = self.verifier.check(headers, message.body)
+                if isinstance(verdict, Accepted):
+                    await self._on_signed(verdict)
+                else:
+                    self.stats.counts[f"rejected:{verdict.reason}"] += 1
+            self._changed.set()
+
+    async def _on_signed(self, accepted: Accepted) -> None:
+        document = accepted.document
+        if isinstance(document, DisclosureDocument):
+            self.disclosures[document.business_id] = document
+            self.stats.counts["disclosures"] += 1
+            return
+        self.notices.append(document)
+        self.stats.counts[f"notice:{document.reason}"] += 1
+        # The client shows the notice and from now on seals to the key it names.
+        self.client_keys[(document.user_id, document.business_id)] = document.endpoint_key
+        await self._resend_pending(document.user_id, document.business_id)
+
+    async def _on_receipt(self, receipt: InboundReceipt) -> None:
+        sent = self.sent.get(receipt.message_id)
+        self.stats.counts[f"receipt:{receipt.status}"] += 1
+        if sent is None:
+            return
+        if receipt.status == "delivered":
+            sent.delivered = True
+        elif receipt.status == "disclosure_stale":
+            await self._resend_pending(sent.user, sent.business_id)
+
+    async def _resend_pending(self, user: str, business_id: str) -> None:
+        key = self.client_keys.get((user, business_id))
+        if key is None:
+            return
+        for sent in list(self.sent.values()):
+            if sent.user == user and sent.business_id == business_id and not sent.delivered:
+                if sent.sealed_to and sent.sealed_to[-1] == key.kid:
+                    continue  # already sealed to this key; its receipt is on the way
+                self.stats.counts["resealed"] += 1
+                await self._publish(sent, key)
+
+    async def wait_for_disclosures(self, businesses: set[str], within: float = 30) -> None:
+        """Until a disclosure of every business has been seen."""
+        await self._wait(lambda: businesses <= set(self.disclosures), within, "disclosures")
+
+    async def send(self, user: str, business_id: str, text: str) -> str:
+        """A user sends a message: sealed to the key the user's client knows, published to hostgate."""
+        key = self.client_keys.setdefault((user, business_id), self.disclosures[business_id].endpoint_key)
+        sent = Sent("m-" + uuid.uuid4().hex, user, business_id, text.encode())
+        self.sent[sent.message_id] = sent
+        await self._publish(sent, key)
+        return sent.message_id
+
+    async def _publish(self, sent: Sent, key: EndpointKey) -> None:
+        assert self._inbound is not None  # noqa: S101 -- start() comes first
+        sent.sealed_to.append(key.kid)
+        body = InboundMessage(
+            message_id=sent.message_id,
+            sender=sent.user,
+            business_id=sent.business_id,
+            key_id=key.kid,
+            suite=key.suite,
+            sealed=seal(sent.plaintext, sent.business_id, key),
+            sent_at=datetime.now(UTC),
+        )
+        await self._publish_event(
+            self._inbound, INBOUND_MESSAGE, sent.business_id, body.model_dump(mode="json")
+        )
+        self.stats.counts["sent"] += 1
+
+    async def receipt(
+        self, message_id: str, business_id: str, status: str, reason: str | None = None
+    ) -> None:
+        """The network reports on a business's message to a user."""
+        assert self._receipts is not None  # noqa: S101 -- start() comes first
+        body = DeliveryReceipt.model_validate(
+            {
+                "message_id": message_id,
+                "business_id": business_id,
+                "status": status,
+                "reason": reason,
+                "at": datetime.now(UTC),
+            }
+        )
+        await self._publish_event(self._receipts, DELIVERY_RECEIPT, business_id, body.model_dump(mode="json"))
+
+    async def _publish_event(
+        self, exchange: AbstractExchange, event_type: str, subject: str, data: object
+    ) -> None:
+        event = CloudEvent(
+            id=str(uuid.uuid4()),
+            type=event_type,
+            subject=subject,
+            time=datetime.now(UTC),
+            source="urn:hostgate:simulator",
+            data=orjson.dumps(data),
+        )
+        message = aio_pika.Message(
+            event.data,
+            headers=dict(event.headers()),
+            content_type=CONTENT_TYPE,
+            message_id=event.id,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        await exchange.publish(message, routing_key=subject, mandatory=True)
+
+    def undelivered(self) -> list[Sent]:
+        """Messages not yet confirmed delivered."""
+        return [s for s in self.sent.values() if not s.delivered]
+
+    async def wait_all_delivered(self, within: float = 60) -> None:
+        """Until every message sent has a delivered receipt."""
+        await self._wait(lambda: not self.undelivered(), within, "every message delivered")
+
+    async def _wait(self, done: object, within: float, what: str) -> None:
+        assert callable(done)  # noqa: S101 -- internal helper
+        deadline = asyncio.get_running_loop().time() + within
+        while not done():
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise TimeoutError(f"simulator: timed out waiting for {what}: {dict(self.stats.counts)}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 1.0))
+            except TimeoutError:
+                continue
+
+
+def key_b64(key: EndpointKey) -> str:
+    """An endpoint key as config files write it."""
+    return b64url(key.public_key)

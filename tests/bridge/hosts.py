@@ -1,0 +1,69 @@
+"""Real business endpoints on 127.0.0.1: webhook receivers and provider ingest APIs that open envelopes."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from gateway.receiver import WebhookReceiver, WebhookRejected, open_envelope
+from gateway.sealing import EndpointPrivateKey
+
+
+@dataclass
+class Hosts:
+    """Every host's key, and what each host received and could (or could not) open."""
+
+    url: str
+    keys: dict[str, EndpointPrivateKey] = field(default_factory=dict)
+    secrets: dict[str, list[str]] = field(default_factory=dict)
+    opened: dict[str, list[tuple[str, str, bytes]]] = field(default_factory=lambda: defaultdict(list))
+    unopenable: list[tuple[str, str]] = field(default_factory=list)
+    forged: int = 0
+
+    def add(self, name: str, key: EndpointPrivateKey, secrets: list[str] | None = None) -> str:
+        """Register a host; return the URL path prefix it answers on."""
+        self.keys[name] = key
+        self.secrets[name] = secrets or []
+        return f"{self.url}/{name}"
+
+
+@asynccontextmanager
+async def business_hosts() -> AsyncIterator[Hosts]:
+    """One HTTP server on 127.0.0.1 standing in for every business endpoint and provider."""
+    hosts = Hosts(url="")
+
+    async def handle(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        key = hosts.keys[name]
+        body = await request.read()
+        try:
+            if hosts.secrets[name]:
+                message = WebhookReceiver(hosts.secrets[name], key).receive(dict(request.headers), body)
+            else:
+                message = open_envelope(json.loads(body), key)
+        except WebhookRejected as exc:
+            if "signature" in str(exc):
+                hosts.forged += 1
+                return web.Response(status=401)
+            hosts.unopenable.append((name, json.loads(body).get("message_id", "?")))
+            return web.Response(status=422)
+        hosts.opened[name].append((message.message_id, message.sender, message.plaintext))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/{name}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    hosts.url = f"http://{host}:{port}"
+    try:
+        yield hosts
+    finally:
+        await runner.cleanup()
