@@ -45,6 +45,7 @@ class ProviderAdapter:
         self._settings = settings
         self._facts = settings.to_facts(hosting_class, settings.operator)
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
 
     def facts(self) -> HostingFacts:
         """The provider operates the endpoint and holds its decryption key."""
@@ -52,6 +53,9 @@ class ProviderAdapter:
 
     async def deliver(self, envelope: Envelope) -> DeliveryResult:
         """POST the envelope once to the ingest API."""
+        if self._closed:
+            # Replaced by a reload: the caller retries against the config now in force.
+            return DeliveryResult("retry", "adapter replaced by a config reload")
         if self._session is None:
             self._session = http_delivery.new_session()
         headers = {
@@ -67,7 +71,8 @@ class ProviderAdapter:
         )
 
     async def aclose(self) -> None:
-        """Close the HTTP session."""
+        """Close the HTTP session; later deliveries answer retry."""
+        self._closed = True
         if self._session is not None:
             await self._session.close()
             self._session = None

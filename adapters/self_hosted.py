@@ -30,6 +30,7 @@ class SelfHostedAdapter:
         self._context = context
         self._facts = settings.to_facts(HostingClass.SELF_HOSTED, context.display_name)
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
 
     def facts(self) -> HostingFacts:
         """The business hosts its own chats, end-to-end."""
@@ -37,6 +38,9 @@ class SelfHostedAdapter:
 
     async def deliver(self, envelope: Envelope) -> DeliveryResult:
         """POST the envelope once, signed with every current secret."""
+        if self._closed:
+            # Replaced by a reload: the caller retries against the config now in force.
+            return DeliveryResult("retry", "adapter replaced by a config reload")
         if self._session is None:
             self._session = http_delivery.new_session()
         body = envelope_body(envelope)
@@ -51,7 +55,8 @@ class SelfHostedAdapter:
         return await http_delivery.post(self._session, self._context.webhook.url, body, headers)
 
     async def aclose(self) -> None:
-        """Close the HTTP session."""
+        """Close the HTTP session; later deliveries answer retry."""
+        self._closed = True
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -27,7 +27,13 @@ from gateway.broker.cloudevents import CONTENT_TYPE, CloudEvent, parse
 from gateway.broker.topology import DISCLOSURES, INBOUND, NOTICES, OUTBOUND, RECEIPTS
 from gateway.client.verifier import Accepted, EventVerifier
 from gateway.disclosure.document import DisclosureDocument, NoticeDocument
-from gateway.events import DELIVERY_RECEIPT, INBOUND_MESSAGE, INBOUND_RECEIPT, OUTBOUND_MESSAGE
+from gateway.events import (
+    DELIVERY_RECEIPT,
+    INBOUND_MESSAGE,
+    INBOUND_RECEIPT,
+    NOTICE_PUBLISHED,
+    OUTBOUND_MESSAGE,
+)
 from gateway.sealing import seal
 
 log = structlog.get_logger("hostgate.simulator")
@@ -101,6 +107,9 @@ class NetworkSimulator:
             elif event.type == INBOUND_RECEIPT:
                 await self._on_receipt(InboundReceipt.model_validate_json(event.data))
             else:
+                if event.type == NOTICE_PUBLISHED:
+                    # Counted as published, before the client decides whether to show it.
+                    self.stats.counts[f"published:{orjson.loads(event.data).get('reason')}"] += 1
                 verdict = self.verifier.check(headers, message.body)
                 if isinstance(verdict, Accepted):
                     await self._on_signed(verdict)

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from gateway.broker.cloudevents import CloudEvent, CloudEventError, parse
 from gateway.broker.link import BrokerLink
-from gateway.errors import PoisonMessageError
+from gateway.errors import HostgateError, PoisonMessageError
 
 log = structlog.get_logger("hostgate.consumer")
 
@@ -83,7 +83,9 @@ class QueueConsumer:
             await message.reject(requeue=False)
             return
         except Exception as exc:  # noqa: BLE001 -- anything else is retried; the delivery limit bounds it
-            log.warning("consumer.retry", queue=self._queue, error=type(exc).__name__)
+            # Our own errors say what failed without content; others are named by type only.
+            detail = str(exc) if isinstance(exc, HostgateError | RuntimeError) else type(exc).__name__
+            log.warning("consumer.retry", queue=self._queue, error=detail[:200])
             await asyncio.sleep(0.5)
             await message.nack(requeue=True)
             return
