@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ ENDPOINTS = [
 
 async def _call(
     bridge: Bridge, method: str, path: str, headers: dict[str, str]
-) -> tuple[int, dict[str, object]]:
+) -> tuple[int, dict[str, Any]]:
     body = {"recipient": "user-x", "payload": base64.b64encode(b"p").decode()} if method == "POST" else None
     response = await bridge.client.request(method, path, json=body, headers=headers)
     return response.status, await response.json()
