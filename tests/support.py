@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -80,7 +82,11 @@ def _read_json_lines(stream: IO[str], until_event: str, timeout: float) -> list[
 def serving(
     config: Path, env: dict[str, str] | None = None
 ) -> Iterator[tuple[subprocess.Popen[str], int, list[dict[str, Any]]]]:
-    """Run `hostgate serve --port 0` and yield the process, its port and its first log lines."""
+    """Run `hostgate serve --port 0`; yield the process, its port and its log lines (kept growing).
+
+    A thread keeps reading the log so the gateway never blocks on a full pipe; the
+    list holds every JSON line it printed, and is complete once the process exits.
+    """
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -92,13 +98,33 @@ def serving(
     try:
         assert process.stdout is not None
         lines = _read_json_lines(process.stdout, "gateway.started", 30)
-        yield process, lines[-1]["port"], lines
+        port = int(lines[-1]["port"])
+        reader = threading.Thread(target=_keep_reading, args=(process.stdout, lines), daemon=True)
+        reader.start()
+        yield process, port, lines
     finally:
         if process.poll() is None:
             process.kill()
         process.wait(10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def _keep_reading(stream: IO[str], lines: list[dict[str, Any]]) -> None:
+    with contextlib.suppress(ValueError, OSError):  # the pipe closes under us at the end
+        for line in stream:
+            lines.append(json.loads(line))  # noqa: PERF401 -- one at a time, so waiters see each line as it comes
+
+
+def wait_for_event(lines: list[dict[str, Any]], event: str, timeout: float = 15) -> dict[str, Any]:
+    """The first log record named ``event``, waiting for it to be printed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for record in list(lines):
+            if record.get("event") == event:
+                return record
+        time.sleep(0.05)
+    raise AssertionError(f"no {event} logged")
 
 
 def get_json(port: int, path: str) -> tuple[int, dict[str, Any]]:

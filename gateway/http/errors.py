@@ -57,7 +57,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:  # noqa: PLR2004 -- redirects and the like pass through
             raise
         code = _AIOHTTP_CODES.get(exc.status, exc.reason.lower().replace(" ", "_"))
-        return error_response(exc.status, code, exc.reason)
+        # Keep headers the status requires (Allow on 405).
+        kept = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
+        return error_response(exc.status, code, exc.reason, kept or None)
     except Exception:
         log.exception("http.unexpected_error", path=request.path)
         return error_response(500, "internal_error", "the gateway failed; the request can be retried")

@@ -21,6 +21,7 @@ from gateway.store import messages
 routes = web.RouteTableDef()
 
 MAX_PAYLOAD_BYTES = 64 * 1024
+_MEDIA_TYPE = r"^[A-Za-z0-9_.+-]+/[A-Za-z0-9_.+-]+$"
 _IDEMPOTENCY = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
 
 
@@ -29,11 +30,11 @@ class SendMessageBody(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    recipient: UserId
+    recipient: Annotated[UserId, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]+$")]
     payload: str = Field(description="base64 of the opaque payload, at most 64 KiB decoded")
-    content_type: Annotated[str, StringConstraints(pattern=r"^[\w.+-]+/[\w.+-]+$", max_length=100)] = (
-        "application/octet-stream"
-    )
+    content_type: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z0-9_.+-]+/[A-Za-z0-9_.+-]+$", max_length=100)
+    ] = "application/octet-stream"
 
     @field_validator("payload")
     @classmethod

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.support import REPO, closed_port, get_json, serving, wait_status
+from tests.support import REPO, closed_port, get_json, serving, wait_for_event, wait_status
 
 
 class TestServe:
@@ -20,23 +19,21 @@ class TestServe:
             wait_status(port, "/readyz", 200, 15)
             process.send_signal(signal.SIGTERM)
             assert process.wait(15) == 0
-            assert process.stdout is not None
-            rest = [json.loads(line) for line in process.stdout.read().splitlines()]
-            assert [r["event"] for r in rest][-2:] == ["gateway.stopping", "gateway.stopped"]
+            wait_for_event(lines, "gateway.stopped")
+            assert [r["event"] for r in lines][-2:] == ["gateway.stopping", "gateway.stopped"]
 
     def test_starts_without_broker_and_says_so(self, config_dir: Path) -> None:
         """With RabbitMQ unreachable the gateway still serves, logs broker.unreachable and is not ready."""
         with closed_port() as port_amqp:
             url = f"amqp://guest:guest@127.0.0.1:{port_amqp}/"
-            with serving(config_dir, {"HOSTGATE_AMQP_URL": url}) as (process, port, _):
+            with serving(config_dir, {"HOSTGATE_AMQP_URL": url}) as (process, port, lines):
                 assert get_json(port, "/healthz")[0] == 200
                 body = wait_status(port, "/readyz", 503, 10)
                 assert f"127.0.0.1:{port_amqp}" in body["reason"]
                 process.send_signal(signal.SIGINT)
                 assert process.wait(15) == 0
-                assert process.stdout is not None
-                events = [json.loads(line)["event"] for line in process.stdout.read().splitlines()]
-                assert "broker.unreachable" in events
+                wait_for_event(lines, "gateway.stopped")
+                assert "broker.unreachable" in [r["event"] for r in lines]
 
     def test_invalid_config_exits_1(self, config_dir: Path) -> None:
         """Serve refuses to start on a broken config and lists the problems."""

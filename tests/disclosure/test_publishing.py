@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from gateway.disclosure.document import DisclosureDocument
 from gateway.events import DISCLOSURE_PUBLISHED
 from tests.broker_capture import Captured, capture
 from tests.conftest import edit, run_cli
-from tests.support import get_json, serving, wait_status
+from tests.support import get_json, serving, wait_for_event, wait_status
 
 pytestmark = pytest.mark.broker
 
@@ -155,7 +154,7 @@ class TestReload:
     ) -> None:
         """A broken business file on SIGHUP is reported, the gateway keeps serving the last good config, nothing is published."""
         async with capture([DISCLOSURES.exchange], request.node.name) as captured:
-            with serving(config_dir) as (process, port, _):
+            with serving(config_dir) as (process, port, lines):
                 messages = await _disclosures(captured, 3)
                 edit(
                     config_dir / "businesses" / "kirana-travel.toml",
@@ -166,26 +165,13 @@ class TestReload:
                     lambda t: t.replace('operator = "Meta"', 'operator = "Other"'),
                 )
                 process.send_signal(signal.SIGHUP)
-                assert process.stdout is not None
-                failure = _wait_for_event(process.stdout, "config.reload_failed")
+                failure = wait_for_event(lines, "config.reload_failed")
                 assert any("kirana-travel.toml: hosting.settings.region" in p for p in failure["problems"])
                 body = wait_status(port, "/readyz", 200, 5)
                 assert body["checks"]["config"]["generation"] == 1
                 assert await captured.settle(quiet=1.5) == messages
                 process.send_signal(signal.SIGTERM)
                 assert process.wait(15) == 0
-
-
-def _wait_for_event(stream: Any, event: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        record = json.loads(line)
-        if record["event"] == event:
-            return dict(record)
-    raise AssertionError(f"no {event} logged")
 
 
 class TestAuditOfRotation:
