@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,3 +50,15 @@ def run_cli(
         check=False,
         cwd=REPO,
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clean_network_queues() -> Iterator[None]:
+    """Purge the network's queues before and after the session."""
+    import asyncio  # noqa: PLC0415 -- the session hook alone runs its own loop
+
+    from tests.support import purge_network_queues  # noqa: PLC0415 -- support imports this module
+
+    asyncio.run(purge_network_queues())
+    yield
+    asyncio.run(purge_network_queues())

@@ -172,3 +172,25 @@ async def broker_stopping() -> AsyncIterator[asyncio.Task[None]]:
             await asyncio.gather(stopping, return_exceptions=True)
         await rabbitmqctl_async("start_app")
         await rabbitmqctl_async("await_startup")
+
+
+NETWORK_QUEUES = ("network.disclosures", "network.notices", "network.outbound", "hostgate.dead-letter")
+
+
+async def purge_network_queues() -> None:
+    """Empty the queues only the (absent) network consumes, so test runs do not pile messages up."""
+    import aio_pika  # noqa: PLC0415 -- keeps this module light for tests without a broker
+
+    try:
+        connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/", timeout=5)
+    except (OSError, aio_pika.exceptions.AMQPError, TimeoutError):
+        return  # no broker: the broker tests say so themselves
+    try:
+        for name in NETWORK_QUEUES:
+            channel = await connection.channel()
+            try:
+                await (await channel.get_queue(name, ensure=True)).purge()
+            except aio_pika.exceptions.ChannelClosed:
+                continue  # not declared yet on this broker
+    finally:
+        await connection.close()
