@@ -22,7 +22,7 @@ from gateway.broker.relay import OutboxRelay
 from gateway.config.loader import GatewayConfig
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.service import DisclosureService
-from gateway.http import health, jwks, messages, metrics, openapi
+from gateway.http import health, jwks, messages, metrics, openapi, public
 from gateway.http.auth import business_auth_middleware
 from gateway.http.errors import error_middleware
 from gateway.http.keys import (
@@ -145,6 +145,6 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
     app[INBOUND_CONSUMER] = QueueConsumer(app[BROKER], topology.INBOUND.queue, inbound)
     app[RECEIPT_CONSUMER] = QueueConsumer(app[BROKER], topology.RECEIPTS.queue, ReceiptHandler(app[STORE]))
     app.cleanup_ctx.extend([_store_ctx, _audit_ctx, _adapters_ctx, _disclosures_ctx, _broker_ctx])
-    for module in (health, jwks, messages, metrics, openapi):
+    for module in (health, jwks, messages, metrics, openapi, public):
         app.add_routes(module.routes)
     return app

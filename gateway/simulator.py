@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import aio_pika
+import aiohttp
 import orjson
 import structlog
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractRobustConnection
@@ -34,6 +35,7 @@ from gateway.events import (
     NOTICE_PUBLISHED,
     OUTBOUND_MESSAGE,
 )
+from gateway.http.public import JWS_HEADER
 from gateway.sealing import seal
 
 log = structlog.get_logger("hostgate.simulator")
@@ -149,6 +151,17 @@ class NetworkSimulator:
                     continue  # already sealed to this key; its receipt is on the way
                 self.stats.counts["resealed"] += 1
                 await self._publish(sent, key)
+
+    async def bootstrap(self, gateway_url: str) -> None:
+        """Learn every business's current disclosure over HTTP, as a client that joins late does."""
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{gateway_url}/disclosures") as response:
+                listing = await response.json()
+            for item in listing["disclosures"]:
+                async with session.get(f"{gateway_url}/disclosures/{item['business_id']}") as response:
+                    verdict = self.verifier.check_fetched(await response.read(), response.headers[JWS_HEADER])
+                if isinstance(verdict, Accepted):
+                    await self._on_signed(verdict)
 
     async def wait_for_disclosures(self, businesses: set[str], within: float = 30) -> None:
         """Until a disclosure of every business has been seen."""

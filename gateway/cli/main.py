@@ -7,7 +7,16 @@ import sys
 from collections.abc import Sequence
 
 from gateway import __version__
-from gateway.cli import apikey_cmd, audit_cmd, config_cmd, disclosure_cmd, keys_cmd, serve_cmd, watch_cmd
+from gateway.cli import (
+    apikey_cmd,
+    audit_cmd,
+    config_cmd,
+    disclosure_cmd,
+    keys_cmd,
+    serve_cmd,
+    simulate_cmd,
+    watch_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,7 +26,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hostgate {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (serve_cmd, config_cmd, disclosure_cmd, keys_cmd, watch_cmd, audit_cmd, apikey_cmd):
+    for module in (
+        serve_cmd,
+        config_cmd,
+        disclosure_cmd,
+        keys_cmd,
+        watch_cmd,
+        simulate_cmd,
+        audit_cmd,
+        apikey_cmd,
+    ):
         module.register(subparsers)
     return parser
 

@@ -5,6 +5,7 @@ Everything that fails is dropped with a reason; a client shows only what passes.
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
-from gateway.broker.cloudevents import CloudEventError, parse
+from gateway.broker.cloudevents import PREFIX, CloudEventError, parse
 from gateway.client.jwks import kid_of
 from gateway.disclosure.document import DisclosureDocument, NoticeDocument
 from gateway.disclosure.jws import SignatureInvalid
@@ -76,6 +77,16 @@ class EventVerifier:
         """Whether the event names a key we have; False means: fetch the JWKS again."""
         kid = kid_of(headers)
         return kid is None or kid in self._keys
+
+    def check_fetched(self, body: bytes, jws: str) -> Accepted | Rejected:
+        """Verify a disclosure fetched over HTTP (``GET /disclosures/{id}``): body bytes plus JWS header."""
+        try:
+            signed = json.loads(body)["event"]
+        except (ValueError, KeyError, TypeError):
+            return Rejected("malformed", "body does not carry its signed event attributes")
+        headers = {f"{PREFIX}{name}": value for name, value in signed.items()}
+        headers[f"{PREFIX}jws"] = jws
+        return self.check(headers, body)
 
     def check(self, headers: Mapping[str, Any], body: bytes) -> Accepted | Rejected:
         """Verify one AMQP message; accept it at most once."""
