@@ -173,6 +173,19 @@ class Envelope:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """News for a business about a message it sent: the network's receipt, as status now stands."""
+
+    update_id: str
+    message_id: str
+    business_id: str
+    status: str
+    reported: str
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryResult:
     """What happened to one delivery attempt."""
 
@@ -191,6 +204,10 @@ class HostingAdapter(Protocol):
 
     async def deliver(self, envelope: Envelope) -> DeliveryResult:
         """Try once to hand the envelope to the host; retries are the caller's job."""
+        ...
+
+    async def notify_status(self, update: StatusUpdate) -> DeliveryResult:
+        """Tell the business how a message it sent is doing (its webhook, signed)."""
         ...
 
     async def aclose(self) -> None:

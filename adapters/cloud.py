@@ -13,9 +13,11 @@ from adapters.base import (
     Envelope,
     HostingClass,
     HostingFacts,
+    StatusUpdate,
 )
 from adapters.envelope_json import envelope_body
 from adapters.settings import DeclaredFacts
+from adapters.webhooks import post_webhook, status_body
 from gateway.config.fields import EnvSecret, HttpsUrl
 
 
@@ -69,6 +71,14 @@ class ProviderAdapter:
         return await http_delivery.post(
             self._session, str(self._settings.ingest_url), envelope_body(envelope), headers
         )
+
+    async def notify_status(self, update: StatusUpdate) -> DeliveryResult:
+        """Status goes to the business's own webhook, not to the provider."""
+        if self._closed:
+            return DeliveryResult("retry", "adapter replaced by a config reload")
+        if self._session is None:
+            self._session = http_delivery.new_session()
+        return await post_webhook(self._session, self._context.webhook, update.update_id, status_body(update))
 
     async def aclose(self) -> None:
         """Close the HTTP session; later deliveries answer retry."""

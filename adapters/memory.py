@@ -11,6 +11,7 @@ from adapters.base import (
     Envelope,
     HostingClass,
     HostingFacts,
+    StatusUpdate,
 )
 from adapters.settings import DeclaredFacts
 
@@ -35,6 +36,7 @@ class MemoryAdapter:
         operator = settings.operator or context.display_name
         self._facts = settings.to_facts(settings.hosting_class, operator)
         self.delivered: list[Envelope] = []
+        self.statuses: list[StatusUpdate] = []
         self.fail_next: list[DeliveryResult] = []
 
     def facts(self) -> HostingFacts:
@@ -46,6 +48,11 @@ class MemoryAdapter:
         if self.fail_next:
             return self.fail_next.pop(0)
         self.delivered.append(envelope)
+        return DeliveryResult("delivered")
+
+    async def notify_status(self, update: StatusUpdate) -> DeliveryResult:
+        """Keep the update."""
+        self.statuses.append(update)
         return DeliveryResult("delivered")
 
     async def aclose(self) -> None:

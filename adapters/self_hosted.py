@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import aiohttp
 
 from adapters import http_delivery
@@ -13,10 +11,11 @@ from adapters.base import (
     Envelope,
     HostingClass,
     HostingFacts,
+    StatusUpdate,
 )
 from adapters.envelope_json import envelope_body
 from adapters.settings import DeclaredFacts
-from adapters.webhook_signing import sign
+from adapters.webhooks import post_webhook, status_body
 
 
 class SelfHostedSettings(DeclaredFacts):
@@ -43,16 +42,18 @@ class SelfHostedAdapter:
             return DeliveryResult("retry", "adapter replaced by a config reload")
         if self._session is None:
             self._session = http_delivery.new_session()
-        body = envelope_body(envelope)
         # The message id is the webhook id, so every retry of one message carries the same id.
-        timestamp = int(time.time())
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": envelope.message_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(envelope.message_id, timestamp, body, self._context.webhook.secrets),
-        }
-        return await http_delivery.post(self._session, self._context.webhook.url, body, headers)
+        return await post_webhook(
+            self._session, self._context.webhook, envelope.message_id, envelope_body(envelope)
+        )
+
+    async def notify_status(self, update: StatusUpdate) -> DeliveryResult:
+        """POST a signed ``message.status`` webhook to the business's endpoint."""
+        if self._closed:
+            return DeliveryResult("retry", "adapter replaced by a config reload")
+        if self._session is None:
+            self._session = http_delivery.new_session()
+        return await post_webhook(self._session, self._context.webhook, update.update_id, status_body(update))
 
     async def aclose(self) -> None:
         """Close the HTTP session; later deliveries answer retry."""

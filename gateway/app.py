@@ -143,7 +143,9 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
         app[CONFIG], app[STORE], app[DISCLOSURES], app[SIGNING_KEYS], app[AUDIT], app[RELAY]
     )
     app[INBOUND_CONSUMER] = QueueConsumer(app[BROKER], topology.INBOUND.queue, inbound)
-    app[RECEIPT_CONSUMER] = QueueConsumer(app[BROKER], topology.RECEIPTS.queue, ReceiptHandler(app[STORE]))
+    app[RECEIPT_CONSUMER] = QueueConsumer(
+        app[BROKER], topology.RECEIPTS.queue, ReceiptHandler(app[STORE], app[CONFIG])
+    )
     app.cleanup_ctx.extend([_store_ctx, _audit_ctx, _adapters_ctx, _disclosures_ctx, _broker_ctx])
     for module in (health, jwks, messages, metrics, openapi, public):
         app.add_routes(module.routes)

@@ -73,6 +73,13 @@ def point_at_hosts(config_dir: Path, hosts: Hosts) -> None:
         url = hosts.add(business, example_key(business))
         path = config_dir / "businesses" / f"{business}.toml"
         path.write_text(path.read_text().replace(old, url))
+    for business, variable in (
+        ("nimbus-shop", "NIMBUS_SHOP_WEBHOOK_SECRET"),
+        ("kirana-travel", "KIRANA_TRAVEL_WEBHOOK_SECRET"),
+    ):
+        hook = hosts.add(f"{business}-webhook", example_key(business), [env[variable]])
+        path = config_dir / "businesses" / f"{business}.toml"
+        path.write_text(path.read_text().replace(f"http://127.0.0.1:9101/{business.split('-')[0]}", hook))
     edit(
         config_dir / "gateway.toml",
         lambda t: re.sub(r"reconnect_interval_seconds = \d+", "reconnect_interval_seconds = 0.5", t),

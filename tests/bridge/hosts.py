@@ -22,6 +22,7 @@ class Hosts:
     keys: dict[str, EndpointPrivateKey] = field(default_factory=dict)
     secrets: dict[str, list[str]] = field(default_factory=dict)
     opened: dict[str, list[tuple[str, str, bytes]]] = field(default_factory=lambda: defaultdict(list))
+    statuses: dict[str, list[dict[str, object]]] = field(default_factory=lambda: defaultdict(list))
     unopenable: list[tuple[str, str]] = field(default_factory=list)
     forged: int = 0
 
@@ -41,6 +42,10 @@ async def business_hosts() -> AsyncIterator[Hosts]:
         name = request.match_info["name"]
         key = hosts.keys[name]
         body = await request.read()
+        if json.loads(body).get("type") == "message.status":
+            WebhookReceiver(hosts.secrets[name], key).verify(dict(request.headers), body)
+            hosts.statuses[name].append(json.loads(body))
+            return web.Response(status=204)
         try:
             if hosts.secrets[name]:
                 message = WebhookReceiver(hosts.secrets[name], key).receive(dict(request.headers), body)

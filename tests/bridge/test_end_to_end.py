@@ -72,6 +72,15 @@ class TestEndToEnd:
             await asyncio.sleep(0.1)
         assert body["status"] == "read"
         assert [h["status"] for h in body["history"]] == ["accepted", "delivered", "read", "delivered"]
+        # The business is told too, through its signed webhook; the late receipt does not step back.
+        for _ in range(100):
+            if len(bridge.hosts.statuses["nimbus-shop-webhook"]) == 3:
+                break
+            await asyncio.sleep(0.1)
+        statuses = bridge.hosts.statuses["nimbus-shop-webhook"]
+        assert sorted((s["reported"], s["status"]) for s in statuses) == sorted(
+            [("delivered", "delivered"), ("read", "read"), ("delivered", "read")]
+        )
 
     async def test_own_disclosure(self, bridge: Bridge) -> None:
         """GET /v1/disclosure returns the caller's own signed disclosure."""
