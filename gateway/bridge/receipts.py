@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from functools import partial
+from typing import Literal
 
 import structlog
 
@@ -35,7 +36,7 @@ class ReceiptHandler:
             raise PoisonMessageError(f"unexpected event type {event.type!r}")
         receipt = DeliveryReceipt.model_validate_json(event.data)
 
-        def work(db: sqlite3.Connection) -> Status | bool | None:
+        def work(db: sqlite3.Connection) -> Status | Literal[False] | None:
             if not messages.first_time(db, event.id):
                 return False
             return messages.apply_status(
