@@ -149,10 +149,10 @@ class ChainWriter:
             self._sync()
         except OSError as exc:
             for _, future in batch:
-                future.set_exception(exc)
+                _settle(future, exc)
             return
         for (_, future), seq in zip(batch, seqs, strict=True):
-            future.set_result(seq)
+            _settle(future, seq)
 
     def _append(self, fields: dict[str, Any]) -> int:
         if self._file.tell() >= self.settings.rotate_bytes:
@@ -213,6 +213,17 @@ class ChainWriter:
         self._thread.join()
         self._thread = None
         self._file.close()
+
+
+def _settle(future: Future[int], outcome: int | OSError) -> None:
+    # A caller that gave up waiting (its task was cancelled) cancelled the future; the
+    # record is written all the same, and the writer thread must never die of it.
+    if future.cancelled():
+        return
+    if isinstance(outcome, OSError):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 def _now() -> str:

@@ -118,3 +118,20 @@ class TestCrash:
         )
         assert report.intact, report.first
         assert report.records >= acknowledged
+
+
+class TestCancelledCallers:
+    def test_cancelled_wait_does_not_kill_the_writer(self, tmp_path: Path) -> None:
+        """A caller that stops waiting (cancelled) leaves the writer running and the record written."""
+        ring = KeyRing.open(tmp_path / "keys")
+        writer = writer_for(tmp_path / "audit", ring)
+        writer.open()
+        first = writer.submit({"event": "keys.rotated", "ts": "2026-11-29T00:00:00Z", "kid": "a"})
+        first.cancel()
+        assert (
+            writer.submit({"event": "keys.rotated", "ts": "2026-11-29T00:00:00Z", "kid": "b"}).result(5) >= 1
+        )
+        writer.close()
+        report, _ = _verify_dir(tmp_path)
+        assert report.intact
+        assert report.records >= 2
