@@ -11,6 +11,7 @@ from aiohttp import web
 
 from gateway.audit.setup import make_trail
 from gateway.audit.witness import CheckpointForwarder
+from gateway.bridge.consents import ConsentHandler
 from gateway.bridge.consumer import QueueConsumer
 from gateway.bridge.inbound import InboundHandler
 from gateway.bridge.outbound import OutboundService
@@ -22,13 +23,14 @@ from gateway.broker.relay import OutboxRelay
 from gateway.config.loader import GatewayConfig
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.service import DisclosureService
-from gateway.http import health, jwks, messages, metrics, openapi, public
+from gateway.http import health, jwks, messages, metrics, network, openapi, public
 from gateway.http.auth import business_auth_middleware
 from gateway.http.errors import error_middleware
 from gateway.http.keys import (
     AUDIT,
     BROKER,
     CONFIG,
+    CONSENT_CONSUMER,
     DISCLOSURES,
     INBOUND_CONSUMER,
     OUTBOUND_SERVICE,
@@ -38,11 +40,13 @@ from gateway.http.keys import (
     RELAY,
     SIGNING_KEYS,
     STORE,
+    SWEEPER,
     WITNESS,
 )
 from gateway.http.metrics import METRICS, Metrics, metrics_middleware
 from gateway.http.ratelimit import RateLimiter
 from gateway.reload import ConfigHolder
+from gateway.rights.sweeper import RetentionSweeper
 from gateway.store.sqlite import SqliteStore
 
 log = structlog.get_logger("hostgate.app")
@@ -92,11 +96,14 @@ async def _disclosures_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[BROKER].start()
     await app[RELAY].start()
-    await app[INBOUND_CONSUMER].start()
-    await app[RECEIPT_CONSUMER].start()
+    consumers = (app[INBOUND_CONSUMER], app[RECEIPT_CONSUMER], app[CONSENT_CONSUMER])
+    for consumer in consumers:
+        await consumer.start()
+    await app[SWEEPER].start()
     yield
-    await app[INBOUND_CONSUMER].close()
-    await app[RECEIPT_CONSUMER].close()
+    await app[SWEEPER].close()
+    for consumer in consumers:
+        await consumer.close()
     await app[RELAY].close()
     await app[PUBLISHER].close()
     await app[BROKER].close()
@@ -143,10 +150,12 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
         app[CONFIG], app[STORE], app[DISCLOSURES], app[SIGNING_KEYS], app[AUDIT], app[RELAY]
     )
     app[INBOUND_CONSUMER] = QueueConsumer(app[BROKER], topology.INBOUND.queue, inbound)
-    app[RECEIPT_CONSUMER] = QueueConsumer(
-        app[BROKER], topology.RECEIPTS.queue, ReceiptHandler(app[STORE], app[CONFIG])
-    )
+    receipts = ReceiptHandler(app[STORE], app[CONFIG])
+    app[RECEIPT_CONSUMER] = QueueConsumer(app[BROKER], topology.RECEIPTS.queue, receipts)
+    consents = ConsentHandler(app[STORE], app[CONFIG], app[AUDIT])
+    app[CONSENT_CONSUMER] = QueueConsumer(app[BROKER], topology.CONSENTS.queue, consents)
+    app[SWEEPER] = RetentionSweeper(app[STORE], app[CONFIG], app[AUDIT], settings.retention.sweep_seconds)
     app.cleanup_ctx.extend([_store_ctx, _audit_ctx, _adapters_ctx, _disclosures_ctx, _broker_ctx])
-    for module in (health, jwks, messages, metrics, openapi, public):
+    for module in (health, jwks, messages, metrics, network, openapi, public):
         app.add_routes(module.routes)
     return app

@@ -5,7 +5,7 @@ docs/asyncapi.yaml documents each of these; a test fails when one is missing the
 
 from __future__ import annotations
 
-from gateway.broker.topology import AUDIT, DISCLOSURES, INBOUND, NOTICES, OUTBOUND, RECEIPTS
+from gateway.broker.topology import AUDIT, CONSENTS, DISCLOSURES, INBOUND, NOTICES, OUTBOUND, RECEIPTS
 
 DISCLOSURE_PUBLISHED = "com.hostgate.disclosure.published"
 NOTICE_PUBLISHED = "com.hostgate.notice.published"
@@ -16,9 +16,11 @@ INBOUND_RECEIPT = "com.hostgate.inbound.receipt"
 # Consumed from the network (not published by hostgate).
 INBOUND_MESSAGE = "com.hostgate.message.inbound"
 DELIVERY_RECEIPT = "com.hostgate.message.receipt"
+CONSENT_DECISION = "com.hostgate.consent.decision"
 CONSUMED_FROM: dict[str, str] = {
     INBOUND_MESSAGE: INBOUND.queue,
     DELIVERY_RECEIPT: RECEIPTS.queue,
+    CONSENT_DECISION: CONSENTS.queue,
 }
 
 EXCHANGE_FOR: dict[str, str] = {

@@ -23,12 +23,19 @@ from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractRobu
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from adapters.base import EndpointKey, b64url
-from gateway.bridge.models import DeliveryReceipt, InboundMessage, InboundReceipt, OutboundMessage
+from gateway.bridge.models import (
+    ConsentDecision,
+    DeliveryReceipt,
+    InboundMessage,
+    InboundReceipt,
+    OutboundMessage,
+)
 from gateway.broker.cloudevents import CONTENT_TYPE, CloudEvent, parse
-from gateway.broker.topology import DISCLOSURES, INBOUND, NOTICES, OUTBOUND, RECEIPTS
+from gateway.broker.topology import CONSENTS, DISCLOSURES, INBOUND, NOTICES, OUTBOUND, RECEIPTS
 from gateway.client.verifier import Accepted, EventVerifier
 from gateway.disclosure.document import DisclosureDocument, NoticeDocument
 from gateway.events import (
+    CONSENT_DECISION,
     DELIVERY_RECEIPT,
     INBOUND_MESSAGE,
     INBOUND_RECEIPT,
@@ -78,6 +85,7 @@ class NetworkSimulator:
         self._connection: AbstractRobustConnection | None = None
         self._inbound: AbstractExchange | None = None
         self._receipts: AbstractExchange | None = None
+        self._consents: AbstractExchange | None = None
         self._changed = asyncio.Event()
 
     async def start(self) -> None:
@@ -89,6 +97,7 @@ class NetworkSimulator:
         await channel.set_qos(prefetch_count=500)
         self._inbound = await channel.get_exchange(INBOUND.exchange)
         self._receipts = await channel.get_exchange(RECEIPTS.exchange)
+        self._consents = await channel.get_exchange(CONSENTS.exchange)
         for exchange in (DISCLOSURES.exchange, NOTICES.exchange, OUTBOUND.exchange):
             queue = await channel.declare_queue(exclusive=True, auto_delete=True)
             await queue.bind(exchange, routing_key="#")
@@ -227,6 +236,14 @@ class NetworkSimulator:
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
         await exchange.publish(message, routing_key=subject, mandatory=True)
+
+    async def consent(self, user: str, business_id: str, decision: str, at: datetime | None = None) -> None:
+        """A user allows or blocks a business in their client."""
+        assert self._consents is not None  # noqa: S101 -- start() comes first
+        body = ConsentDecision.model_validate(
+            {"user_id": user, "business_id": business_id, "decision": decision, "at": at or datetime.now(UTC)}
+        )
+        await self._publish_event(self._consents, CONSENT_DECISION, business_id, body.model_dump(mode="json"))
 
     def undelivered(self) -> list[Sent]:
         """Messages not yet confirmed delivered."""

@@ -11,6 +11,7 @@ completed, since its fsync never returned).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import queue
 import threading
@@ -20,7 +21,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 import structlog
@@ -28,12 +29,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.audit.chain import FILE_PATTERN, GENESIS, file_name, seal
 from gateway.audit.checkpoint import Checkpoint, sign_note
+from gateway.errors import HostgateError
 
 log = structlog.get_logger("hostgate.audit")
 
 CheckpointSigner = Callable[[], tuple[str, Ed25519PrivateKey]]
 CheckpointSink = Callable[[str, Checkpoint], None]
 _STOP = object()
+LOCK_FILE = ".writer.lock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +79,14 @@ class ChainWriter:
         self.head = GENESIS
         self._checkpointed = 0
         self._last_checkpoint = time.monotonic()
+        self._lock: IO[bytes] | None = None
 
     # -- start-up ---------------------------------------------------------------------------
 
     def open(self) -> None:
         """Recover the chain's position from the files and start the writer thread."""
         self.settings.directory.mkdir(parents=True, exist_ok=True)
+        self._lock = _take_lock(self.settings.directory / LOCK_FILE)
         files = sorted(self.settings.directory.glob(FILE_PATTERN))
         self._index = int(files[-1].stem.split("-")[1]) if files else 1
         for path in reversed(files):
@@ -213,6 +218,28 @@ class ChainWriter:
         self._thread.join()
         self._thread = None
         self._file.close()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+class TrailLocked(HostgateError):  # noqa: N818 -- reads as the state of the trail
+    """Another writer (most likely a running gateway) holds the trail."""
+
+    code = "trail_locked"
+
+
+def _take_lock(path: Path) -> IO[bytes]:
+    # One writer per trail: two would fork the chain.
+    handle = path.open("ab")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.close()
+        raise TrailLocked(
+            f"{path.parent} is being written by another process (is the gateway running?)"
+        ) from exc
+    return handle
 
 
 def _settle(future: Future[int], outcome: int | OSError) -> None:

@@ -32,7 +32,7 @@ from gateway.disclosure.signed import signed_event
 from gateway.errors import PoisonMessageError
 from gateway.events import INBOUND_MESSAGE, INBOUND_RECEIPT, NOTICE_PUBLISHED
 from gateway.reload import ConfigHolder
-from gateway.store import chats, messages, outbox
+from gateway.store import chats, messages, notices, outbox
 from gateway.store.sqlite import SqliteStore
 
 log = structlog.get_logger("hostgate.inbound")
@@ -102,6 +102,13 @@ class InboundHandler:
             if not messages.first_time(db, event.id):
                 return False
             chats.open_chat(db, message.business_id, message.sender)
+            notices.record_sent(
+                db,
+                message.business_id,
+                disclosure.revision,
+                "disclosure_stale",
+                [(message.sender, notice_id)],
+            )
             outbox.insert(
                 db,
                 message.business_id,

@@ -41,6 +41,15 @@ class DeliveryReceipt(_Frozen):
     at: datetime
 
 
+class ConsentDecision(_Frozen):
+    """A user allows or blocks a business, as their client decided it (the later decision wins)."""
+
+    user_id: UserId
+    business_id: BusinessId
+    decision: Literal["allow", "block"]
+    at: datetime
+
+
 class OutboundMessage(_Frozen):
     """A business's message to a user, as published to the network."""
 

@@ -7,7 +7,7 @@ import hashlib
 import sqlite3
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import orjson
@@ -21,7 +21,7 @@ from gateway.disclosure.document import canonical_json
 from gateway.disclosure.service import DisclosureService
 from gateway.errors import RequestError
 from gateway.events import OUTBOUND_MESSAGE
-from gateway.store import chats, messages, outbox
+from gateway.store import chats, consents, messages, outbox
 from gateway.store.sqlite import SqliteStore
 
 ACCEPTED = 202
@@ -37,6 +37,7 @@ class SendRequest:
     content_type: str
     idempotency_key: str | None
     request_hash: str
+    retention: timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,10 @@ class OutboundService:
                         409, "idempotency_key_reused", "this Idempotency-Key was used with a different body"
                     )
                 return Answer(earlier.status, earlier.body)
+        if consents.is_blocked(db, request.business_id, request.recipient):
+            raise RequestError(
+                403, "user_blocked", "the recipient has blocked this business; nothing was sent"
+            )
         messages.insert(
             db,
             request.business_id,
@@ -120,6 +125,8 @@ class OutboundService:
             exchange=OUTBOUND.exchange,
             routing_key=f"{request.business_id}.message",
             event=event,
+            # A copy waiting in a queue must not outlive the business's retention either.
+            expiration_ms=max(1, int(request.retention.total_seconds() * 1000)),
         )
         self._audit.submit(
             "message.accepted",

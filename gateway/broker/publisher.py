@@ -45,11 +45,14 @@ class Outgoing:
     event_type: str
     headers: Mapping[str, str | int]
     body: bytes
+    expiration_ms: int | None = None
 
     @classmethod
-    def of(cls, exchange: str, routing_key: str, event: CloudEvent) -> Outgoing:
+    def of(
+        cls, exchange: str, routing_key: str, event: CloudEvent, expiration_ms: int | None = None
+    ) -> Outgoing:
         """Wrap a CloudEvent."""
-        return cls(exchange, routing_key, event.id, event.type, event.headers(), event.data)
+        return cls(exchange, routing_key, event.id, event.type, event.headers(), event.data, expiration_ms)
 
     def properties(self) -> spec.Basic.Properties:
         """AMQP properties: persistent, JSON, CloudEvents headers, message id = event id."""
@@ -59,6 +62,7 @@ class Outgoing:
             message_id=self.event_id,
             message_type=self.event_type,
             delivery_mode=_PERSISTENT,
+            expiration=None if self.expiration_ms is None else str(self.expiration_ms),
         )
 
 

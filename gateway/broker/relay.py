@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 import uuid
 from datetime import UTC, datetime
 from functools import partial
@@ -25,7 +26,7 @@ from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.signed import EventSigner
 from gateway.errors import BrokerError
 from gateway.events import DISCLOSURE_PUBLISHED
-from gateway.store import chats, outbox
+from gateway.store import chats, notices, outbox
 from gateway.store.outbox import OutboxRow, RowKind
 from gateway.store.sqlite import SqliteStore
 
@@ -103,7 +104,7 @@ class OutboxRelay:
     async def _publish_rows(self, rows: list[OutboxRow]) -> None:
         if not rows:
             return
-        items = [Outgoing.of(r.exchange, r.routing_key, r.event) for r in rows]
+        items = [Outgoing.of(r.exchange, r.routing_key, r.event, r.expiration_ms) for r in rows]
         confirmed = await self._publisher.publish_window(items)
         # Recorded after the confirm and before the row goes: a crash in between
         # re-publishes (a copy consumers drop) rather than leaving a gap in the trail.
@@ -160,19 +161,24 @@ class OutboxRelay:
     ) -> None:
         confirmed = await task
         if confirmed:
+            sent = [
+                (user, str(uuid.uuid5(_NOTICE_NAMESPACE, f"{row.event.id}:{user}")))
+                for user in users[:confirmed]
+            ]
+            revision, reason = int(str(template["revision"])), str(template["reason"])
             records = [
                 self._audit.submit(
                     "notice.published",
                     business=row.business_id,
-                    revision=template["revision"],
+                    revision=revision,
                     user=user,
-                    notice_id=str(uuid.uuid5(_NOTICE_NAMESPACE, f"{row.event.id}:{user}")),
-                    reason=template["reason"],
+                    notice_id=notice_id,
+                    reason=reason,
                 )
-                for user in users[:confirmed]
+                for user, notice_id in sent
             ]
             await asyncio.gather(*(asyncio.wrap_future(r) for r in records))
-            await self._store.run(partial(self._save_cursor, row.seq, users[confirmed - 1]))
+            await self._store.run(partial(self._save_progress, row, sent, revision, reason))
             self.published += confirmed
         if confirmed < len(users):
             raise BrokerError(f"notice fan-out for {row.business_id} paused at a failed confirm")
@@ -180,8 +186,12 @@ class OutboxRelay:
     def _users_after(self, business_id: str, cursor: str | None) -> list[str]:
         return chats.users_after(self._store.db, business_id, cursor, self._window)
 
-    def _save_cursor(self, seq: int, cursor: str) -> None:
-        self._store.transaction(lambda db: outbox.set_cursor(db, seq, cursor))
+    def _save_progress(self, row: OutboxRow, sent: list[tuple[str, str]], revision: int, reason: str) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            outbox.set_cursor(db, row.seq, sent[-1][0])
+            notices.record_sent(db, row.business_id, revision, reason, sent)
+
+        self._store.transaction(work)
 
     async def depth(self) -> outbox.OutboxDepth:
         """What is waiting in the outbox."""

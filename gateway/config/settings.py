@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AnyUrl, BaseModel, ConfigDict, Field
 
-from gateway.config.fields import Locale
+from gateway.config.fields import ApiKeyHash, Locale
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 AMQP_URL_ENV = "HOSTGATE_AMQP_URL"
@@ -58,12 +58,26 @@ class AuditSettings(_Section):
     rotate_megabytes: int = Field(default=64, ge=1, le=4096)
 
 
+class NetworkSettings(_Section):
+    """The network's own credential (hashes only), for the endpoints only the network may call."""
+
+    credential_hashes: list[ApiKeyHash] = Field(default_factory=list, max_length=10)
+
+
+class RetentionSettings(_Section):
+    """How often data past each business's declared retention is swept."""
+
+    sweep_seconds: float = Field(default=60.0, gt=0, le=86_400)
+
+
 class GatewaySettings(_Section):
     """Everything in ``gateway.toml``; relative paths are taken from the config directory."""
 
     http: HttpSettings = HttpSettings()
     broker: BrokerSettings = BrokerSettings()
     audit: AuditSettings = AuditSettings()
+    network: NetworkSettings = NetworkSettings()
+    retention: RetentionSettings = RetentionSettings()
     state_dir: Path = Path("../var/state")
     signing_key_dir: Path = Path("../var/keys")
     default_locale: Locale = "en"

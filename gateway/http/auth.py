@@ -13,6 +13,7 @@ from gateway.errors import AuthError, RequestError
 from gateway.http.keys import CONFIG, RATE_LIMITER
 
 BUSINESS_PATHS = "/v1/"
+NETWORK_PATHS = "/v1/network/"
 _CALLER = web.RequestKey("business", Business)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -23,16 +24,34 @@ def caller(request: web.Request) -> Business:
     return request[_CALLER]
 
 
-@web.middleware
-async def business_auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Authenticate ``/v1/`` calls by API key and apply the business's rate limit."""
-    if not request.path.startswith(BUSINESS_PATHS):
-        return await handler(request)
+def _token_hash(request: web.Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("send the API key as 'Authorization: Bearer <key>'")
+        raise AuthError("send the credential as 'Authorization: Bearer <key>'")
+    return "sha256:" + hashlib.sha256(token.strip().encode()).hexdigest()
+
+
+@web.middleware
+async def business_auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Authenticate ``/v1/`` calls: the network's credential on ``/v1/network/``, business keys elsewhere."""
+    if not request.path.startswith(BUSINESS_PATHS):
+        return await handler(request)
     config = request.app[CONFIG].current
-    business_id = config.key_index.get("sha256:" + hashlib.sha256(token.strip().encode()).hexdigest())
+    key_hash = _token_hash(request)
+    network_credential = key_hash in config.settings.network.credential_hashes
+    business_id = config.key_index.get(key_hash)
+    if request.path.startswith(NETWORK_PATHS):
+        if network_credential:
+            return await handler(request)
+        if business_id is not None:
+            raise RequestError(
+                403, "forbidden_credential", "a business key cannot call the network's endpoints"
+            )
+        raise AuthError("unknown or revoked network credential")
+    if network_credential:
+        raise RequestError(
+            403, "forbidden_credential", "the network's credential cannot call business endpoints"
+        )
     business = config.businesses.get(business_id) if business_id else None
     if business is None:
         raise AuthError("unknown or revoked API key")

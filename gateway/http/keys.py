@@ -15,6 +15,7 @@ from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.service import DisclosureService
 from gateway.http.ratelimit import RateLimiter
 from gateway.reload import ConfigHolder
+from gateway.rights.sweeper import RetentionSweeper
 from gateway.store.sqlite import SqliteStore
 
 CONFIG = web.AppKey("config", ConfigHolder)
@@ -29,4 +30,6 @@ RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 OUTBOUND_SERVICE = web.AppKey("outbound_service", OutboundService)
 INBOUND_CONSUMER = web.AppKey("inbound_consumer", QueueConsumer)
 RECEIPT_CONSUMER = web.AppKey("receipt_consumer", QueueConsumer)
+CONSENT_CONSUMER = web.AppKey("consent_consumer", QueueConsumer)
+SWEEPER = web.AppKey("sweeper", RetentionSweeper)
 WITNESS = web.AppKey("witness", CheckpointForwarder)

@@ -16,6 +16,7 @@ from gateway.bridge.outbound import SendRequest, request_hash
 from gateway.errors import RequestError
 from gateway.http.auth import caller
 from gateway.http.keys import DISCLOSURES, OUTBOUND_SERVICE, STORE
+from gateway.rights.retention import cutoff
 from gateway.store import messages
 
 routes = web.RouteTableDef()
@@ -88,6 +89,7 @@ async def send_message(request: web.Request) -> web.Response:
             content_type=body.content_type,
             idempotency_key=key,
             request_hash=request_hash(raw),
+            retention=business.facts.retention,
         )
     )
     return web.Response(status=answer.status, body=answer.body, content_type="application/json")
@@ -104,7 +106,8 @@ async def get_message(request: web.Request) -> web.Response:
     message_id = request.match_info["message_id"]
     store = request.app[STORE]
     record = await store.run(lambda: messages.get(store.db, business.id, message_id))
-    if record is None:
+    # Past the business's retention a message is no longer served, purged or not yet.
+    if record is None or record.created_at < cutoff(business.facts.retention):
         raise RequestError(404, "message_not_found", f"no message {message_id!r} for this business")
     return web.json_response(
         {

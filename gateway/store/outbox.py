@@ -16,6 +16,9 @@ from enum import StrEnum
 
 from gateway.broker.cloudevents import CloudEvent, parse
 
+# Kept beside the CloudEvents headers in the row; becomes the AMQP per-message expiration.
+_EXPIRATION = "amqp:expiration-ms"
+
 
 class RowKind(StrEnum):
     """How the relay treats a row."""
@@ -37,6 +40,7 @@ class OutboxRow:
     event: CloudEvent
     cursor: str | None
     created_at: float
+    expiration_ms: int | None = None
 
 
 def insert(
@@ -47,9 +51,13 @@ def insert(
     exchange: str,
     routing_key: str,
     event: CloudEvent,
+    expiration_ms: int | None = None,
 ) -> int:
     """Add a row (inside the caller's transaction); return its seq."""
-    headers = json.dumps(event.headers())
+    stored: dict[str, object] = dict(event.headers())
+    if expiration_ms is not None:
+        stored[_EXPIRATION] = expiration_ms
+    headers = json.dumps(stored)
     cursor = db.execute(
         "INSERT INTO outbox (business_id, kind, exchange, routing_key, event_id, event_type,"
         " headers, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -74,15 +82,18 @@ def _row(values: tuple[object, ...]) -> OutboxRow:
     seq, business_id, kind, exchange, routing_key, headers, body, cursor, created_at = values
     assert isinstance(headers, str)  # noqa: S101 -- schema guarantees
     assert isinstance(body, bytes)  # noqa: S101 -- schema guarantees
+    stored = json.loads(headers)
+    expiration = stored.pop(_EXPIRATION, None)
     return OutboxRow(
         seq=int(str(seq)),
         business_id=str(business_id),
         kind=RowKind(str(kind)),
         exchange=str(exchange),
         routing_key=str(routing_key),
-        event=parse(json.loads(headers), body),
+        event=parse(stored, body),
         cursor=None if cursor is None else str(cursor),
         created_at=float(str(created_at)),
+        expiration_ms=None if expiration is None else int(expiration),
     )
 
 

@@ -87,6 +87,30 @@ _SCHEMA = [
         at REAL NOT NULL
     ) WITHOUT ROWID;
     """,
+    # version 3: users' rights
+    """
+    CREATE TABLE consents (
+        business_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        decided_at REAL NOT NULL,
+        recorded_at REAL NOT NULL,
+        PRIMARY KEY (business_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE notices_sent (
+        business_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        notice_id TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX notices_sent_by_user ON notices_sent (user_id);
+    CREATE INDEX notices_sent_by_business ON notices_sent (business_id, at);
+    CREATE INDEX messages_by_user ON messages (user_id);
+    CREATE INDEX messages_by_age ON messages (business_id, created_at);
+    CREATE INDEX chats_by_user ON chats (user_id);
+    """,
 ]
 
 

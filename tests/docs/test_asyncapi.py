@@ -8,10 +8,17 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from gateway.bridge.models import DeliveryReceipt, InboundMessage, InboundReceipt, OutboundMessage
+from gateway.bridge.models import (
+    ConsentDecision,
+    DeliveryReceipt,
+    InboundMessage,
+    InboundReceipt,
+    OutboundMessage,
+)
 from gateway.broker.topology import DEAD_LETTER_EXCHANGE, ROUTES
 from gateway.disclosure.document import DisclosureDocument, NoticeDocument
 from gateway.events import (
+    CONSENT_DECISION,
     CONSUMED_FROM,
     DELIVERY_RECEIPT,
     DISCLOSURE_PUBLISHED,
@@ -57,6 +64,7 @@ class TestAsyncApi:
             (INBOUND_RECEIPT, InboundReceipt),
             (INBOUND_MESSAGE, InboundMessage),
             (DELIVERY_RECEIPT, DeliveryReceipt),
+            (CONSENT_DECISION, ConsentDecision),
         ],
     )
     def test_bridge_payloads_match_models(self, event_type: str, model: type[BaseModel]) -> None:

@@ -1,0 +1,51 @@
+"""Users' consent decisions from the network: recorded durably, audited, enforced on sending."""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import partial
+
+from gateway.audit.trail import AuditTrail
+from gateway.bridge.models import ConsentDecision
+from gateway.broker.cloudevents import CloudEvent
+from gateway.errors import PoisonMessageError
+from gateway.events import CONSENT_DECISION
+from gateway.reload import ConfigHolder
+from gateway.store import consents, messages
+from gateway.store.sqlite import SqliteStore
+
+
+class ConsentHandler:
+    """Applies ``com.hostgate.consent.decision`` events."""
+
+    def __init__(self, store: SqliteStore, config: ConfigHolder, audit: AuditTrail) -> None:
+        self._store = store
+        self._config = config
+        self._audit = audit
+        self.recorded = 0
+
+    async def __call__(self, event: CloudEvent) -> None:
+        """Record one decision (a decision older than the stored one changes nothing)."""
+        if event.type != CONSENT_DECISION:
+            raise PoisonMessageError(f"unexpected event type {event.type!r}")
+        decision = ConsentDecision.model_validate_json(event.data)
+        if decision.business_id not in self._config.current.businesses:
+            raise PoisonMessageError(f"unknown business {decision.business_id!r}")
+
+        def work(db: sqlite3.Connection) -> bool:
+            if not messages.first_time(db, event.id):
+                return False
+            applied = consents.record(
+                db, decision.business_id, decision.user_id, decision.decision, decision.at.timestamp()
+            )
+            # Every decision is audited, including one that arrived after a later one.
+            self._audit.submit(
+                "consent.recorded",
+                business=decision.business_id,
+                user=decision.user_id,
+                decision=decision.decision,
+            ).result()
+            return applied
+
+        if await self._store.run(partial(self._store.transaction, work)):
+            self.recorded += 1

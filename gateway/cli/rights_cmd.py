@@ -1,0 +1,143 @@
+"""``hostgate purge`` and ``hostgate export``: users' rights from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from functools import partial
+from pathlib import Path
+
+import aiohttp
+
+from gateway.audit.setup import make_trail
+from gateway.audit.trail import AuditTrail
+from gateway.audit.writer import TrailLocked
+from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
+from gateway.config.loader import GatewayConfig
+from gateway.disclosure.keys import KeyRing
+from gateway.rights.export import build_export
+from gateway.rights.retention import purge
+from gateway.rights.sweeper import purge_and_audit
+from gateway.store.sqlite import SqliteStore
+
+TOKEN_ENV = "HOSTGATE_NETWORK_TOKEN"  # noqa: S105 -- the name of a variable, not a secret
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``purge`` and ``export``."""
+    purge_cmd = subparsers.add_parser("purge", help="remove data past each business's retention")
+    purge_cmd.add_argument("--config", type=Path, default=DEFAULT_CONFIG_DIR)
+    purge_cmd.add_argument("--dry-run", action="store_true", help="count what would go; change nothing")
+    purge_cmd.set_defaults(run=run_purge)
+    export = subparsers.add_parser("export", help="everything hostgate holds about a user, as JSON")
+    export.add_argument("user_id")
+    export.add_argument("--config", type=Path, default=DEFAULT_CONFIG_DIR)
+    export.add_argument(
+        "--gateway",
+        default=None,
+        help=f"ask a running gateway (credential from ${TOKEN_ENV}) instead of the store",
+    )
+    export.set_defaults(run=run_export)
+
+
+def _store(config: GatewayConfig) -> SqliteStore:
+    return SqliteStore(config.path(config.settings.state_dir) / "hostgate.sqlite3")
+
+
+def _open_trail(config: GatewayConfig) -> AuditTrail | None:
+    trail = make_trail(config, KeyRing.open(config.path(config.settings.signing_key_dir)))
+    try:
+        trail.writer.open()
+    except TrailLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    return trail
+
+
+def run_purge(args: argparse.Namespace) -> int:
+    """Purge now (audited), or count with --dry-run."""
+    config = load_or_report(args.config)
+    if config is None:
+        return EXIT_INVALID
+    return asyncio.run(_purge(config, dry_run=args.dry_run))
+
+
+async def _purge(config: GatewayConfig, *, dry_run: bool) -> int:
+    windows = {b.id: b.facts.retention for b in config.businesses.values()}
+    store = _store(config)
+    await store.open()
+    try:
+        if dry_run:
+            report = await store.run(lambda: purge(store.db, windows, dry_run=True))
+        else:
+            trail = _open_trail(config)
+            if trail is None:
+                print(
+                    f"the running gateway purges every {config.settings.retention.sweep_seconds:g} s;"
+                    " stop it to purge by hand, or use --dry-run",
+                    file=sys.stderr,
+                )
+                return EXIT_INVALID
+            try:
+                report = await store.run(partial(purge_and_audit, store, trail, windows))
+            finally:
+                trail.writer.close()
+    finally:
+        await store.close()
+    verb = "would remove" if dry_run else "removed"
+    if not report.removed:
+        print(f"nothing past retention; {verb} 0 rows")
+    for business_id, counts in sorted(report.removed.items()):
+        detail = ", ".join(f"{table}={n}" for table, n in counts.items() if n)
+        print(f"{business_id}: {verb} {report.total(business_id)} rows ({detail})")
+    return EXIT_OK
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Print the user's export (audited either way)."""
+    config = load_or_report(args.config)
+    if config is None:
+        return EXIT_INVALID
+    if args.gateway:
+        return asyncio.run(_export_remote(args.gateway, args.user_id))
+    return asyncio.run(_export_local(config, args.user_id))
+
+
+async def _export_remote(gateway: str, user_id: str) -> int:
+    token = os.environ.get(TOKEN_ENV)
+    if not token:
+        print(f"error: set {TOKEN_ENV} to the network's credential", file=sys.stderr)
+        return EXIT_INVALID
+    url = f"{gateway}/v1/network/users/{user_id}/export"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url, headers={"Authorization": f"Bearer {token}"}) as r,
+    ):
+        body = await r.text()
+        if r.status != 200:  # noqa: PLR2004 -- HTTP OK
+            print(f"error: the gateway answered {r.status}: {body}", file=sys.stderr)
+            return EXIT_INVALID
+    print(body)
+    return EXIT_OK
+
+
+async def _export_local(config: GatewayConfig, user_id: str) -> int:
+    trail = _open_trail(config)
+    if trail is None:
+        print("use --gateway URL to ask the running gateway", file=sys.stderr)
+        return EXIT_INVALID
+    store = _store(config)
+    await store.open()
+    try:
+        operators = {b.id: b.facts.operator for b in config.businesses.values()}
+        windows = {b.id: b.facts.retention for b in config.businesses.values()}
+        document = await store.run(lambda: build_export(store.db, user_id, windows, operators))
+        await trail.record("export.served", user=user_id, requester="cli")
+    finally:
+        await store.close()
+        trail.writer.close()
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""Users' rights: retention and purging, data export."""

@@ -1,0 +1,19 @@
+"""Which notice each user was sent, with its revision and time (for exports; never content)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+
+
+def record_sent(
+    db: sqlite3.Connection, business_id: str, revision: int, reason: str, sent: Iterable[tuple[str, str]]
+) -> None:
+    """Record notices confirmed by the broker: ``sent`` is (user id, notice id) pairs."""
+    now = time.time()
+    db.executemany(
+        "INSERT INTO notices_sent (business_id, user_id, revision, reason, notice_id, at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(business_id, user, revision, reason, notice_id, now) for user, notice_id in sent],
+    )

@@ -1,0 +1,182 @@
+"""Users' rights end to end: blocking a business, retention, data export."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+import jsonschema
+import pytest
+
+from gateway.rights.export import SCHEMA_ID
+from gateway.store import consents
+from gateway.store.sqlite import _SCHEMA
+from tests.bridge.conftest import Bridge
+from tests.conftest import REPO, edit
+
+pytestmark = pytest.mark.broker
+
+NETWORK_TOKEN = "hgn_a7EwhxZqgMbNRTigiNi-YQfCLXZYhp1MTYGnfcpMg80"
+CANARY = "CANARY-RIGHTS-only-the-user-may-read-this"
+
+
+async def _send(bridge: Bridge, business: str, recipient: str) -> tuple[int, dict[str, Any]]:
+    response = await bridge.client.post(
+        "/v1/messages",
+        json={"recipient": recipient, "payload": base64.b64encode(b"sealed").decode()},
+        headers=bridge.auth(business),
+    )
+    return response.status, await response.json()
+
+
+async def _decision(bridge: Bridge, user: str, decision: str) -> bool:
+    """Whether the user's recorded decision (as the export shows it) is ``decision``."""
+    response = await bridge.client.get(
+        f"/v1/network/users/{user}/export", headers={"Authorization": f"Bearer {NETWORK_TOKEN}"}
+    )
+    return [c["decision"] for c in (await response.json())["consents"]] == [decision]
+
+
+async def _eventually(check: Any, what: str, within: float = 15) -> Any:
+    for _ in range(int(within * 10)):
+        value = await check()
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class TestConsent:
+    async def test_block_then_unblock(self, bridge: Bridge) -> None:
+        """A blocked business gets 403 user_blocked and the network receives nothing; unblocking restores delivery."""
+        await bridge.network.consent("user-dewi", "warung-sari", "block")
+        await _eventually(lambda: _decision(bridge, "user-dewi", "block"), "the block to be recorded")
+        status, body = await _send(bridge, "warung-sari", "user-dewi")
+        assert (status, body["error"]["code"]) == (403, "user_blocked")
+        await asyncio.sleep(0.5)
+        assert not [m for m in bridge.network.outbound if m.recipient == "user-dewi"], (
+            "nothing may reach the network"
+        )
+
+        await bridge.network.consent("user-dewi", "warung-sari", "allow")
+        await _eventually(lambda: _decision(bridge, "user-dewi", "allow"), "the unblock to be recorded")
+        status, accepted = await _send(bridge, "warung-sari", "user-dewi")
+        assert status == 202
+
+        async def arrived() -> bool:
+            return any(m.message_id == accepted["message_id"] for m in bridge.network.outbound)
+
+        await _eventually(arrived, "the message to reach the network")
+
+    def test_an_older_decision_never_overrides_a_newer_one(self) -> None:
+        """Decisions are ordered by when the user made them, not by when they arrived."""
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        for script in _SCHEMA:
+            db.executescript(script)
+        now = datetime.now(UTC).timestamp()
+        assert consents.record(db, "acme", "u1", "block", now)
+        assert not consents.record(db, "acme", "u1", "allow", now - 60)
+        assert consents.is_blocked(db, "acme", "u1")
+        assert consents.record(db, "acme", "u1", "allow", now + 1)
+        assert not consents.is_blocked(db, "acme", "u1")
+
+
+class TestRetention:
+    @pytest.fixture
+    def short_retention(self, config_dir: Any) -> None:
+        """nimbus-shop keeps data for about three seconds; the sweep runs every half second."""
+        edit(
+            config_dir / "businesses" / "nimbus-shop.toml",
+            lambda t: t.replace("retention_days = 30", "retention_days = 0.000035"),
+        )
+        edit(config_dir / "gateway.toml", lambda t: re.sub(r"sweep_seconds = \d+", "sweep_seconds = 0.5", t))
+
+    async def test_data_gone_after_retention(self, short_retention: None, bridge: Bridge) -> None:
+        """After the retention: status, idempotency and delivery records are gone, GET is 404, the purge is audited."""
+        response = await bridge.client.post(
+            "/v1/messages",
+            json={"recipient": "user-eka", "payload": base64.b64encode(b"sealed").decode()},
+            headers={**bridge.auth("nimbus-shop"), "Idempotency-Key": "retention-1"},
+        )
+        message_id = (await response.json())["message_id"]
+        await bridge.network.receipt(message_id, "nimbus-shop", "delivered")
+        assert (
+            await bridge.client.get(f"/v1/messages/{message_id}", headers=bridge.auth("nimbus-shop"))
+        ).status == 200
+        await asyncio.sleep(4.5)
+        gone = await bridge.client.get(f"/v1/messages/{message_id}", headers=bridge.auth("nimbus-shop"))
+        assert gone.status == 404
+
+        var = bridge.config_dir.parent / "var"
+        db = sqlite3.connect(var / "state" / "hostgate.sqlite3")
+        for table, where in (("messages", "message_id = ?"), ("message_events", "message_id = ?")):
+            assert db.execute(f"SELECT count(*) FROM {table} WHERE {where}", (message_id,)).fetchone()[0] == 0  # noqa: S608 -- constants
+        assert db.execute("SELECT count(*) FROM idempotency WHERE key = 'retention-1'").fetchone()[0] == 0
+        db.close()
+        trail = "".join(p.read_text() for p in (var / "audit").glob("audit-*.jsonl"))
+        purged = [json.loads(line) for line in trail.splitlines() if '"data.purged"' in line]
+        assert any(r["business"] == "nimbus-shop" and r["records"] >= 3 for r in purged), purged
+
+
+class TestExport:
+    async def test_export_lists_both_chats_notices_and_consent(self, bridge: Bridge) -> None:
+        """The export covers two businesses, the notices shown and the consent; it validates and holds no content."""
+        user = "user-fajar"
+        await bridge.network.send(user, "warung-sari", CANARY)
+        await bridge.network.send(user, "kirana-travel", CANARY)
+        await bridge.network.wait_all_delivered(within=20)
+        await bridge.network.consent(user, "kirana-travel", "block")
+        # A hosting change: the user's open chat with warung-sari gets a notice.
+        path = bridge.config_dir / "businesses" / "warung-sari.toml"
+        path.write_text(path.read_text().replace('region = "id-jakarta"', 'region = "id-bali"'))
+        await bridge.reload()
+
+        async def exported() -> dict[str, Any] | None:
+            response = await bridge.client.get(
+                f"/v1/network/users/{user}/export", headers={"Authorization": f"Bearer {NETWORK_TOKEN}"}
+            )
+            document = await response.json()
+            ready = document["consents"] and document["notices"]
+            return document if response.status == 200 and ready else None
+
+        document = await _eventually(exported, "the export to show the consent and the notice")
+        schema = json.loads((REPO / "docs" / "export.schema.json").read_text())
+        jsonschema.validate(document, schema)
+        assert document["$schema"] == SCHEMA_ID
+        assert {c["business_id"] for c in document["chats"]} == {"warung-sari", "kirana-travel"}
+        assert [(c["business_id"], c["decision"]) for c in document["consents"]] == [
+            ("kirana-travel", "block")
+        ]
+        assert {(n["business_id"], n["reason"], n["revision"]) for n in document["notices"]} == {
+            ("warung-sari", "hosting_changed", 2)
+        }
+        assert {m["business_id"] for m in document["messages"]} == {"warung-sari", "kirana-travel"}
+        assert {m["host"] for m in document["messages"]} == {"Warung Sari", "Chatwise Solutions"}
+        assert CANARY not in json.dumps(document)
+
+    async def test_credentials_do_not_cross(self, bridge: Bridge) -> None:
+        """A business key cannot export (403); the network credential cannot call business endpoints (403)."""
+        export = "/v1/network/users/user-x/export"
+        response = await bridge.client.get(export, headers=bridge.auth("warung-sari"))
+        assert (response.status, (await response.json())["error"]["code"]) == (403, "forbidden_credential")
+        assert (await bridge.client.get(export)).status == 401
+        network = {"Authorization": f"Bearer {NETWORK_TOKEN}"}
+        for method, path in (("POST", "/v1/messages"), ("GET", "/v1/messages/m1"), ("GET", "/v1/disclosure")):
+            response = await bridge.client.request(
+                method, path, headers=network, json={} if method == "POST" else None
+            )
+            assert (response.status, (await response.json())["error"]["code"]) == (
+                403,
+                "forbidden_credential",
+            )
+        # The export itself is in the audit trail.
+        await bridge.client.get(export, headers=network)
+        trail = "".join(
+            p.read_text() for p in (bridge.config_dir.parent / "var" / "audit").glob("audit-*.jsonl")
+        )
+        assert '"event":"export.served"' in trail
