@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.audit.checkpoint import Checkpoint
 from gateway.audit.pseudonym import Pseudonymizer
 from gateway.audit.trail import AuditTrail
-from gateway.audit.writer import ChainWriter, CheckpointSink, WriterSettings
+from gateway.audit.writer import ChainWriter, CheckpointSink, DisabledWriter, WriterSettings
 from gateway.config.loader import GatewayConfig
 from gateway.disclosure.keys import KeyRing
 
@@ -45,7 +45,8 @@ def make_trail(
         key = keys.active
         return key.kid, key.private
 
-    writer = ChainWriter(writer_settings(config), signer=signer, on_checkpoint=on_checkpoint)
+    kind = ChainWriter if config.settings.audit.enabled else DisabledWriter
+    writer = kind(writer_settings(config), signer=signer, on_checkpoint=on_checkpoint)
     pseudonymize = Pseudonymizer.open(config.path(config.settings.signing_key_dir))
     return AuditTrail(writer, pseudonymize)
 

@@ -223,6 +223,23 @@ class ChainWriter:
             self._lock = None
 
 
+class DisabledWriter(ChainWriter):
+    """Writes nothing: ``[audit] enabled = false``, for measuring what the trail costs. Voids the trail."""
+
+    def open(self) -> None:
+        """Nothing to open."""
+        log.warning("audit.disabled", directory=str(self.settings.directory))
+
+    def submit(self, fields: dict[str, Any]) -> Future[int]:
+        """Acknowledge at once; nothing is written."""
+        future: Future[int] = Future()
+        future.set_result(0)
+        return future
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
 class TrailLocked(HostgateError):  # noqa: N818 -- reads as the state of the trail
     """Another writer (most likely a running gateway) holds the trail."""
 

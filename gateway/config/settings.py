@@ -53,6 +53,8 @@ class AuditSettings(_Section):
     """Where the audit trail goes and how often it is checkpointed."""
 
     dir: Path = Path("../var/audit")
+    # Off only to measure what the trail costs: without it there is no compliance record.
+    enabled: bool = True
     checkpoint_every: int = Field(default=1000, ge=1, le=10_000_000)
     checkpoint_seconds: float = Field(default=60.0, gt=0, le=86_400)
     rotate_megabytes: int = Field(default=64, ge=1, le=4096)

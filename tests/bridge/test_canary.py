@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
+import json
 import logging
 from collections.abc import Iterator
 
@@ -89,6 +91,19 @@ async def test_canaries_stay_out_of_logs_state_queues_and_trail(
     await bridge.network.receipt(message_id, "warung-sari", "delivered")
     await bridge.client.get(f"/v1/messages/{message_id}", headers=bridge.auth("warung-sari"))
 
+    # Consent and export: the canary user blocks a business, then the network exports their data.
+    await bridge.network.consent(CANARY_USER, "kirana-travel", "block")
+    network = {"Authorization": "Bearer hgn_a7EwhxZqgMbNRTigiNi-YQfCLXZYhp1MTYGnfcpMg80"}
+    for _ in range(100):
+        export = await (
+            await bridge.client.get(f"/v1/network/users/{CANARY_USER}/export", headers=network)
+        ).json()
+        if export["consents"]:
+            break
+        await asyncio.sleep(0.1)
+    assert export["consents"], "the consent decision was never recorded"
+    assert CANARY_TEXT not in json.dumps(export)
+
     var = bridge.config_dir.parent / "var"
     await bridge.client.close()  # flush the trail and the store before reading them
     state_files = [p for p in var.rglob("*") if p.is_file()]
@@ -108,4 +123,13 @@ async def test_canaries_stay_out_of_logs_state_queues_and_trail(
     assert CANARY_USER not in logs
     assert CANARY_USER.encode() not in trail
     pseudonym = Pseudonymizer.open(var / "keys")(CANARY_USER)
-    assert trail.count(pseudonym.encode()) >= 5  # delivered x3, rejected (stale), accepted (outbound)
+    # delivered x3, rejected (stale), accepted (outbound), consent, export
+    assert trail.count(pseudonym.encode()) >= 7
+    for event in (
+        "message.delivered",
+        "message.rejected",
+        "message.accepted",
+        "consent.recorded",
+        "export.served",
+    ):
+        assert f'"event":"{event}"'.encode() in trail, event
