@@ -79,7 +79,7 @@ def _config(base: Path, *, audit: bool) -> Path:
     business = target / "businesses" / "warung-sari.toml"
     business.write_text(
         business.read_text()
-        .replace("per_second = 50", "per_second = 1000000")
+        .replace("per_second = 50", "per_second = 100000")
         .replace("burst = 100", "burst = 1000000")
     )
     gateway = target / "gateway.toml"

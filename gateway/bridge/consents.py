@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from functools import partial
 
 from gateway.audit.trail import AuditTrail
 from gateway.bridge.models import ConsentDecision
@@ -39,13 +38,15 @@ class ConsentHandler:
                 db, decision.business_id, decision.user_id, decision.decision, decision.at.timestamp()
             )
             # Every decision is audited, including one that arrived after a later one.
-            self._audit.submit(
-                "consent.recorded",
-                business=decision.business_id,
-                user=decision.user_id,
-                decision=decision.decision,
-            ).result()
+            self._store.defer(
+                self._audit.submit(
+                    "consent.recorded",
+                    business=decision.business_id,
+                    user=decision.user_id,
+                    decision=decision.decision,
+                )
+            )
             return applied
 
-        if await self._store.run(partial(self._store.transaction, work)):
+        if await self._store.transact(work):
             self.recorded += 1

@@ -125,16 +125,18 @@ class InboundHandler:
                 routing_key=f"{message.business_id}.disclosure_stale",
                 event=notice,
             )
-            self._audit.submit(
-                "message.rejected",
-                business=message.business_id,
-                message_id=message.message_id,
-                user=message.sender,
-                reason="disclosure_stale",
-            ).result()
+            self._store.defer(
+                self._audit.submit(
+                    "message.rejected",
+                    business=message.business_id,
+                    message_id=message.message_id,
+                    user=message.sender,
+                    reason="disclosure_stale",
+                )
+            )
             return True
 
-        if await self._store.run(partial(self._store.transaction, work)):
+        if await self._store.transact(work):
             self.stale += 1
             self._relay.wake()
 
@@ -197,24 +199,28 @@ class InboundHandler:
                 event=receipt,
             )
             if delivered:
-                self._audit.submit(
-                    "message.delivered",
-                    business=message.business_id,
-                    message_id=message.message_id,
-                    user=message.sender,
-                    host=business.facts.operator,
-                    revision=revision,
-                ).result()
+                self._store.defer(
+                    self._audit.submit(
+                        "message.delivered",
+                        business=message.business_id,
+                        message_id=message.message_id,
+                        user=message.sender,
+                        host=business.facts.operator,
+                        revision=revision,
+                    )
+                )
             else:
-                self._audit.submit(
-                    "message.rejected",
-                    business=message.business_id,
-                    message_id=message.message_id,
-                    user=message.sender,
-                    reason=f"host refused: {result.outcome}",
-                ).result()
+                self._store.defer(
+                    self._audit.submit(
+                        "message.rejected",
+                        business=message.business_id,
+                        message_id=message.message_id,
+                        user=message.sender,
+                        reason=f"host refused: {result.outcome}",
+                    )
+                )
 
-        await self._store.run(partial(self._store.transaction, work))
+        await self._store.transact(work)
         self.delivered += int(delivered)
         self._relay.wake()
 

@@ -88,9 +88,7 @@ class OutboundService:
             data=canonical_json(data.model_dump(mode="json")),
         )
         body = orjson.dumps({"message_id": message_id, "status": "accepted", "revision": latest.revision})
-        answer = await self._store.run(
-            partial(self._store.transaction, partial(self._accept, request, event, latest.revision, body))
-        )
+        answer = await self._store.transact(partial(self._accept, request, event, latest.revision, body))
         self._relay.wake()
         return answer
 
@@ -128,14 +126,16 @@ class OutboundService:
             # A copy waiting in a queue must not outlive the business's retention either.
             expiration_ms=max(1, int(request.retention.total_seconds() * 1000)),
         )
-        self._audit.submit(
-            "message.accepted",
-            business=request.business_id,
-            message_id=event.id,
-            user=request.recipient,
-            direction="outbound",
-            revision=revision,
-        ).result()
+        self._store.defer(
+            self._audit.submit(
+                "message.accepted",
+                business=request.business_id,
+                message_id=event.id,
+                user=request.recipient,
+                direction="outbound",
+                revision=revision,
+            )
+        )
         if request.idempotency_key is not None:
             messages.remember_response(
                 db,

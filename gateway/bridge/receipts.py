@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from functools import partial
 from typing import Literal
 
 import structlog
@@ -43,7 +42,7 @@ class ReceiptHandler:
                 db, receipt.business_id, receipt.message_id, Status(receipt.status), receipt.reason
             )
 
-        result = await self._store.run(partial(self._store.transaction, work))
+        result = await self._store.transact(work)
         if result is None:
             raise PoisonMessageError(f"receipt for unknown message {receipt.message_id!r}")
         if result is False:

@@ -64,10 +64,15 @@ class DisclosureService:
         self._store = store
         self._keys = keys
         self._audit = audit
+        # The current revision is read on every message; it changes only through sync() here.
+        self._latest: dict[str, StoredDisclosure] = {}
 
     async def sync(self, businesses: Mapping[str, Business]) -> list[NewRevision]:
         """Create a revision for every business whose disclosure changed; return them."""
-        return await self._store.run(lambda: self._sync(businesses))
+        created = await self._store.run(lambda: self._sync(businesses))
+        for revision in created:
+            self._latest.pop(revision.business_id, None)
+        return created
 
     def _sync(self, businesses: Mapping[str, Business]) -> list[NewRevision]:
         created = []
@@ -124,7 +129,9 @@ class DisclosureService:
         if hosting_changed:
             _queue_fanout(db, document, "hosting_changed")
         # On disk before the revision commits (we are on the store's thread; the writer has its own).
-        self._record_revision(document, onboarded=latest is None, hosting_changed=hosting_changed).result()
+        self._store.defer(
+            self._record_revision(document, onboarded=latest is None, hosting_changed=hosting_changed)
+        )
         return NewRevision(business.id, revision, hosting_changed)
 
     def _record_revision(
@@ -150,6 +157,15 @@ class DisclosureService:
 
     async def latest(self, business_id: str) -> StoredDisclosure | None:
         """The newest persisted revision of a business, if any."""
+        cached = self._latest.get(business_id)
+        if cached is not None:
+            return cached
+        found = await self._read_latest(business_id)
+        if found is not None:
+            self._latest[business_id] = found
+        return found
+
+    async def _read_latest(self, business_id: str) -> StoredDisclosure | None:
 
         def read() -> StoredDisclosure | None:
             row = self._store.db.execute(

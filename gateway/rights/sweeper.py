@@ -30,12 +30,14 @@ def purge_and_audit(store: SqliteStore, audit: AuditTrail, windows: Mapping[str,
     def work(conn: sqlite3.Connection) -> PurgeReport:
         report = purge(conn, windows, dry_run=False)
         for business_id, counts in report.removed.items():
-            audit.submit(
-                "data.purged",
-                business=business_id,
-                records=sum(counts.values()),
-                older_than=older_than(windows[business_id]),
-            ).result()
+            store.defer(
+                audit.submit(
+                    "data.purged",
+                    business=business_id,
+                    records=sum(counts.values()),
+                    older_than=older_than(windows[business_id]),
+                )
+            )
         return report
 
     return store.transaction(work)

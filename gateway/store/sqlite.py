@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from gateway.errors import HostgateError
 
@@ -120,13 +122,29 @@ class StoreError(HostgateError):
     code = "store_error"
 
 
+class _Batch(threading.local):
+    """The audit records the transaction now running on the store's thread must wait for."""
+
+    def __init__(self) -> None:
+        self.pending: list[Future[int]] | None = None
+
+
 class SqliteStore:
-    """One SQLite database file and the single thread that touches it."""
+    """One SQLite database file and the single thread that touches it.
+
+    ``transact`` is the hot path: work from concurrent callers is run in one
+    transaction (each in its own savepoint), with one COMMIT and one fsync for
+    all of it, and the audit records the work deferred are awaited together
+    (one fsync of the trail) just before that COMMIT.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
+        self._queue: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._draining = False
+        self._batch = _Batch()
 
     async def open(self) -> None:
         """Create the file and schema if needed."""
@@ -165,13 +183,74 @@ class SqliteStore:
         """Run ``fn`` inside BEGIN IMMEDIATE ... COMMIT (on the store's thread)."""
         db = self.db
         db.execute("BEGIN IMMEDIATE")
+        self._batch.pending = []
         try:
             result = fn(db)
+            for record in self._batch.pending:
+                record.result()
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        finally:
+            self._batch.pending = None
         db.execute("COMMIT")
         return result
+
+    def defer(self, record: Future[int]) -> None:
+        """Hold the COMMIT of the running transaction until ``record`` (an audit record) is on disk."""
+        if self._batch.pending is None:
+            record.result()
+        else:
+            self._batch.pending.append(record)
+
+    async def transact(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in a transaction shared with concurrent callers (group commit); its own savepoint."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((fn, future))
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                outcomes = await self.run(partial(self._run_batch, [fn for fn, _ in batch]))
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._draining = False
+
+    def _run_batch(self, work: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
+        db = self.db
+        outcomes: list[tuple[bool, Any]] = []
+        self._batch.pending = []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for index, fn in enumerate(work):
+                db.execute(f"SAVEPOINT s{index}")
+                try:
+                    outcomes.append((True, fn(db)))
+                except Exception as exc:  # noqa: BLE001 -- handed to that caller; the others go on
+                    db.execute(f"ROLLBACK TO s{index}")
+                    outcomes.append((False, exc))
+                db.execute(f"RELEASE s{index}")
+            for record in self._batch.pending:
+                record.result()
+            db.execute("COMMIT")
+        except Exception as exc:  # noqa: BLE001 -- the batch failed as a whole: every caller hears of it
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            return [(False, exc)] * len(work)
+        finally:
+            self._batch.pending = None
+        return outcomes
 
     async def close(self) -> None:
         """Close the connection and stop the thread."""
