@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uvloop
 
-from bench import fanout
+from bench import fanout, ingest
 
 
 def main() -> None:
     """Run the scenarios in turn with their default sizes."""
     uvloop.run(fanout.run(count=100_000, window=500)).report()
+    for result in ingest.run():
+        result.report()
 
 
 if __name__ == "__main__":
