@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal, Protocol, runtime_checkable
@@ -31,6 +31,8 @@ from pydantic import (
     computed_field,
     model_validator,
 )
+
+from adapters.egress import EgressPolicy
 
 # Sizes from RFC 9180 (X25519) and draft-ietf-hpke-pq (ML-KEM-768 + X25519: 1184 + 32 bytes).
 _KEY_SIZES = {"x25519": 32, "mlkem768-x25519": 1216}
@@ -155,6 +157,7 @@ class AdapterContext:
     business_id: str
     display_name: str
     webhook: WebhookTarget
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
 
 
 @dataclass(frozen=True, slots=True)

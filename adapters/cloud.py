@@ -59,7 +59,7 @@ class ProviderAdapter:
             # Replaced by a reload: the caller retries against the config now in force.
             return DeliveryResult("retry", "adapter replaced by a config reload")
         if self._session is None:
-            self._session = http_delivery.new_session()
+            self._session = http_delivery.new_session(self._context.egress)
         headers = {
             "content-type": "application/json",
             "authorization": f"Bearer {self._settings.auth.token.get_secret_value()}",
@@ -69,7 +69,11 @@ class ProviderAdapter:
             "x-hostgate-retention-days": f"{self._settings.retention_days:g}",
         }
         return await http_delivery.post(
-            self._session, str(self._settings.ingest_url), envelope_body(envelope), headers
+            self._session,
+            str(self._settings.ingest_url),
+            envelope_body(envelope),
+            headers,
+            self._context.egress,
         )
 
     async def notify_status(self, update: StatusUpdate) -> DeliveryResult:
@@ -77,8 +81,10 @@ class ProviderAdapter:
         if self._closed:
             return DeliveryResult("retry", "adapter replaced by a config reload")
         if self._session is None:
-            self._session = http_delivery.new_session()
-        return await post_webhook(self._session, self._context.webhook, update.update_id, status_body(update))
+            self._session = http_delivery.new_session(self._context.egress)
+        return await post_webhook(
+            self._session, self._context.webhook, update.update_id, status_body(update), self._context.egress
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP session; later deliveries answer retry."""

@@ -8,6 +8,7 @@ from email.utils import parsedate_to_datetime
 import aiohttp
 
 from adapters.base import DeliveryResult
+from adapters.egress import DestinationRefused, EgressPolicy, guarded_session
 
 _GONE = 410
 _TOO_MANY = 429
@@ -44,21 +45,26 @@ def classify(status: int, retry_after: str | None) -> DeliveryResult:
 
 
 async def post(
-    session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]
+    session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str], policy: EgressPolicy
 ) -> DeliveryResult:
-    """POST once, never following redirects, and classify the answer."""
+    """POST once (destination checked, no redirects, the answer read with a cap) and classify it."""
     try:
+        policy.check_url(url)
         async with session.post(url, data=body, headers=headers, allow_redirects=False) as response:
             # Drain at most a little of the body so the connection can be reused.
             await response.content.read(4096)
             return classify(response.status, response.headers.get("Retry-After"))
+    except aiohttp.InvalidURL as exc:
+        return DeliveryResult("rejected", f"destination refused: not a valid URL ({type(exc).__name__})")
+    except DestinationRefused as exc:
+        # A business's URL pointing inside our network is its configuration to fix, not a retry.
+        return DeliveryResult("rejected", f"destination refused: {exc}")
     except TimeoutError:
         return DeliveryResult("retry", "timeout")
     except aiohttp.ClientError as exc:
         return DeliveryResult("retry", f"connection failed: {type(exc).__name__}")
 
 
-def new_session(total_timeout: float = 15.0, connect_timeout: float = 5.0) -> aiohttp.ClientSession:
-    """A client session with connect and total timeouts on every request."""
-    timeout = aiohttp.ClientTimeout(total=total_timeout, connect=connect_timeout)
-    return aiohttp.ClientSession(timeout=timeout, raise_for_status=False)
+def new_session(policy: EgressPolicy) -> aiohttp.ClientSession:
+    """A client session with timeouts on every request, whose every connection passes the policy."""
+    return guarded_session(policy)

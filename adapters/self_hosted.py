@@ -41,10 +41,14 @@ class SelfHostedAdapter:
             # Replaced by a reload: the caller retries against the config now in force.
             return DeliveryResult("retry", "adapter replaced by a config reload")
         if self._session is None:
-            self._session = http_delivery.new_session()
+            self._session = http_delivery.new_session(self._context.egress)
         # The message id is the webhook id, so every retry of one message carries the same id.
         return await post_webhook(
-            self._session, self._context.webhook, envelope.message_id, envelope_body(envelope)
+            self._session,
+            self._context.webhook,
+            envelope.message_id,
+            envelope_body(envelope),
+            self._context.egress,
         )
 
     async def notify_status(self, update: StatusUpdate) -> DeliveryResult:
@@ -52,8 +56,10 @@ class SelfHostedAdapter:
         if self._closed:
             return DeliveryResult("retry", "adapter replaced by a config reload")
         if self._session is None:
-            self._session = http_delivery.new_session()
-        return await post_webhook(self._session, self._context.webhook, update.update_id, status_body(update))
+            self._session = http_delivery.new_session(self._context.egress)
+        return await post_webhook(
+            self._session, self._context.webhook, update.update_id, status_body(update), self._context.egress
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP session; later deliveries answer retry."""

@@ -9,11 +9,12 @@ import aiohttp
 
 from adapters import http_delivery
 from adapters.base import DeliveryResult, StatusUpdate, WebhookTarget
+from adapters.egress import EgressPolicy
 from adapters.webhook_signing import sign
 
 
 async def post_webhook(
-    session: aiohttp.ClientSession, target: WebhookTarget, webhook_id: str, body: bytes
+    session: aiohttp.ClientSession, target: WebhookTarget, webhook_id: str, body: bytes, policy: EgressPolicy
 ) -> DeliveryResult:
     """POST ``body`` once, signed with every current secret; the id stays the same across retries."""
     timestamp = int(time.time())
@@ -23,7 +24,7 @@ async def post_webhook(
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(webhook_id, timestamp, body, target.secrets),
     }
-    return await http_delivery.post(session, target.url, body, headers)
+    return await http_delivery.post(session, target.url, body, headers, policy)
 
 
 def status_body(update: StatusUpdate) -> bytes:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from adapters.base import AdapterContext, HostingAdapter, HostingFacts, WebhookTarget
+from adapters.egress import EgressPolicy
 from gateway.adapter_registry import AdapterRegistry
 from gateway.config.business import BusinessFile
 from gateway.config.envfile import EnvFileError, read_env_file
@@ -105,7 +106,8 @@ def load_config(directory: Path, env: Mapping[str, str], registry: AdapterRegist
 
     settings = _validate_settings(settings_path, raw_settings, env, problems)
     full_env = _environment(directory, settings_path, settings, env, problems)
-    businesses = _load_businesses(directory / BUSINESS_DIR, full_env, registry, problems)
+    egress = EgressPolicy(tuple(settings.egress.allow_networks)) if settings is not None else EgressPolicy()
+    businesses = _load_businesses(directory / BUSINESS_DIR, full_env, registry, problems, egress)
     if problems.problems:
         raise ConfigError(problems.problems)
     assert settings is not None  # noqa: S101 -- no problems means the settings validated
@@ -147,13 +149,17 @@ def _environment(
 
 
 def _load_businesses(
-    folder: Path, env: Mapping[str, str], registry: AdapterRegistry, problems: _Collector
+    folder: Path,
+    env: Mapping[str, str],
+    registry: AdapterRegistry,
+    problems: _Collector,
+    egress: EgressPolicy,
 ) -> dict[str, Business]:
     businesses: dict[str, Business] = {}
     seen_ids: dict[str, Path] = {}
     seen_keys: dict[str, tuple[Path, str]] = {}
     for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
-        business = _load_business(path, env, registry, problems)
+        business = _load_business(path, env, registry, problems, egress)
         if business is None:
             continue
         if business.id in seen_ids:
@@ -178,7 +184,7 @@ def _load_businesses(
 
 
 def _load_business(
-    path: Path, env: Mapping[str, str], registry: AdapterRegistry, problems: _Collector
+    path: Path, env: Mapping[str, str], registry: AdapterRegistry, problems: _Collector, egress: EgressPolicy
 ) -> Business | None:
     raw = _read_toml(path, problems)
     if raw is None:
@@ -206,6 +212,7 @@ def _load_business(
         business_id=file.id,
         display_name=file.display_name,
         webhook=WebhookTarget(url=str(file.webhook.url), secrets=tuple(file.webhook.secrets)),
+        egress=egress,
     )
     try:
         adapter = factory.create(context, settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, AnyUrl, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AnyUrl, BaseModel, ConfigDict, Field, IPvAnyNetwork
 
 from gateway.config.fields import ApiKeyHash, Locale
 
@@ -72,6 +72,12 @@ class RetentionSettings(_Section):
     sweep_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
 
+class EgressSettings(_Section):
+    """Networks deliveries may reach besides public addresses (loopback for tests and local demos)."""
+
+    allow_networks: list[IPvAnyNetwork] = Field(default_factory=list, max_length=50)
+
+
 class GatewaySettings(_Section):
     """Everything in ``gateway.toml``; relative paths are taken from the config directory."""
 
@@ -80,6 +86,7 @@ class GatewaySettings(_Section):
     audit: AuditSettings = AuditSettings()
     network: NetworkSettings = NetworkSettings()
     retention: RetentionSettings = RetentionSettings()
+    egress: EgressSettings = EgressSettings()
     state_dir: Path = Path("../var/state")
     signing_key_dir: Path = Path("../var/keys")
     default_locale: Locale = "en"

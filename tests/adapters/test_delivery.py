@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from adapters.base import AdapterContext, Envelope, HostingAdapter, WebhookTarget
 from adapters.cloud import ProviderAdapter, ProviderSettings, cloud_factory
+from adapters.egress import EgressPolicy, networks
 from adapters.http_delivery import classify
 from adapters.memory import MemoryAdapter, MemorySettings
 from adapters.self_hosted import SelfHostedAdapter, SelfHostedSettings
@@ -37,8 +38,11 @@ def envelope(message_id: str = "msg_1") -> Envelope:
     )
 
 
+LOOPBACK = EgressPolicy(networks(["127.0.0.0/8"]))
+
+
 def context(url: str, *secrets: str) -> AdapterContext:
-    return AdapterContext("acme", "Acme", WebhookTarget(url, tuple(SecretStr(s) for s in secrets)))
+    return AdapterContext("acme", "Acme", WebhookTarget(url, tuple(SecretStr(s) for s in secrets)), LOOPBACK)
 
 
 class TestSelfHosted:
