@@ -38,6 +38,7 @@ class MemoryAdapter:
         self.delivered: list[Envelope] = []
         self.statuses: list[StatusUpdate] = []
         self.fail_next: list[DeliveryResult] = []
+        self._closed = False
 
     def facts(self) -> HostingFacts:
         """The facts declared in settings."""
@@ -45,6 +46,8 @@ class MemoryAdapter:
 
     async def deliver(self, envelope: Envelope) -> DeliveryResult:
         """Keep the envelope, unless a failure was queued for this attempt."""
+        if self._closed:
+            return DeliveryResult("retry", "adapter replaced by a config reload")
         if self.fail_next:
             return self.fail_next.pop(0)
         self.delivered.append(envelope)
@@ -56,7 +59,8 @@ class MemoryAdapter:
         return DeliveryResult("delivered")
 
     async def aclose(self) -> None:
-        """Nothing to release."""
+        """Later deliveries answer retry."""
+        self._closed = True
 
 
 class MemoryFactory:
