@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import aiohttp
 from pydantic import BaseModel, ConfigDict
 
 from adapters import http_delivery
@@ -13,11 +12,10 @@ from adapters.base import (
     Envelope,
     HostingClass,
     HostingFacts,
-    StatusUpdate,
 )
 from adapters.envelope_json import envelope_body
+from adapters.http_adapter import REPLACED, HttpAdapterBase
 from adapters.settings import DeclaredFacts
-from adapters.webhooks import post_webhook, status_body
 from gateway.config.fields import EnvSecret, HttpsUrl
 
 
@@ -37,17 +35,15 @@ class ProviderSettings(DeclaredFacts):
     auth: BearerAuth
 
 
-class ProviderAdapter:
+class ProviderAdapter(HttpAdapterBase):
     """Posts sealed envelopes to a provider's ingest API with the provider's credential."""
 
     def __init__(
         self, context: AdapterContext, settings: ProviderSettings, hosting_class: HostingClass
     ) -> None:
-        self._context = context
+        super().__init__(context)
         self._settings = settings
         self._facts = settings.to_facts(hosting_class, settings.operator)
-        self._session: aiohttp.ClientSession | None = None
-        self._closed = False
 
     def facts(self) -> HostingFacts:
         """The provider operates the endpoint and holds its decryption key."""
@@ -55,11 +51,9 @@ class ProviderAdapter:
 
     async def deliver(self, envelope: Envelope) -> DeliveryResult:
         """POST the envelope once to the ingest API."""
-        if self._closed:
-            # Replaced by a reload: the caller retries against the config now in force.
-            return DeliveryResult("retry", "adapter replaced by a config reload")
-        if self._session is None:
-            self._session = http_delivery.new_session(self._context.egress)
+        session = self._open_session()
+        if session is None:
+            return REPLACED
         headers = {
             "content-type": "application/json",
             "authorization": f"Bearer {self._settings.auth.token.get_secret_value()}",
@@ -69,29 +63,12 @@ class ProviderAdapter:
             "x-hostgate-retention-days": f"{self._settings.retention_days:g}",
         }
         return await http_delivery.post(
-            self._session,
+            session,
             str(self._settings.ingest_url),
             envelope_body(envelope),
             headers,
             self._context.egress,
         )
-
-    async def notify_status(self, update: StatusUpdate) -> DeliveryResult:
-        """Status goes to the business's own webhook, not to the provider."""
-        if self._closed:
-            return DeliveryResult("retry", "adapter replaced by a config reload")
-        if self._session is None:
-            self._session = http_delivery.new_session(self._context.egress)
-        return await post_webhook(
-            self._session, self._context.webhook, update.update_id, status_body(update), self._context.egress
-        )
-
-    async def aclose(self) -> None:
-        """Close the HTTP session; later deliveries answer retry."""
-        self._closed = True
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
 
 class ProviderFactory:
