@@ -16,6 +16,7 @@ from gateway.bridge.consumer import QueueConsumer
 from gateway.bridge.inbound import InboundHandler
 from gateway.bridge.outbound import OutboundService
 from gateway.bridge.receipts import ReceiptHandler
+from gateway.bridge.retries import RetryScheduler
 from gateway.broker import topology
 from gateway.broker.link import BrokerLink
 from gateway.broker.publisher import Publisher
@@ -146,8 +147,9 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
     app[PUBLISHER] = Publisher(app[BROKER], settings.broker.publish_timeout_seconds)
     app[RELAY] = OutboxRelay(app[STORE], app[PUBLISHER], app[SIGNING_KEYS], app[AUDIT])
     app[OUTBOUND_SERVICE] = OutboundService(app[STORE], app[DISCLOSURES], app[AUDIT], app[RELAY])
+    retries = RetryScheduler(app[PUBLISHER], app[BROKER])
     inbound = InboundHandler(
-        app[CONFIG], app[STORE], app[DISCLOSURES], app[SIGNING_KEYS], app[AUDIT], app[RELAY]
+        app[CONFIG], app[STORE], app[DISCLOSURES], app[SIGNING_KEYS], app[AUDIT], app[RELAY], retries
     )
     app[INBOUND_CONSUMER] = QueueConsumer(app[BROKER], topology.INBOUND.queue, inbound)
     receipts = ReceiptHandler(app[STORE], app[CONFIG])

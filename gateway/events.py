@@ -12,6 +12,7 @@ NOTICE_PUBLISHED = "com.hostgate.notice.published"
 AUDIT_CHECKPOINT = "com.hostgate.audit.checkpoint"
 OUTBOUND_MESSAGE = "com.hostgate.message.outbound"
 INBOUND_RECEIPT = "com.hostgate.inbound.receipt"
+ENDPOINT_DISABLED = "com.hostgate.endpoint.disabled"
 
 # Consumed from the network (not published by hostgate).
 INBOUND_MESSAGE = "com.hostgate.message.inbound"
@@ -29,4 +30,5 @@ EXCHANGE_FOR: dict[str, str] = {
     AUDIT_CHECKPOINT: AUDIT.exchange,
     OUTBOUND_MESSAGE: OUTBOUND.exchange,
     INBOUND_RECEIPT: OUTBOUND.exchange,
+    ENDPOINT_DISABLED: OUTBOUND.exchange,
 }

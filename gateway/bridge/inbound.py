@@ -9,7 +9,9 @@ re-seals. Either way the chat is opened (or refreshed) for later notices.
 
 from __future__ import annotations
 
+import random
 import sqlite3
+import time
 import uuid
 from datetime import UTC, datetime
 from functools import partial
@@ -17,9 +19,10 @@ from typing import Literal
 
 import structlog
 
-from adapters.base import Envelope
+from adapters.base import DeliveryResult, Envelope
 from gateway.audit.trail import AuditTrail
 from gateway.bridge.models import InboundMessage, InboundReceipt
+from gateway.bridge.retries import RetryScheduler, attempt_of, next_delay
 from gateway.bridge.status import Status
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.relay import OutboxRelay
@@ -30,9 +33,9 @@ from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.service import DisclosureService
 from gateway.disclosure.signed import signed_event
 from gateway.errors import PoisonMessageError
-from gateway.events import INBOUND_MESSAGE, INBOUND_RECEIPT, NOTICE_PUBLISHED
+from gateway.events import ENDPOINT_DISABLED, INBOUND_MESSAGE, INBOUND_RECEIPT, NOTICE_PUBLISHED
 from gateway.reload import ConfigHolder
-from gateway.store import chats, messages, notices, outbox
+from gateway.store import chats, endpoints, messages, notices, outbox
 from gateway.store.sqlite import SqliteStore
 
 log = structlog.get_logger("hostgate.inbound")
@@ -49,8 +52,11 @@ class InboundHandler:
         keys: KeyRing,
         audit: AuditTrail,
         relay: OutboxRelay,
+        retries: RetryScheduler,
     ) -> None:
         self._config = config
+        self._retries = retries
+        self._rng = random.Random()  # noqa: S311 -- jitter, not a secret
         self._store = store
         self._disclosures = disclosures
         self._keys = keys
@@ -159,70 +165,148 @@ class InboundHandler:
             disclosure_revision=revision,
             chat_sequence=0,
         )
+        reason = await self._store.run(partial(endpoints.disabled_reason, self._store.db, business.id))
+        if reason is not None:
+            await self._give_up(event, message, business, revision, f"endpoint disabled: {reason}")
+            return
         result = await business.adapter.deliver(envelope)
-        if result.outcome == "retry":
-            # Retried through the queue for now; durable retry schedules come with the adapters.
-            raise RuntimeError(f"delivery to {business.id} to be retried: {result.detail}")
-        delivered = result.outcome == "delivered"
-        receipt = _receipt(
-            message,
-            "delivered" if delivered else "rejected",
-            revision=revision,
-            key_id=business.facts.endpoint_key.kid,
-            reason=None if delivered else result.detail,
+        if result.outcome == "delivered":
+            await self._delivered(event, message, business, revision)
+        elif result.outcome == "retry":
+            await self._retry_later(event, message, business, revision, result)
+        else:
+            if result.outcome == "gone":
+                await self._disable(business, "the endpoint answered 410 Gone")
+            await self._give_up(event, message, business, revision, f"host refused: {result.detail}")
+
+    async def _retry_later(
+        self,
+        event: CloudEvent,
+        message: InboundMessage,
+        business: Business,
+        revision: int,
+        result: DeliveryResult,
+    ) -> None:
+        since = await self._store.transact(partial(endpoints.record_failure, business_id=business.id))
+        policy = business.file.delivery
+        if time.time() - since > policy.disable_after_hours * 3600:
+            await self._disable(business, f"failing for more than {policy.disable_after_hours:g} h")
+            await self._give_up(
+                event, message, business, revision, f"endpoint disabled after: {result.detail}"
+            )
+            return
+        attempt = attempt_of(event)
+        delay = next_delay(policy.retry_seconds, attempt, policy.jitter, result.retry_after, self._rng)
+        if delay is None:
+            await self._give_up(
+                event, message, business, revision, f"{attempt} attempts failed: {result.detail}"
+            )
+            return
+        await self._retries.later(event, delay, attempt + 1)
+
+    async def _disable(self, business: Business, reason: str) -> None:
+        event = CloudEvent(
+            id=str(uuid.uuid4()),
+            type=ENDPOINT_DISABLED,
+            subject=business.id,
+            time=datetime.now(UTC),
+            data=canonical_json({"business_id": business.id, "reason": reason}),
         )
 
         def work(db: sqlite3.Connection) -> None:
-            messages.first_time(db, event.id)
-            chats.open_chat(db, message.business_id, message.sender)
-            messages.insert(
-                db,
-                message.business_id,
-                message.message_id,
-                user_id=message.sender,
-                direction="inbound",
-                revision=revision,
-            )
-            messages.apply_status(
-                db,
-                message.business_id,
-                message.message_id,
-                Status.DELIVERED if delivered else Status.FAILED,
-                None if delivered else result.detail,
-            )
+            if not endpoints.disable(db, business.id, reason):
+                return
             outbox.insert(
                 db,
-                message.business_id,
+                business.id,
                 kind=outbox.RowKind.EVENT,
                 exchange=OUTBOUND.exchange,
-                routing_key=f"{message.business_id}.receipt",
-                event=receipt,
+                routing_key=f"{business.id}.endpoint",
+                event=event,
             )
-            if delivered:
-                self._store.defer(
-                    self._audit.submit(
-                        "message.delivered",
-                        business=message.business_id,
-                        message_id=message.message_id,
-                        user=message.sender,
-                        host=business.facts.operator,
-                        revision=revision,
-                    )
-                )
-            else:
-                self._store.defer(
-                    self._audit.submit(
-                        "message.rejected",
-                        business=message.business_id,
-                        message_id=message.message_id,
-                        user=message.sender,
-                        reason=f"host refused: {result.outcome}",
-                    )
-                )
+            self._store.defer(self._audit.submit("endpoint.disabled", business=business.id, reason=reason))
 
         await self._store.transact(work)
-        self.delivered += int(delivered)
+        log.warning("endpoint.disabled", business=business.id, reason=reason)
         self._relay.wake()
+
+    async def _give_up(
+        self, event: CloudEvent, message: InboundMessage, business: Business, revision: int, reason: str
+    ) -> None:
+        """Dead-letter the delivery (kept for replay), mark the message failed, tell the network."""
+        await self._retries.dead(event, reason)
+        receipt = _receipt(
+            message, "rejected", revision=revision, key_id=business.facts.endpoint_key.kid, reason=reason
+        )
+        attempts = attempt_of(event)
+
+        def work(db: sqlite3.Connection) -> None:
+            self._record(db, event, message, revision, Status.FAILED, reason, receipt)
+            self._store.defer(
+                self._audit.submit(
+                    "delivery.dead_lettered",
+                    business=message.business_id,
+                    message_id=message.message_id,
+                    attempts=attempts,
+                    reason=reason,
+                )
+            )
+
+        await self._store.transact(work)
+        self._relay.wake()
+
+    async def _delivered(
+        self, event: CloudEvent, message: InboundMessage, business: Business, revision: int
+    ) -> None:
+        receipt = _receipt(message, "delivered", revision=revision, key_id=business.facts.endpoint_key.kid)
+
+        def work(db: sqlite3.Connection) -> None:
+            self._record(db, event, message, revision, Status.DELIVERED, None, receipt)
+            endpoints.record_success(db, business.id)
+            self._store.defer(
+                self._audit.submit(
+                    "message.delivered",
+                    business=message.business_id,
+                    message_id=message.message_id,
+                    user=message.sender,
+                    host=business.facts.operator,
+                    revision=revision,
+                )
+            )
+
+        await self._store.transact(work)
+        self.delivered += 1
+        self._relay.wake()
+
+    @staticmethod
+    def _record(
+        db: sqlite3.Connection,
+        event: CloudEvent,
+        message: InboundMessage,
+        revision: int,
+        status: Status,
+        reason: str | None,
+        receipt: CloudEvent,
+    ) -> None:
+        messages.first_time(db, event.id)
+        chats.open_chat(db, message.business_id, message.sender)
+        messages.insert(
+            db,
+            message.business_id,
+            message.message_id,
+            user_id=message.sender,
+            direction="inbound",
+            revision=revision,
+        )
+        messages.apply_status(db, message.business_id, message.message_id, status, reason)
+        outbox.insert(
+            db,
+            message.business_id,
+            kind=outbox.RowKind.EVENT,
+            exchange=OUTBOUND.exchange,
+            routing_key=f"{message.business_id}.receipt",
+            event=receipt,
+        )
 
 
 ReceiptStatus = Literal["delivered", "disclosure_stale", "rejected"]

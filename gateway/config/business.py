@@ -50,6 +50,27 @@ class RateLimitSection(_Section):
     burst: int = Field(ge=1, le=1_000_000)
 
 
+DEFAULT_RETRY_SECONDS: list[float] = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+
+
+class DeliverySection(_Section):
+    """How deliveries to the business's host are retried, and when its endpoint is given up on."""
+
+    # Delay before each attempt after a failure: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+    retry_seconds: list[float] = Field(
+        default_factory=lambda: list(DEFAULT_RETRY_SECONDS), min_length=1, max_length=20
+    )
+    jitter: float = Field(default=0.2, ge=0, le=1)
+    disable_after_hours: float = Field(default=72, gt=0, le=24 * 30)
+
+    @field_validator("retry_seconds")
+    @classmethod
+    def _non_negative(cls, value: list[float]) -> list[float]:
+        if any(step < 0 or step > 7 * 86_400 for step in value):
+            raise ValueError("each delay must be between 0 and 7 days")
+        return value
+
+
 class BusinessFile(_Section):
     """One business: who it is, where it hosts chats, and how it talks to hostgate."""
 
@@ -60,6 +81,7 @@ class BusinessFile(_Section):
     webhook: WebhookSection
     api: ApiSection
     rate_limit: RateLimitSection
+    delivery: DeliverySection = DeliverySection()
     locales: list[Locale] = Field(default_factory=lambda: sorted(supported_locales()), min_length=1)
     default_locale: Locale = FALLBACK_LOCALE
 

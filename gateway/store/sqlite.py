@@ -113,6 +113,15 @@ _SCHEMA = [
     CREATE INDEX messages_by_age ON messages (business_id, created_at);
     CREATE INDEX chats_by_user ON chats (user_id);
     """,
+    # version 4: endpoint health
+    """
+    CREATE TABLE endpoint_health (
+        business_id TEXT PRIMARY KEY,
+        failing_since REAL,
+        disabled_at REAL,
+        reason TEXT
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

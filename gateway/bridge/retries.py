@@ -1,0 +1,114 @@
+"""Durable delivery retries through RabbitMQ: a failed delivery waits in a delay queue, not in memory.
+
+Each distinct delay has a quorum queue ``hostgate.retry.<ms>ms`` with that
+message TTL, dead-lettering back to ``hostgate.inbound``: when the delay is
+over, the message is consumed again, as if new, with its attempt number in the
+``cloudEvents_hostgateattempt`` header. The copy is confirmed before the
+original is acked, so a crash at any point leaves the delivery pending (at
+worst twice; the same message id is the same webhook-id, so receivers dedupe).
+After the last delay the delivery goes to ``hostgate.deliveries.dead``, from
+which ``hostgate deliveries replay`` re-delivers it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import timedelta
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractRobustConnection
+
+from gateway.broker.cloudevents import CloudEvent
+from gateway.broker.publisher import Outgoing, Publisher
+from gateway.broker.topology import DEAD_LETTER_EXCHANGE, INBOUND, queue_arguments
+from gateway.errors import PublishNotConfirmed
+
+log = structlog.get_logger("hostgate.retries")
+
+ATTEMPT = "hostgateattempt"
+DEAD_DELIVERIES = "hostgate.deliveries.dead"
+DEFAULT_EXCHANGE = ""
+
+
+def attempt_of(event: CloudEvent) -> int:
+    """Which attempt this delivery is (1 for the first)."""
+    value = event.extensions.get(ATTEMPT, 1)
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return 1
+
+
+def delay_queue(delay_ms: int) -> str:
+    """The name of the delay queue for ``delay_ms``."""
+    return f"hostgate.retry.{delay_ms}ms"
+
+
+def next_delay(
+    schedule: list[float], attempt: int, jitter: float, retry_after: timedelta | None, rng: random.Random
+) -> float | None:
+    """Seconds to wait before attempt ``attempt + 1``, or None when the schedule is spent."""
+    if attempt > len(schedule):
+        return None
+    base = schedule[attempt - 1]
+    if retry_after is not None:
+        # Honour Retry-After: the first step of the schedule at least that long (or that long itself).
+        wanted = retry_after.total_seconds()
+        base = next((step for step in schedule[attempt - 1 :] if step >= wanted), wanted)
+    return base * (1 + rng.uniform(-jitter, jitter)) if base > 0 else 0.0
+
+
+class RetryScheduler:
+    """Parks failed deliveries in delay queues and dead-letters the ones out of attempts."""
+
+    def __init__(self, publisher: Publisher, connection: object) -> None:
+        self._publisher = publisher
+        self._connection = connection
+        self._declared: set[str] = set()
+        self._rng = random.Random()  # noqa: S311 -- jitter, not a secret
+
+    async def _declare(self, connection: AbstractRobustConnection, name: str, ttl_ms: int | None) -> None:
+        if name in self._declared:
+            return
+        channel = await connection.channel()
+        try:
+            arguments = dict(queue_arguments())
+            if ttl_ms is not None:
+                arguments.update({"x-message-ttl": ttl_ms, "x-dead-letter-exchange": INBOUND.exchange})
+                arguments.pop("x-delivery-limit", None)
+            await channel.declare_queue(name, durable=True, arguments=arguments)
+        finally:
+            await channel.close()
+        self._declared.add(name)
+
+    async def later(self, event: CloudEvent, delay: float, attempt: int) -> None:
+        """Park the event for ``delay`` seconds; it comes back as attempt ``attempt``."""
+        delay_ms = max(1, round(delay * 1000))
+        name = delay_queue(delay_ms)
+        await self._declare(self._connection_now(), name, delay_ms)
+        copy = replace(event, extensions={**event.extensions, ATTEMPT: attempt})
+        await self._publisher.publish(Outgoing.of(DEFAULT_EXCHANGE, name, copy))
+        log.info(
+            "delivery.retry_scheduled",
+            business=event.subject,
+            attempt=attempt,
+            delay_ms=delay_ms,
+        )
+
+    async def dead(self, event: CloudEvent, reason: str) -> None:
+        """Give up: keep the event in the dead deliveries queue for listing and replay."""
+        await self._declare(self._connection_now(), DEAD_DELIVERIES, None)
+        copy = replace(event, extensions={**event.extensions, "hostgatereason": reason[:200]})
+        await self._publisher.publish(Outgoing.of(DEFAULT_EXCHANGE, DEAD_DELIVERIES, copy))
+
+    def _connection_now(self) -> AbstractRobustConnection:
+        connection = getattr(self._connection, "connection", None)
+        if connection is None:
+            raise PublishNotConfirmed("broker not connected")
+        assert isinstance(connection, aio_pika.abc.AbstractRobustConnection)  # noqa: S101 -- the link's connection
+        return connection
+
+
+__all__ = ["DEAD_DELIVERIES", "DEAD_LETTER_EXCHANGE", "RetryScheduler", "attempt_of", "next_delay"]
