@@ -11,6 +11,7 @@ from gateway.cli import (
     apikey_cmd,
     audit_cmd,
     config_cmd,
+    deliveries_cmd,
     disclosure_cmd,
     keys_cmd,
     rights_cmd,
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         watch_cmd,
         simulate_cmd,
         audit_cmd,
+        deliveries_cmd,
         apikey_cmd,
     ):
         module.register(subparsers)
