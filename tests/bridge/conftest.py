@@ -80,6 +80,10 @@ def point_at_hosts(config_dir: Path, hosts: Hosts) -> None:
         hook = hosts.add(f"{business}-webhook", example_key(business), [env[variable]])
         path = config_dir / "businesses" / f"{business}.toml"
         path.write_text(path.read_text().replace(f"http://127.0.0.1:9101/{business.split('-')[0]}", hook))
+    # Retries within the test's patience: 0.2 s, 0.4 s, 0.6 s, then dead-lettered.
+    for business in BUSINESSES:
+        path = config_dir / "businesses" / f"{business}.toml"
+        path.write_text(path.read_text() + "\n[delivery]\nretry_seconds = [0.2, 0.4, 0.6]\njitter = 0.1\n")
     edit(
         config_dir / "gateway.toml",
         lambda t: re.sub(r"reconnect_interval_seconds = \d+", "reconnect_interval_seconds = 0.5", t),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,10 @@ class Hosts:
     statuses: dict[str, list[dict[str, object]]] = field(default_factory=lambda: defaultdict(list))
     unopenable: list[tuple[str, str]] = field(default_factory=list)
     forged: int = 0
+    # Answers a host gives, in order, before it starts answering normally: (status, headers).
+    script: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=lambda: defaultdict(list))
+    # Every delivery attempt a host saw: (monotonic time, webhook-id or message id, status answered).
+    attempts: list[tuple[float, str, int]] = field(default_factory=list)
 
     def add(self, name: str, key: EndpointPrivateKey, secrets: list[str] | None = None) -> str:
         """Register a host; return the URL path prefix it answers on."""
@@ -46,6 +51,12 @@ async def business_hosts() -> AsyncIterator[Hosts]:
             WebhookReceiver(hosts.secrets[name], key).verify(dict(request.headers), body)
             hosts.statuses[name].append(json.loads(body))
             return web.Response(status=204)
+        attempt_id = request.headers.get("webhook-id") or json.loads(body).get("message_id", "?")
+        if hosts.script[name]:
+            status, headers = hosts.script[name].pop(0)
+            hosts.attempts.append((time.monotonic(), attempt_id, status))
+            return web.Response(status=status, headers=headers)
+        hosts.attempts.append((time.monotonic(), attempt_id, 204))
         try:
             if hosts.secrets[name]:
                 message = WebhookReceiver(hosts.secrets[name], key).receive(dict(request.headers), body)

@@ -1,0 +1,118 @@
+"""Durable retries: failures on cue from a real local endpoint, one webhook-id throughout, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from gateway.disclosure.keys import KeyRing
+from gateway.simulator import NetworkSimulator
+from tests.bridge.conftest import BROKER_URL, Bridge, point_at_hosts
+from tests.bridge.hosts import business_hosts
+from tests.conftest import run_cli
+from tests.support import serving, wait_status
+
+pytestmark = pytest.mark.broker
+
+
+async def _until(check: object, what: str, within: float = 20) -> None:
+    assert callable(check)
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+class TestRetries:
+    async def test_5xx_then_success_same_webhook_id(self, bridge: Bridge) -> None:
+        """Two 503s, then 204: delivered once, every attempt with the same webhook-id."""
+        bridge.hosts.script["warung-sari"] = [(503, {}), (503, {})]
+        message_id = await bridge.network.send("user-g", "warung-sari", "retry me")
+        await bridge.network.wait_all_delivered(within=20)
+        attempts = [wid for _, wid, _ in bridge.hosts.attempts]
+        print(f"attempts: {attempts}")
+        assert attempts == [message_id] * 3
+        assert [m for m, _, _ in bridge.hosts.opened["warung-sari"]] == [message_id]
+
+    async def test_retry_after_is_honoured(self, bridge: Bridge) -> None:
+        """429 with Retry-After: 1 → the next attempt comes no sooner than a second later."""
+        bridge.hosts.script["warung-sari"] = [(429, {"Retry-After": "1"})]
+        await bridge.network.send("user-h", "warung-sari", "slow down")
+        await bridge.network.wait_all_delivered(within=20)
+        (first, _, status), (second, _, _) = bridge.hosts.attempts[:2]
+        assert status == 429
+        assert second - first >= 0.8  # 1 s, less the jitter allowed on the schedule step
+
+    async def test_gone_disables_and_replay_delivers(self, bridge: Bridge) -> None:
+        """410 disables the endpoint at once (audited), later messages are dead-lettered untried; enable + replay delivers them."""
+        bridge.hosts.script["warung-sari"] = [(410, {})]
+        first = await bridge.network.send("user-i", "warung-sari", "are you there?")
+        await _until(lambda: bridge.network.stats.counts["receipt:rejected"] >= 1, "the rejected receipt")
+        second = await bridge.network.send("user-i", "warung-sari", "hello?")
+        await _until(
+            lambda: bridge.network.stats.counts["receipt:rejected"] >= 2, "the second rejected receipt"
+        )
+        assert len(bridge.hosts.attempts) == 1, "a disabled endpoint is not contacted"
+        trail = "".join(
+            p.read_text() for p in (bridge.config_dir.parent / "var" / "audit").glob("audit-*.jsonl")
+        )
+        assert '"event":"endpoint.disabled"' in trail
+        assert trail.count('"event":"delivery.dead_lettered"') == 2
+
+        config = str(bridge.config_dir)
+        listed = run_cli("deliveries", "list", "--business", "warung-sari", "--config", config)
+        assert listed.returncode == 0, listed.stderr
+        assert "2 delivery(ies) dead-lettered" in listed.stdout
+        assert (
+            run_cli("deliveries", "enable", "--business", "warung-sari", "--config", config).returncode == 0
+        )
+        replayed = run_cli("deliveries", "replay", "--business", "warung-sari", "--config", config)
+        assert "2 delivery(ies) replayed" in replayed.stdout, replayed.stdout + replayed.stderr
+        await _until(lambda: len(bridge.hosts.opened["warung-sari"]) == 2, "the replayed deliveries")
+        assert sorted(m for m, _, _ in bridge.hosts.opened["warung-sari"]) == sorted([first, second])
+
+
+class TestCrash:
+    async def test_kill_9_with_a_retry_pending(self, config_dir: Path) -> None:
+        """Kill -9 while a delivery waits for its retry: after a restart it is made, once, with the same webhook-id."""
+        async with business_hosts() as hosts:
+            point_at_hosts(config_dir, hosts)
+            path = config_dir / "businesses" / "warung-sari.toml"
+            path.write_text(
+                path.read_text().replace("retry_seconds = [0.2, 0.4, 0.6]", "retry_seconds = [2, 0.4]")
+            )
+            hosts.script["warung-sari"] = [(503, {})]
+            with serving(config_dir) as (process, port, _):
+                wait_status(port, "/readyz", 200, 15)
+                keys = KeyRing.open(config_dir.parent / "var" / "keys").public_keys()
+                network = NetworkSimulator(BROKER_URL, keys, name="test:kill9:network")
+                await network.start()
+                try:
+                    await network.bootstrap(f"http://127.0.0.1:{port}")
+                    message_id = await network.send("user-k", "warung-sari", "survive a crash")
+                    await _until(lambda: len(hosts.attempts) == 1, "the first, failing attempt")
+                    process.send_signal(signal.SIGKILL)
+                    process.wait(10)
+                finally:
+                    await network.close()
+            await asyncio.sleep(2.5)  # the retry's delay passes while the gateway is down
+            network = NetworkSimulator(BROKER_URL, keys, name="test:kill9:network2")
+            await network.start()
+            try:
+                with serving(config_dir) as (process, port, _):
+                    await _until(
+                        lambda: len(hosts.opened["warung-sari"]) == 1, "the delivery after restart", 30
+                    )
+                    await asyncio.sleep(0.5)
+                    process.send_signal(signal.SIGTERM)
+                    process.wait(15)
+            finally:
+                await network.close()
+        print(f"attempts: {[(wid, status) for _, wid, status in hosts.attempts]}")
+        assert [wid for _, wid, _ in hosts.attempts] == [message_id, message_id]
+        assert [m for m, _, _ in hosts.opened["warung-sari"]] == [message_id]
