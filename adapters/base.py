@@ -158,6 +158,7 @@ class AdapterContext:
     display_name: str
     webhook: WebhookTarget
     egress: EgressPolicy = field(default_factory=EgressPolicy)
+    timeout_seconds: float = 15.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ class HttpAdapterBase:
         if self._closed:
             return None
         if self._session is None:
-            self._session = http_delivery.new_session(self._context.egress)
+            self._session = http_delivery.new_session(self._context.egress, self._context.timeout_seconds)
         return self._session
 
     async def notify_status(self, update: StatusUpdate) -> DeliveryResult:

@@ -65,6 +65,6 @@ async def post(
         return DeliveryResult("retry", f"connection failed: {type(exc).__name__}")
 
 
-def new_session(policy: EgressPolicy) -> aiohttp.ClientSession:
+def new_session(policy: EgressPolicy, total_timeout: float = 15.0) -> aiohttp.ClientSession:
     """A client session with timeouts on every request, whose every connection passes the policy."""
-    return guarded_session(policy)
+    return guarded_session(policy, total_timeout=total_timeout, connect_timeout=min(5.0, total_timeout))

@@ -6,7 +6,7 @@ over, the message is consumed again, as if new, with its attempt number in the
 ``cloudEvents_hostgateattempt`` header. The copy is confirmed before the
 original is acked, so a crash at any point leaves the delivery pending (at
 worst twice; the same message id is the same webhook-id, so receivers dedupe).
-After the last delay the delivery goes to ``hostgate.deliveries.dead``, from
+After the last delay the delivery goes to ``hostgate.deliveries.dead.<business>``, from
 which ``hostgate deliveries replay`` re-delivers it.
 """
 
@@ -22,13 +22,20 @@ from aio_pika.abc import AbstractRobustConnection
 
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.publisher import Outgoing, Publisher
-from gateway.broker.topology import DEAD_LETTER_EXCHANGE, INBOUND, queue_arguments
+from gateway.broker.topology import INBOUND, queue_arguments
 from gateway.errors import PublishNotConfirmed
 
 log = structlog.get_logger("hostgate.retries")
 
 ATTEMPT = "hostgateattempt"
 DEAD_DELIVERIES = "hostgate.deliveries.dead"
+
+
+def dead_queue(business_id: str) -> str:
+    """The per-business queue of deliveries given up on."""
+    return f"{DEAD_DELIVERIES}.{business_id}"
+
+
 DEFAULT_EXCHANGE = ""
 
 
@@ -99,9 +106,10 @@ class RetryScheduler:
 
     async def dead(self, event: CloudEvent, reason: str) -> None:
         """Give up: keep the event in the dead deliveries queue for listing and replay."""
-        await self._declare(self._connection_now(), DEAD_DELIVERIES, None)
+        name = dead_queue(event.subject or "unknown")
+        await self._declare(self._connection_now(), name, None)
         copy = replace(event, extensions={**event.extensions, "hostgatereason": reason[:200]})
-        await self._publisher.publish(Outgoing.of(DEFAULT_EXCHANGE, DEAD_DELIVERIES, copy))
+        await self._publisher.publish(Outgoing.of(DEFAULT_EXCHANGE, name, copy))
 
     def _connection_now(self) -> AbstractRobustConnection:
         connection = getattr(self._connection, "connection", None)
@@ -111,4 +119,11 @@ class RetryScheduler:
         return connection
 
 
-__all__ = ["DEAD_DELIVERIES", "DEAD_LETTER_EXCHANGE", "RetryScheduler", "attempt_of", "next_delay"]
+__all__ = [
+    "DEAD_DELIVERIES",
+    "DEAD_LETTER_EXCHANGE",
+    "RetryScheduler",
+    "attempt_of",
+    "dead_queue",
+    "next_delay",
+]

@@ -11,7 +11,7 @@ from pathlib import Path
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from gateway.bridge.retries import ATTEMPT, DEAD_DELIVERIES
+from gateway.bridge.retries import ATTEMPT, dead_queue
 from gateway.broker.cloudevents import PREFIX, parse
 from gateway.broker.topology import INBOUND
 from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
@@ -60,7 +60,7 @@ async def _walk(config: GatewayConfig, args: argparse.Namespace, *, replay: bool
     count = 0
     try:
         channel = await connection.channel(publisher_confirms=True)
-        queue = await channel.get_queue(DEAD_DELIVERIES, ensure=False)
+        queue = await channel.declare_queue(dead_queue(args.business), passive=True)
         inbound = await channel.get_exchange(INBOUND.exchange)
         held: list[AbstractIncomingMessage] = []
         while (message := await queue.get(no_ack=False, fail=False)) is not None:

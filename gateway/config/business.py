@@ -62,6 +62,7 @@ class DeliverySection(_Section):
     )
     jitter: float = Field(default=0.2, ge=0, le=1)
     disable_after_hours: float = Field(default=72, gt=0, le=24 * 30)
+    timeout_seconds: float = Field(default=15, gt=0, le=120)
 
     @field_validator("retry_seconds")
     @classmethod

@@ -213,6 +213,7 @@ def _load_business(
         display_name=file.display_name,
         webhook=WebhookTarget(url=str(file.webhook.url), secrets=tuple(file.webhook.secrets)),
         egress=egress,
+        timeout_seconds=file.delivery.timeout_seconds,
     )
     try:
         adapter = factory.create(context, settings)

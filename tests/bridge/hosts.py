@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import defaultdict
@@ -55,7 +56,9 @@ async def business_hosts() -> AsyncIterator[Hosts]:
         if hosts.script[name]:
             status, headers = hosts.script[name].pop(0)
             hosts.attempts.append((time.monotonic(), attempt_id, status))
-            return web.Response(status=status, headers=headers)
+            if status < 0:  # stall: answer nothing for that many seconds
+                await asyncio.sleep(-status)
+            return web.Response(status=max(status, 204), headers=headers)
         hosts.attempts.append((time.monotonic(), attempt_id, 204))
         try:
             if hosts.secrets[name]:

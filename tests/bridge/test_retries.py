@@ -116,3 +116,32 @@ class TestCrash:
         print(f"attempts: {[(wid, status) for _, wid, status in hosts.attempts]}")
         assert [wid for _, wid, _ in hosts.attempts] == [message_id, message_id]
         assert [m for m, _, _ in hosts.opened["warung-sari"]] == [message_id]
+
+
+class TestSlowAndFailingEndpoints:
+    async def test_timeout_is_retried(self, bridge: Bridge) -> None:
+        """An endpoint that does not answer within the business's timeout is retried, then delivered."""
+        path = bridge.config_dir / "businesses" / "warung-sari.toml"
+        path.write_text(path.read_text().replace("jitter = 0.1\n", "jitter = 0.1\ntimeout_seconds = 0.5\n"))
+        await bridge.reload()
+        bridge.hosts.script["warung-sari"] = [(-2, {})]
+        message_id = await bridge.network.send("user-t", "warung-sari", "are you slow?")
+        await bridge.network.wait_all_delivered(within=20)
+        assert [wid for _, wid, _ in bridge.hosts.attempts] == [message_id, message_id]
+
+    async def test_failing_too_long_disables(self, bridge: Bridge) -> None:
+        """An endpoint failing for longer than disable_after_hours is disabled and the delivery dead-lettered."""
+        path = bridge.config_dir / "businesses" / "warung-sari.toml"
+        text = path.read_text().replace("retry_seconds = [0.2, 0.4, 0.6]", "retry_seconds = [0.6, 0.6, 0.6]")
+        path.write_text(text.replace("jitter = 0.1\n", "jitter = 0.1\ndisable_after_hours = 0.0002\n"))
+        await bridge.reload()
+        bridge.hosts.script["warung-sari"] = [(500, {})] * 5
+        await bridge.network.send("user-u", "warung-sari", "anyone?")
+        await _until(
+            lambda: bridge.network.stats.counts["receipt:rejected"] >= 1, "the endpoint to be given up on"
+        )
+        trail = "".join(
+            p.read_text() for p in (bridge.config_dir.parent / "var" / "audit").glob("audit-*.jsonl")
+        )
+        assert '"event":"endpoint.disabled"' in trail
+        assert "failing for more than" in trail
