@@ -117,13 +117,3 @@ class RetryScheduler:
             raise PublishNotConfirmed("broker not connected")
         assert isinstance(connection, aio_pika.abc.AbstractRobustConnection)  # noqa: S101 -- the link's connection
         return connection
-
-
-__all__ = [
-    "DEAD_DELIVERIES",
-    "DEAD_LETTER_EXCHANGE",
-    "RetryScheduler",
-    "attempt_of",
-    "dead_queue",
-    "next_delay",
-]
