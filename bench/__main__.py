@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uvloop
 
-from bench import fanout, ingest
+from bench import delivery, fanout, ingest
 
 
 def main() -> None:
     """Run the scenarios in turn with their default sizes."""
     uvloop.run(fanout.run(count=100_000, window=500)).report()
+    uvloop.run(delivery.run()).report()
     for result in ingest.run():
         result.report()
 

@@ -1,0 +1,216 @@
+"""Delivery: inbound queue → self_hosted adapter → signed webhook → a local receiver.
+
+hostgate runs as ``hostgate serve`` (its own process, pinned to one core where
+``taskset`` exists) and drains N sealed messages already waiting in
+``hostgate.inbound``; the receiver runs in this process. The baseline, in this
+process too, is a raw loop: consume the same number of messages with aio-pika
+(prefetch 500), POST each as a Standard Webhooks-signed request to the same
+receiver, ack after the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aio_pika
+import aiohttp
+import uvloop
+from aiohttp import web
+from pydantic import SecretStr
+
+from adapters.webhook_signing import sign
+from bench.common import Result, bench_vhost, purge
+from bench.ingest import REPO, _free_port, _pin
+from gateway.bridge.models import InboundMessage
+from gateway.broker import topology
+from gateway.broker.cloudevents import CONTENT_TYPE, CloudEvent
+from gateway.config.envfile import read_env_file
+from gateway.events import INBOUND_MESSAGE
+from gateway.sealing import EndpointPrivateKey, seal
+
+RAW_QUEUE = "bench.raw.inbound"
+
+
+class Tally:
+    """What the receiver saw: how many deliveries, the first and the last one's time."""
+
+    def __init__(self) -> None:
+        self.reset(0)
+
+    def reset(self, target: int) -> None:
+        """Start counting towards ``target``."""
+        self.n, self.target = 0, target
+        self.first = self.last = 0.0
+        self.done = asyncio.Event()
+
+    def seen(self) -> None:
+        """One delivery arrived."""
+        now = time.perf_counter()
+        self.first = self.first or now
+        self.n, self.last = self.n + 1, now
+        if self.n >= self.target:
+            self.done.set()
+
+    @property
+    def seconds(self) -> float:
+        """From the first delivery to the last: start-up costs are not counted."""
+        return self.last - self.first
+
+
+async def _receiver(tally: Tally) -> tuple[web.AppRunner, int]:
+    async def handle(request: web.Request) -> web.Response:
+        await request.read()
+        tally.seen()
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, int(runner.addresses[0][1])
+
+
+async def _fill(url: str, queue: str | None, count: int) -> None:
+    """Publish ``count`` sealed messages for warung-sari (to the inbound exchange, or to ``queue``)."""
+    key = EndpointPrivateKey.from_text(
+        (REPO / "examples" / "endpoint-keys" / "warung-sari.x25519.key").read_text()
+    )
+    connection = await aio_pika.connect(url)
+    channel = await connection.channel(publisher_confirms=True)
+    await topology.declare(channel)
+    if queue is not None:
+        await channel.declare_queue(queue, durable=True)
+    exchange = channel.default_exchange if queue else await channel.get_exchange(topology.INBOUND.exchange)
+    sealed = seal(b"benchmark message", "warung-sari", key.public)
+    for start in range(0, count, 500):
+        batch = []
+        for _ in range(start, min(start + 500, count)):
+            body = InboundMessage(
+                message_id="m-" + uuid.uuid4().hex,
+                sender="bench-user",
+                business_id="warung-sari",
+                key_id=key.public.kid,
+                sealed=sealed,
+                sent_at=datetime.now(UTC),
+            )
+            event = CloudEvent(
+                id=str(uuid.uuid4()),
+                type=INBOUND_MESSAGE,
+                subject="warung-sari",
+                time=datetime.now(UTC),
+                source="urn:bench",
+                data=body.model_dump_json().encode(),
+            )
+            message = aio_pika.Message(
+                event.data,
+                headers=dict(event.headers()),
+                content_type=CONTENT_TYPE,
+                message_id=event.id,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            )
+            batch.append(exchange.publish(message, routing_key=queue or "warung-sari"))
+        await asyncio.gather(*batch)
+    await connection.close()
+
+
+async def _hostgate(url: str, config: Path, count: int, tally: Tally) -> float:
+    await _fill(url, None, count)
+    tally.reset(count)
+    command = [*_pin(0), sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config)]
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        "--port",
+        str(_free_port()),
+        cwd=REPO,
+        env={**os.environ, "HOSTGATE_AMQP_URL": url},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        await asyncio.wait_for(tally.done.wait(), 600)
+        return tally.seconds
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+
+
+async def _raw(url: str, count: int, target: str, secret: str, tally: Tally) -> float:
+    await _fill(url, RAW_QUEUE, count)
+    tally.reset(count)
+    secrets = (SecretStr(secret),)
+    connection = await aio_pika.connect(url)
+    channel = await connection.channel()
+    await channel.set_qos(prefetch_count=500)
+    queue = await channel.get_queue(RAW_QUEUE)
+    async with aiohttp.ClientSession() as session:
+
+        async def handle(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            stamp = int(time.time())
+            headers = {
+                "content-type": "application/json",
+                "webhook-id": str(message.message_id),
+                "webhook-timestamp": str(stamp),
+                "webhook-signature": sign(str(message.message_id), stamp, message.body, secrets),
+            }
+            async with session.post(target, data=message.body, headers=headers) as response:
+                await response.read()
+            await message.ack()
+
+        await queue.consume(handle)
+        await asyncio.wait_for(tally.done.wait(), 600)
+    await connection.close()
+    return tally.seconds
+
+
+async def run(count: int = 5000) -> Result:
+    """Hostgate's delivery path and the raw loop, one after the other, to the same receiver."""
+    tally = Tally()
+    runner, port = await _receiver(tally)
+    try:
+        with bench_vhost() as url, tempfile.TemporaryDirectory() as tmp:
+            config = Path(tmp) / "config"
+            shutil.copytree(REPO / "config", config)
+            business = config / "businesses" / "warung-sari.toml"
+            business.write_text(
+                business.read_text().replace(
+                    "http://127.0.0.1:9101/hostgate", f"http://127.0.0.1:{port}/hook"
+                )
+            )
+            secret = read_env_file(config / "demo.env")["WARUNG_SARI_WEBHOOK_SECRET"]
+            hostgate_seconds = await _hostgate(url, config, count, tally)
+            await purge(url, topology.OUTBOUND.queue)
+            raw_seconds = await _raw(url, count, f"http://127.0.0.1:{port}/hook", secret, tally)
+    finally:
+        await runner.cleanup()
+    return Result(
+        "delivery",
+        "del/s",
+        count / hostgate_seconds,
+        count / raw_seconds,
+        0.7,
+        {
+            "messages": count,
+            "hostgate_seconds": round(hostgate_seconds, 2),
+            "baseline_seconds": round(raw_seconds, 2),
+        },
+    )
+
+
+def main() -> None:
+    """``python -m bench.delivery``."""
+    uvloop.run(run()).report()
+
+
+if __name__ == "__main__":
+    main()
