@@ -174,7 +174,13 @@ async def broker_stopping() -> AsyncIterator[asyncio.Task[None]]:
         await rabbitmqctl_async("await_startup")
 
 
-NETWORK_QUEUES = ("network.disclosures", "network.notices", "network.outbound", "hostgate.dead-letter")
+NETWORK_QUEUES = (
+    "network.disclosures",
+    "network.notices",
+    "network.outbound",
+    "hostgate.dead-letter",
+    *(f"hostgate.deliveries.dead.{b}" for b in ("warung-sari", "nimbus-shop", "kirana-travel")),
+)
 
 
 async def purge_network_queues() -> None:

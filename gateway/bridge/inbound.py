@@ -13,7 +13,7 @@ import random
 import sqlite3
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Literal
 
@@ -197,6 +197,13 @@ class InboundHandler:
             return
         attempt = attempt_of(event)
         delay = next_delay(policy.retry_seconds, attempt, policy.jitter, result.retry_after, self._rng)
+        # Retention wins over retries: nothing is kept for a later attempt past the business's retention.
+        expired = message.sent_at + business.facts.retention < datetime.now(UTC) + timedelta(
+            seconds=delay or 0
+        )
+        if delay is not None and expired:
+            await self._give_up(event, message, business, revision, "retention ends before the next attempt")
+            return
         if delay is None:
             await self._give_up(
                 event, message, business, revision, f"{attempt} attempts failed: {result.detail}"

@@ -14,7 +14,7 @@ from gateway.simulator import NetworkSimulator
 from tests.bridge.conftest import BROKER_URL, Bridge, point_at_hosts
 from tests.bridge.hosts import business_hosts
 from tests.conftest import run_cli
-from tests.support import serving, wait_status
+from tests.support import purge_network_queues, serving, wait_status
 
 pytestmark = pytest.mark.broker
 
@@ -50,6 +50,7 @@ class TestRetries:
 
     async def test_gone_disables_and_replay_delivers(self, bridge: Bridge) -> None:
         """410 disables the endpoint at once (audited), later messages are dead-lettered untried; enable + replay delivers them."""
+        await purge_network_queues()  # dead deliveries other tests left behind
         bridge.hosts.script["warung-sari"] = [(410, {})]
         first = await bridge.network.send("user-i", "warung-sari", "are you there?")
         await _until(lambda: bridge.network.stats.counts["receipt:rejected"] >= 1, "the rejected receipt")
