@@ -12,7 +12,7 @@ from aiohttp import web
 from gateway.audit.setup import make_trail
 from gateway.audit.witness import CheckpointForwarder
 from gateway.bridge.consents import ConsentHandler
-from gateway.bridge.consumer import QueueConsumer
+from gateway.bridge.consumer import Handler, QueueConsumer
 from gateway.bridge.inbound import InboundHandler
 from gateway.bridge.outbound import OutboundService
 from gateway.bridge.receipts import ReceiptHandler
@@ -148,14 +148,24 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
     app[RELAY] = OutboxRelay(app[STORE], app[PUBLISHER], app[SIGNING_KEYS], app[AUDIT])
     app[OUTBOUND_SERVICE] = OutboundService(app[STORE], app[DISCLOSURES], app[AUDIT], app[RELAY])
     retries = RetryScheduler(app[PUBLISHER], app[BROKER])
+
+    def consumer(queue: str, handler: Handler) -> QueueConsumer:
+        return QueueConsumer(app[BROKER], queue, handler, publisher=app[PUBLISHER])
+
     inbound = InboundHandler(
         app[CONFIG], app[STORE], app[DISCLOSURES], app[SIGNING_KEYS], app[AUDIT], app[RELAY], retries
     )
-    app[INBOUND_CONSUMER] = QueueConsumer(app[BROKER], topology.INBOUND.queue, inbound)
+    app[INBOUND_CONSUMER] = QueueConsumer(
+        app[BROKER], topology.INBOUND.queue, inbound, publisher=app[PUBLISHER]
+    )
     receipts = ReceiptHandler(app[STORE], app[CONFIG])
-    app[RECEIPT_CONSUMER] = QueueConsumer(app[BROKER], topology.RECEIPTS.queue, receipts)
+    app[RECEIPT_CONSUMER] = QueueConsumer(
+        app[BROKER], topology.RECEIPTS.queue, receipts, publisher=app[PUBLISHER]
+    )
     consents = ConsentHandler(app[STORE], app[CONFIG], app[AUDIT])
-    app[CONSENT_CONSUMER] = QueueConsumer(app[BROKER], topology.CONSENTS.queue, consents)
+    app[CONSENT_CONSUMER] = QueueConsumer(
+        app[BROKER], topology.CONSENTS.queue, consents, publisher=app[PUBLISHER]
+    )
     app[SWEEPER] = RetentionSweeper(app[STORE], app[CONFIG], app[AUDIT], settings.retention.sweep_seconds)
     app.cleanup_ctx.extend([_store_ctx, _audit_ctx, _adapters_ctx, _disclosures_ctx, _broker_ctx])
     for module in (health, jwks, messages, metrics, network, openapi, public):

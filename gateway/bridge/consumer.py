@@ -20,18 +20,25 @@ from pydantic import ValidationError
 
 from gateway.broker.cloudevents import CloudEvent, CloudEventError, parse
 from gateway.broker.link import BrokerLink
+from gateway.broker.publisher import Outgoing, Publisher
+from gateway.broker.topology import DEAD_LETTER_EXCHANGE
 from gateway.errors import HostgateError, PoisonMessageError
 
 log = structlog.get_logger("hostgate.consumer")
 
 Handler = Callable[[CloudEvent], Awaitable[None]]
+DLQ_REASON = "x-hostgate-reason"
+DLQ_QUEUE = "x-hostgate-queue"
 
 
 class QueueConsumer:
     """One queue, one handler; re-subscribes whenever the broker comes back."""
 
-    def __init__(self, link: BrokerLink, queue: str, handler: Handler, *, prefetch: int = 100) -> None:
+    def __init__(
+        self, link: BrokerLink, queue: str, handler: Handler, *, publisher: Publisher, prefetch: int = 100
+    ) -> None:
         self._link = link
+        self._publisher = publisher
         self._queue = queue
         self._handler = handler
         self._prefetch = prefetch
@@ -77,10 +84,8 @@ class QueueConsumer:
         try:
             event = parse(dict(message.headers), message.body)
             await self._handler(event)
-        except (CloudEventError, PoisonMessageError, ValidationError) as exc:
-            self.dead_lettered += 1
-            log.warning("consumer.dead_lettered", queue=self._queue, reason=_reason(exc))
-            await message.reject(requeue=False)
+        except (CloudEventError, PoisonMessageError, ValidationError, UnicodeDecodeError, ValueError) as exc:
+            await self._dead_letter(message, _reason(exc))
             return
         except Exception as exc:  # noqa: BLE001 -- anything else is retried; the delivery limit bounds it
             # Our own errors say what failed without content; others are named by type only.
@@ -92,8 +97,34 @@ class QueueConsumer:
         self.handled += 1
         await message.ack()
 
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+        """Publish to the dead-letter exchange with the reason (confirmed), then ack the original."""
+        headers = {k: v for k, v in dict(message.headers).items() if isinstance(v, str | int | bytes)}
+        headers.update({DLQ_REASON: reason[:300], DLQ_QUEUE: self._queue})
+        copy = Outgoing(
+            DEAD_LETTER_EXCHANGE,
+            self._queue,
+            str(message.message_id or ""),
+            str(message.type or ""),
+            {k: v.decode(errors="replace") if isinstance(v, bytes) else v for k, v in headers.items()},
+            message.body,
+        )
+        try:
+            await self._publisher.publish(copy)
+        except HostgateError:
+            # Could not keep it with its reason: let RabbitMQ dead-letter it (reason "rejected").
+            await message.reject(requeue=False)
+        else:
+            await message.ack()
+        self.dead_lettered += 1
+        log.warning("consumer.dead_lettered", queue=self._queue, reason=reason[:200])
+
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        return f"invalid body: {exc.error_count()} field error(s)"
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        return f"invalid body: {exc.error_count()} field error(s), first at {where}: {first['type']}"
+    if isinstance(exc, UnicodeDecodeError | ValueError) and not isinstance(exc, HostgateError):
+        return f"invalid body: {type(exc).__name__}"
     return str(exc)

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateway.config.loader import Business
-from gateway.errors import AuthError, RequestError
+from gateway.errors import AuthError, HostgateError, RequestError
 from gateway.http.keys import CONFIG, RATE_LIMITER
 
 BUSINESS_PATHS = "/v1/"
@@ -24,10 +24,29 @@ def caller(request: web.Request) -> Business:
     return request[_CALLER]
 
 
+# Guessing keys: failed attempts per client address share a small bucket; past it, 429.
+FAILED_AUTH_PER_SECOND = 5.0
+FAILED_AUTH_BURST = 20
+
+
+def _refuse(request: web.Request, message: str) -> HostgateError:
+    wait = request.app[RATE_LIMITER].take(
+        f"auth-failures:{request.remote}", FAILED_AUTH_PER_SECOND, FAILED_AUTH_BURST
+    )
+    if wait > 0:
+        return RequestError(
+            429,
+            "rate_limited",
+            "too many failed authentications; retry later",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+    return AuthError(message)
+
+
 def _token_hash(request: web.Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("send the credential as 'Authorization: Bearer <key>'")
+        raise _refuse(request, "send the credential as 'Authorization: Bearer <key>'")
     return "sha256:" + hashlib.sha256(token.strip().encode()).hexdigest()
 
 
@@ -47,14 +66,14 @@ async def business_auth_middleware(request: web.Request, handler: Handler) -> we
             raise RequestError(
                 403, "forbidden_credential", "a business key cannot call the network's endpoints"
             )
-        raise AuthError("unknown or revoked network credential")
+        raise _refuse(request, "unknown or revoked network credential")
     if network_credential:
         raise RequestError(
             403, "forbidden_credential", "the network's credential cannot call business endpoints"
         )
     business = config.businesses.get(business_id) if business_id else None
     if business is None:
-        raise AuthError("unknown or revoked API key")
+        raise _refuse(request, "unknown or revoked API key")
     limit = business.file.rate_limit
     wait = request.app[RATE_LIMITER].take(business.id, limit.per_second, limit.burst)
     if wait > 0:

@@ -75,3 +75,19 @@ class TestAuthMatrix:
         assert body["document"]["business_id"] == "nimbus-shop"
         status, body = await _call(bridge, "GET", warung_message, bridge.auth("warung-sari"))
         assert status == 200
+
+
+class TestBruteForce:
+    async def test_guessing_keys_hits_the_rate_limit(self, bridge: Bridge) -> None:
+        """Many wrong keys from one address are answered 429 with Retry-After; the real key still works."""
+        statuses = []
+        for i in range(60):
+            response = await bridge.client.get(
+                "/v1/disclosure", headers={"Authorization": f"Bearer hg_guess_{i}"}
+            )
+            statuses.append(response.status)
+            if response.status == 429:
+                assert int(response.headers["Retry-After"]) >= 1
+        print(f"60 guesses: {statuses.count(401)} x 401, {statuses.count(429)} x 429")
+        assert statuses.count(429) >= 30
+        assert (await bridge.client.get("/v1/disclosure", headers=bridge.auth("warung-sari"))).status == 200
