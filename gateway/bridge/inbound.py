@@ -115,21 +115,11 @@ class InboundHandler:
                 "disclosure_stale",
                 [(message.sender, notice_id)],
             )
-            outbox.insert(
-                db,
-                message.business_id,
-                kind=outbox.RowKind.EVENT,
-                exchange=OUTBOUND.exchange,
-                routing_key=f"{message.business_id}.receipt",
-                event=receipt,
+            outbox.queue(
+                db, message.business_id, OUTBOUND.exchange, f"{message.business_id}.receipt", receipt
             )
-            outbox.insert(
-                db,
-                message.business_id,
-                kind=outbox.RowKind.EVENT,
-                exchange=NOTICES.exchange,
-                routing_key=f"{message.business_id}.disclosure_stale",
-                event=notice,
+            outbox.queue(
+                db, message.business_id, NOTICES.exchange, f"{message.business_id}.disclosure_stale", notice
             )
             self._store.defer(
                 self._audit.submit(
@@ -223,14 +213,7 @@ class InboundHandler:
         def work(db: sqlite3.Connection) -> None:
             if not endpoints.disable(db, business.id, reason):
                 return
-            outbox.insert(
-                db,
-                business.id,
-                kind=outbox.RowKind.EVENT,
-                exchange=OUTBOUND.exchange,
-                routing_key=f"{business.id}.endpoint",
-                event=event,
-            )
+            outbox.queue(db, business.id, OUTBOUND.exchange, f"{business.id}.endpoint", event)
             self._store.defer(self._audit.submit("endpoint.disabled", business=business.id, reason=reason))
 
         await self._store.transact(work)
@@ -306,14 +289,7 @@ class InboundHandler:
             revision=revision,
         )
         messages.apply_status(db, message.business_id, message.message_id, status, reason)
-        outbox.insert(
-            db,
-            message.business_id,
-            kind=outbox.RowKind.EVENT,
-            exchange=OUTBOUND.exchange,
-            routing_key=f"{message.business_id}.receipt",
-            event=receipt,
-        )
+        outbox.queue(db, message.business_id, OUTBOUND.exchange, f"{message.business_id}.receipt", receipt)
 
 
 ReceiptStatus = Literal["delivered", "disclosure_stale", "rejected"]

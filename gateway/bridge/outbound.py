@@ -116,15 +116,10 @@ class OutboundService:
             revision=revision,
         )
         chats.open_chat(db, request.business_id, request.recipient)
-        outbox.insert(
-            db,
-            request.business_id,
-            kind=outbox.RowKind.EVENT,
-            exchange=OUTBOUND.exchange,
-            routing_key=f"{request.business_id}.message",
-            event=event,
-            # A copy waiting in a queue must not outlive the business's retention either.
-            expiration_ms=max(1, int(request.retention.total_seconds() * 1000)),
+        # A copy waiting in a queue must not outlive the business's retention either.
+        expiration_ms = max(1, int(request.retention.total_seconds() * 1000))
+        outbox.queue(
+            db, request.business_id, OUTBOUND.exchange, f"{request.business_id}.message", event, expiration_ms
         )
         self._store.defer(
             self._audit.submit(

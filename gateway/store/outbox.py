@@ -78,6 +78,26 @@ def insert(
     return seq
 
 
+def queue(
+    db: sqlite3.Connection,
+    business_id: str,
+    exchange: str,
+    routing_key: str,
+    event: CloudEvent,
+    expiration_ms: int | None = None,
+) -> int:
+    """Add an ordinary event row (published in windows, in order)."""
+    return insert(
+        db,
+        business_id,
+        kind=RowKind.EVENT,
+        exchange=exchange,
+        routing_key=routing_key,
+        event=event,
+        expiration_ms=expiration_ms,
+    )
+
+
 def _row(values: tuple[object, ...]) -> OutboxRow:
     seq, business_id, kind, exchange, routing_key, headers, body, cursor, created_at = values
     assert isinstance(headers, str)  # noqa: S101 -- schema guarantees
