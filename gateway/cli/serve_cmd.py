@@ -15,6 +15,7 @@ from aiohttp import web
 from gateway.app import apply_config, build_app
 from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
 from gateway.config.loader import GatewayConfig
+from gateway.http.deadline import DeadlineSite
 from gateway.http.keys import CONFIG
 from gateway.logging import configure_logging
 
@@ -67,9 +68,12 @@ async def _serve(config: GatewayConfig, host: str, port: int) -> None:
         task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # lingering_time: how long an unread (slow) body may keep a refused connection open.
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, lingering_time=2.0, keepalive_timeout=15
+    )
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = DeadlineSite(runner, host, port, header_seconds=config.settings.http.header_timeout_seconds)
     await site.start()
     bound = runner.addresses[0]
     log.info(

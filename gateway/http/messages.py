@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import datetime as dt
@@ -15,7 +16,7 @@ from gateway.bridge.models import UserId
 from gateway.bridge.outbound import SendRequest, request_hash
 from gateway.errors import RequestError
 from gateway.http.auth import caller
-from gateway.http.keys import DISCLOSURES, OUTBOUND_SERVICE, STORE
+from gateway.http.keys import CONFIG, DISCLOSURES, OUTBOUND_SERVICE, STORE
 from gateway.rights.retention import cutoff
 from gateway.store import messages
 
@@ -60,7 +61,12 @@ def _validation_error(exc: ValidationError) -> RequestError:
 async def _json_body(request: web.Request) -> tuple[bytes, object]:
     if request.content_type != "application/json":
         raise RequestError(415, "unsupported_media_type", "send the body as application/json")
-    raw = await request.read()
+    try:
+        raw = await asyncio.wait_for(
+            request.read(), request.app[CONFIG].current.settings.http.body_timeout_seconds
+        )
+    except TimeoutError as exc:
+        raise RequestError(408, "request_timeout", "the request body did not arrive in time") from exc
     try:
         return raw, json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

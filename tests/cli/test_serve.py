@@ -14,7 +14,8 @@ class TestServe:
     def test_serves_example_config_and_stops_on_sigterm(self, config_dir: Path) -> None:
         """The gateway starts on the example config, /healthz is 200, SIGTERM stops it cleanly."""
         with serving(config_dir) as (process, port, lines):
-            assert lines[-1]["businesses"] == ["kirana-travel", "nimbus-shop", "warung-sari"]
+            started = next(r for r in lines if r["event"] == "gateway.started")
+            assert started["businesses"] == ["kirana-travel", "nimbus-shop", "warung-sari"]
             assert get_json(port, "/healthz") == (200, {"status": "ok"})
             wait_status(port, "/readyz", 200, 15)
             process.send_signal(signal.SIGTERM)
