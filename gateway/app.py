@@ -10,6 +10,7 @@ from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
 from gateway.audit.setup import make_trail
+from gateway.audit.staging import AuditDrain
 from gateway.audit.witness import CheckpointForwarder
 from gateway.bridge.consents import ConsentHandler
 from gateway.bridge.consumer import Handler, QueueConsumer
@@ -29,6 +30,7 @@ from gateway.http.auth import business_auth_middleware
 from gateway.http.errors import error_middleware
 from gateway.http.keys import (
     AUDIT,
+    AUDIT_DRAIN,
     BROKER,
     CONFIG,
     CONSENT_CONSUMER,
@@ -65,10 +67,12 @@ async def _audit_ctx(app: web.Application) -> AsyncIterator[None]:
     loop = asyncio.get_running_loop()
     trail = app[AUDIT]
     await loop.run_in_executor(None, trail.writer.open)
+    await app[AUDIT_DRAIN].start()
     app[WITNESS].attach(loop, app[RELAY].wake)
     app[SIGNING_KEYS].on_rotate = lambda old, new: trail.submit("keys.rotated", kid=new, previous_kid=old)
     await _record_config(app, app[CONFIG].current)
     yield
+    await app[AUDIT_DRAIN].close()
     await loop.run_in_executor(None, trail.writer.close)
     await app[WITNESS].drain()
 
@@ -132,6 +136,7 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
     app[SIGNING_KEYS] = KeyRing.open(config.path(settings.signing_key_dir))
     app[WITNESS] = CheckpointForwarder(app[STORE])
     app[AUDIT] = make_trail(config, app[SIGNING_KEYS], on_checkpoint=app[WITNESS])
+    app[AUDIT_DRAIN] = AuditDrain(app[STORE], app[AUDIT])
     app[DISCLOSURES] = DisclosureService(app[STORE], app[SIGNING_KEYS], app[AUDIT])
 
     async def on_connect(connection: AbstractRobustConnection) -> None:

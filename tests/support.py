@@ -200,3 +200,20 @@ async def purge_network_queues() -> None:
                 continue  # not declared yet on this broker
     finally:
         await connection.close()
+
+
+def trail_text(var: Path) -> str:
+    """Everything in the audit trail files under ``var/audit``."""
+    return "".join(p.read_text() for p in sorted((var / "audit").glob("audit-*.jsonl")))
+
+
+async def wait_for_trail(var: Path, needle: str, within: float = 10, count: int = 1) -> str:
+    """The trail once ``needle`` appears in it ``count`` times (records reach it just after their commit)."""
+    deadline = time.monotonic() + within
+    while True:
+        text = trail_text(var)
+        if text.count(needle) >= count:
+            return text
+        if time.monotonic() > deadline:
+            pytest.fail(f"{needle!r} not in the audit trail {count} time(s) within {within}s")
+        await asyncio.sleep(0.05)

@@ -9,7 +9,7 @@ so a bug cannot write a raw id or a message body into the trail.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
@@ -30,18 +30,25 @@ class _ChainSink:
         return self._writer.submit(record)
 
 
+def validated_record(
+    pseudonymize: Callable[[str], str], name: str, given: Mapping[str, object]
+) -> dict[str, Any]:
+    """Keep only the event's declared fields, pseudonymise user ids, validate; add event and time."""
+    model = EVENTS[name]
+    fields = {k: v for k, v in given.items() if k in model.model_fields}
+    for key in USER_FIELDS.intersection(fields):
+        fields[key] = pseudonymize(str(fields[key]))
+    validated = model.model_validate(fields).model_dump(mode="json")
+    stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return {"event": name, "ts": stamp, **validated}
+
+
 def schema_processor(pseudonymize: Callable[[str], str]) -> structlog.typing.Processor:
-    """Keep only the event's declared fields, pseudonymise user ids, validate."""
+    """The pipeline's processor: ``validated_record`` on the event dict."""
 
     def process(_logger: object, _method: str, event_dict: structlog.typing.EventDict) -> dict[str, Any]:
         name = event_dict.pop("event")
-        model = EVENTS[name]
-        fields = {k: v for k, v in event_dict.items() if k in model.model_fields}
-        for key in USER_FIELDS.intersection(fields):
-            fields[key] = pseudonymize(str(fields[key]))
-        validated = model.model_validate(fields).model_dump(mode="json")
-        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        return {"event": name, "ts": stamp, **validated}
+        return validated_record(pseudonymize, name, event_dict)
 
     return process
 
@@ -58,6 +65,10 @@ class AuditTrail:
             wrapper_class=structlog.BoundLogger,
             cache_logger_on_first_use=True,
         )
+
+    def render(self, event: str, **fields: object) -> dict[str, Any]:
+        """The validated record for ``event``, as the pipeline makes it (nothing written)."""
+        return validated_record(self.pseudonymize, event, fields)
 
     def submit(self, event: str, **fields: object) -> Future[int]:
         """Queue a record from any thread; the future resolves once it is on disk."""

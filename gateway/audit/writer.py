@@ -80,6 +80,7 @@ class ChainWriter:
         self._checkpointed = 0
         self._last_checkpoint = time.monotonic()
         self._lock: IO[bytes] | None = None
+        self.last_staged = 0
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -95,6 +96,7 @@ class ChainWriter:
                 record = orjson.loads(last)
                 self.seq, self.head = int(record["seq"]), str(record["hash"])
                 break
+        self.last_staged = _last_staged_id(files)
         self._checkpointed = self.seq
         self._file = (self.settings.directory / file_name(self._index)).open("ab")
         _fsync_dir(self.settings.directory)
@@ -257,6 +259,19 @@ def _take_lock(path: Path) -> IO[bytes]:
             f"{path.parent} is being written by another process (is the gateway running?)"
         ) from exc
     return handle
+
+
+def _last_staged_id(files: list[Path]) -> int:
+    """The highest staged-record id already in the trail (records drained from the store carry one)."""
+    for path in reversed(files):
+        for line in reversed(path.read_bytes().splitlines()):
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if "staged_id" in record:
+                return int(record["staged_id"])
+    return 0
 
 
 def _settle(future: Future[int], outcome: int | OSError) -> None:

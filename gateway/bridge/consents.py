@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
 from gateway.bridge.models import ConsentDecision
 from gateway.broker.cloudevents import CloudEvent
@@ -38,13 +39,13 @@ class ConsentHandler:
                 db, decision.business_id, decision.user_id, decision.decision, decision.at.timestamp()
             )
             # Every decision is audited, including one that arrived after a later one.
-            self._store.defer(
-                self._audit.submit(
-                    "consent.recorded",
-                    business=decision.business_id,
-                    user=decision.user_id,
-                    decision=decision.decision,
-                )
+            stage(
+                db,
+                self._audit,
+                "consent.recorded",
+                business=decision.business_id,
+                user=decision.user_id,
+                decision=decision.decision,
             )
             return applied
 

@@ -20,6 +20,7 @@ from typing import Literal
 import structlog
 
 from adapters.base import DeliveryResult, Envelope
+from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
 from gateway.bridge.models import InboundMessage, InboundReceipt
 from gateway.bridge.retries import RetryScheduler, attempt_of, next_delay
@@ -121,14 +122,14 @@ class InboundHandler:
             outbox.queue(
                 db, message.business_id, NOTICES.exchange, f"{message.business_id}.disclosure_stale", notice
             )
-            self._store.defer(
-                self._audit.submit(
-                    "message.rejected",
-                    business=message.business_id,
-                    message_id=message.message_id,
-                    user=message.sender,
-                    reason="disclosure_stale",
-                )
+            stage(
+                db,
+                self._audit,
+                "message.rejected",
+                business=message.business_id,
+                message_id=message.message_id,
+                user=message.sender,
+                reason="disclosure_stale",
             )
             return True
 
@@ -214,7 +215,7 @@ class InboundHandler:
             if not endpoints.disable(db, business.id, reason):
                 return
             outbox.queue(db, business.id, OUTBOUND.exchange, f"{business.id}.endpoint", event)
-            self._store.defer(self._audit.submit("endpoint.disabled", business=business.id, reason=reason))
+            stage(db, self._audit, "endpoint.disabled", business=business.id, reason=reason)
 
         await self._store.transact(work)
         log.warning("endpoint.disabled", business=business.id, reason=reason)
@@ -232,14 +233,14 @@ class InboundHandler:
 
         def work(db: sqlite3.Connection) -> None:
             self._record(db, event, message, revision, Status.FAILED, reason, receipt)
-            self._store.defer(
-                self._audit.submit(
-                    "delivery.dead_lettered",
-                    business=message.business_id,
-                    message_id=message.message_id,
-                    attempts=attempts,
-                    reason=reason,
-                )
+            stage(
+                db,
+                self._audit,
+                "delivery.dead_lettered",
+                business=message.business_id,
+                message_id=message.message_id,
+                attempts=attempts,
+                reason=reason,
             )
 
         await self._store.transact(work)
@@ -253,15 +254,15 @@ class InboundHandler:
         def work(db: sqlite3.Connection) -> None:
             self._record(db, event, message, revision, Status.DELIVERED, None, receipt)
             endpoints.record_success(db, business.id)
-            self._store.defer(
-                self._audit.submit(
-                    "message.delivered",
-                    business=message.business_id,
-                    message_id=message.message_id,
-                    user=message.sender,
-                    host=business.facts.operator,
-                    revision=revision,
-                )
+            stage(
+                db,
+                self._audit,
+                "message.delivered",
+                business=message.business_id,
+                message_id=message.message_id,
+                user=message.sender,
+                host=business.facts.operator,
+                revision=revision,
             )
 
         await self._store.transact(work)

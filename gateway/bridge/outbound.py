@@ -12,6 +12,7 @@ from functools import partial
 
 import orjson
 
+from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
 from gateway.bridge.models import OutboundMessage
 from gateway.broker.cloudevents import CloudEvent
@@ -121,15 +122,15 @@ class OutboundService:
         outbox.queue(
             db, request.business_id, OUTBOUND.exchange, f"{request.business_id}.message", event, expiration_ms
         )
-        self._store.defer(
-            self._audit.submit(
-                "message.accepted",
-                business=request.business_id,
-                message_id=event.id,
-                user=request.recipient,
-                direction="outbound",
-                revision=revision,
-            )
+        stage(
+            db,
+            self._audit,
+            "message.accepted",
+            business=request.business_id,
+            message_id=event.id,
+            user=request.recipient,
+            direction="outbound",
+            revision=revision,
         )
         if request.idempotency_key is not None:
             messages.remember_response(

@@ -19,6 +19,7 @@ from functools import partial
 
 import structlog
 
+from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
 from gateway.broker.publisher import Outgoing, Publisher
 from gateway.client.jwks import kid_of
@@ -166,18 +167,6 @@ class OutboxRelay:
                 for user in users[:confirmed]
             ]
             revision, reason = int(str(template["revision"])), str(template["reason"])
-            records = [
-                self._audit.submit(
-                    "notice.published",
-                    business=row.business_id,
-                    revision=revision,
-                    user=user,
-                    notice_id=notice_id,
-                    reason=reason,
-                )
-                for user, notice_id in sent
-            ]
-            await asyncio.gather(*(asyncio.wrap_future(r) for r in records))
             await self._store.run(partial(self._save_progress, row, sent, revision, reason))
             self.published += confirmed
         if confirmed < len(users):
@@ -190,6 +179,17 @@ class OutboxRelay:
         def work(db: sqlite3.Connection) -> None:
             outbox.set_cursor(db, row.seq, sent[-1][0])
             notices.record_sent(db, row.business_id, revision, reason, sent)
+            for user, notice_id in sent:
+                stage(
+                    db,
+                    self._audit,
+                    "notice.published",
+                    business=row.business_id,
+                    revision=revision,
+                    user=user,
+                    notice_id=notice_id,
+                    reason=reason,
+                )
 
         self._store.transaction(work)
 

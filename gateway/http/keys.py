@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.audit.staging import AuditDrain
 from gateway.audit.trail import AuditTrail
 from gateway.audit.witness import CheckpointForwarder
 from gateway.bridge.consumer import QueueConsumer
@@ -26,6 +27,7 @@ DISCLOSURES = web.AppKey("disclosures", DisclosureService)
 PUBLISHER = web.AppKey("publisher", Publisher)
 RELAY = web.AppKey("relay", OutboxRelay)
 AUDIT = web.AppKey("audit", AuditTrail)
+AUDIT_DRAIN = web.AppKey("audit_drain", AuditDrain)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 OUTBOUND_SERVICE = web.AppKey("outbound_service", OutboundService)
 INBOUND_CONSUMER = web.AppKey("inbound_consumer", QueueConsumer)

@@ -122,6 +122,13 @@ _SCHEMA = [
         reason TEXT
     ) WITHOUT ROWID;
     """,
+    # version 5: audit records staged with the work they record, drained into the trail in order
+    """
+    CREATE TABLE audit_staged (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        record BLOB NOT NULL
+    );
+    """,
 ]
 
 

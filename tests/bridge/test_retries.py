@@ -14,7 +14,7 @@ from gateway.simulator import NetworkSimulator
 from tests.bridge.conftest import BROKER_URL, Bridge, point_at_hosts
 from tests.bridge.hosts import business_hosts
 from tests.conftest import run_cli
-from tests.support import purge_network_queues, serving, wait_status
+from tests.support import purge_network_queues, serving, wait_for_trail, wait_status
 
 pytestmark = pytest.mark.broker
 
@@ -59,8 +59,8 @@ class TestRetries:
             lambda: bridge.network.stats.counts["receipt:rejected"] >= 2, "the second rejected receipt"
         )
         assert len(bridge.hosts.attempts) == 1, "a disabled endpoint is not contacted"
-        trail = "".join(
-            p.read_text() for p in (bridge.config_dir.parent / "var" / "audit").glob("audit-*.jsonl")
+        trail = await wait_for_trail(
+            bridge.config_dir.parent / "var", '"event":"delivery.dead_lettered"', count=2
         )
         assert '"event":"endpoint.disabled"' in trail
         assert trail.count('"event":"delivery.dead_lettered"') == 2
@@ -141,8 +141,6 @@ class TestSlowAndFailingEndpoints:
         await _until(
             lambda: bridge.network.stats.counts["receipt:rejected"] >= 1, "the endpoint to be given up on"
         )
-        trail = "".join(
-            p.read_text() for p in (bridge.config_dir.parent / "var" / "audit").glob("audit-*.jsonl")
-        )
+        trail = await wait_for_trail(bridge.config_dir.parent / "var", '"event":"endpoint.disabled"')
         assert '"event":"endpoint.disabled"' in trail
         assert "failing for more than" in trail

@@ -18,6 +18,7 @@ from gateway.store import consents
 from gateway.store.sqlite import _SCHEMA
 from tests.bridge.conftest import Bridge
 from tests.conftest import REPO, edit
+from tests.support import wait_for_trail
 
 pytestmark = pytest.mark.broker
 
@@ -118,7 +119,7 @@ class TestRetention:
             assert db.execute(f"SELECT count(*) FROM {table} WHERE {where}", (message_id,)).fetchone()[0] == 0  # noqa: S608 -- constants
         assert db.execute("SELECT count(*) FROM idempotency WHERE key = 'retention-1'").fetchone()[0] == 0
         db.close()
-        trail = "".join(p.read_text() for p in (var / "audit").glob("audit-*.jsonl"))
+        trail = await wait_for_trail(var, '"event":"data.purged"')
         purged = [json.loads(line) for line in trail.splitlines() if '"data.purged"' in line]
         assert any(r["business"] == "nimbus-shop" and r["records"] >= 3 for r in purged), purged
 
@@ -176,7 +177,5 @@ class TestExport:
             )
         # The export itself is in the audit trail.
         await bridge.client.get(export, headers=network)
-        trail = "".join(
-            p.read_text() for p in (bridge.config_dir.parent / "var" / "audit").glob("audit-*.jsonl")
-        )
+        trail = await wait_for_trail(bridge.config_dir.parent / "var", '"event":"export.served"')
         assert '"event":"export.served"' in trail
