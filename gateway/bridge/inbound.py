@@ -189,9 +189,8 @@ class InboundHandler:
         attempt = attempt_of(event)
         delay = next_delay(policy.retry_seconds, attempt, policy.jitter, result.retry_after, self._rng)
         # Retention wins over retries: nothing is kept for a later attempt past the business's retention.
-        expired = message.sent_at + business.facts.retention < datetime.now(UTC) + timedelta(
-            seconds=delay or 0
-        )
+        wait = timedelta(seconds=delay.seconds if delay is not None else 0)
+        expired = message.sent_at + business.facts.retention < datetime.now(UTC) + wait
         if delay is not None and expired:
             await self._give_up(event, message, business, revision, "retention ends before the next attempt")
             return

@@ -12,8 +12,9 @@ which ``hostgate deliveries replay`` re-delivers it.
 
 from __future__ import annotations
 
+import math
 import random
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import aio_pika
@@ -53,18 +54,36 @@ def delay_queue(delay_ms: int) -> str:
     return f"hostgate.retry.{delay_ms}ms"
 
 
+@dataclass(frozen=True, slots=True)
+class Delay:
+    """How long a retry waits: its own jittered delay, and the delay queue's TTL (the upper bound).
+
+    One queue per schedule step, not per jittered value: the jitter rides on the
+    message's own expiration, so the number of delay queues stays small.
+    """
+
+    seconds: float
+    queue_ms: int
+
+    @property
+    def message_ms(self) -> int:
+        """The message's own expiration."""
+        return max(1, min(self.queue_ms, round(self.seconds * 1000)))
+
+
 def next_delay(
     schedule: list[float], attempt: int, jitter: float, retry_after: timedelta | None, rng: random.Random
-) -> float | None:
-    """Seconds to wait before attempt ``attempt + 1``, or None when the schedule is spent."""
+) -> Delay | None:
+    """The wait before attempt ``attempt + 1``, or None when the schedule is spent."""
     if attempt > len(schedule):
         return None
     base = schedule[attempt - 1]
     if retry_after is not None:
-        # Honour Retry-After: the first step of the schedule at least that long (or that long itself).
-        wanted = retry_after.total_seconds()
+        # Honour Retry-After: the first step of the schedule at least that long, else that long (whole s).
+        wanted = math.ceil(retry_after.total_seconds())
         base = next((step for step in schedule[attempt - 1 :] if step >= wanted), wanted)
-    return base * (1 + rng.uniform(-jitter, jitter)) if base > 0 else 0.0
+    seconds = base * (1 + rng.uniform(-jitter, jitter)) if base > 0 else 0.0
+    return Delay(seconds, max(1, math.ceil(base * (1 + jitter) * 1000)))
 
 
 class RetryScheduler:
@@ -90,13 +109,13 @@ class RetryScheduler:
             await channel.close()
         self._declared.add(name)
 
-    async def later(self, event: CloudEvent, delay: float, attempt: int) -> None:
-        """Park the event for ``delay`` seconds; it comes back as attempt ``attempt``."""
-        delay_ms = max(1, round(delay * 1000))
-        name = delay_queue(delay_ms)
-        await self._declare(self._connection_now(), name, delay_ms)
+    async def later(self, event: CloudEvent, delay: Delay, attempt: int) -> None:
+        """Park the event for ``delay``; it comes back as attempt ``attempt``."""
+        name = delay_queue(delay.queue_ms)
+        await self._declare(self._connection_now(), name, delay.queue_ms)
         copy = replace(event, extensions={**event.extensions, ATTEMPT: attempt})
-        await self._publisher.publish(Outgoing.of(DEFAULT_EXCHANGE, name, copy))
+        await self._publisher.publish(Outgoing.of(DEFAULT_EXCHANGE, name, copy, delay.message_ms))
+        delay_ms = delay.message_ms
         log.info(
             "delivery.retry_scheduled",
             business=event.subject,

@@ -144,3 +144,22 @@ class TestSlowAndFailingEndpoints:
         trail = await wait_for_trail(bridge.config_dir.parent / "var", '"event":"endpoint.disabled"')
         assert '"event":"endpoint.disabled"' in trail
         assert "failing for more than" in trail
+
+
+class TestSchedule:
+    def test_jitter_does_not_multiply_delay_queues(self) -> None:
+        """However the jitter falls, one schedule step maps to one delay queue; Retry-After picks a step."""
+        import random  # noqa: PLC0415 -- only here
+        from datetime import timedelta  # noqa: PLC0415 -- only here
+
+        from gateway.bridge.retries import next_delay  # noqa: PLC0415 -- only here
+
+        rng = random.Random(1)  # noqa: S311 -- a reproducible test, not a secret
+        schedule: list[float] = [0, 5, 300, 1800]
+        delays = [next_delay(schedule, 2, 0.2, None, rng) for _ in range(200)]
+        assert {d.queue_ms for d in delays if d} == {6000}
+        assert all(4.0 <= d.seconds <= 6.0 and d.message_ms <= d.queue_ms for d in delays if d)
+        after = next_delay(schedule, 2, 0.2, timedelta(seconds=60), rng)
+        assert after is not None
+        assert after.queue_ms == 360_000  # the 5-minute step, not a queue for "60 s"
+        assert next_delay(schedule, 5, 0.2, None, rng) is None
