@@ -47,6 +47,7 @@ class BrokerLink:
         self._name = name
         self._on_connect = on_connect
         self._set_up = False
+        self._closing: set[asyncio.Task[None]] = set()
         self._connection: AbstractRobustConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._last_error = "not connected yet"
@@ -100,6 +101,28 @@ class BrokerLink:
         except _CONNECT_ERRORS as exc:
             self._last_error = f"set-up after reconnect failed: {type(exc).__name__}: {exc}"
             log.warning("broker.setup_failed", error=self._last_error)
+
+    async def restart(self, reason: str) -> None:
+        """Throw the connection away and connect afresh.
+
+        aio-pika's robust connection can come back from a broker crash in a state
+        where every new channel times out; a publisher that sees that asks for a
+        clean connection rather than waiting on one that will not recover.
+        """
+        if self._task is not None and not self._task.done():
+            return  # already connecting
+        log.warning("broker.link_restarted", url=self._settings.redacted_url(), reason=reason)
+        old, self._connection, self._set_up = self._connection, None, False
+        self._last_error = f"restarting: {reason}"
+        if old is not None:
+            closing = asyncio.create_task(self._close_quietly(old))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+        self._task = asyncio.create_task(self._connect_forever(), name="broker-connect")
+
+    async def _close_quietly(self, connection: AbstractRobustConnection) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(connection.close(), self._settings.publish_timeout_seconds)
 
     @property
     def connection(self) -> AbstractRobustConnection | None:

@@ -8,6 +8,7 @@ confirmed, so it can delete exactly those from the outbox and retry the rest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -74,6 +75,7 @@ class Publisher:
         self._timeout = timeout
         self._channel: AbstractChannel | None = None
         self._lock = asyncio.Lock()
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def _ready_channel(self) -> AbstractChannel:
         async with self._lock:
@@ -88,6 +90,9 @@ class Publisher:
                     self._timeout,
                 )
             except _FAILURES as exc:
+                if isinstance(exc, TimeoutError):
+                    # A connection that cannot even open a channel will not heal by itself.
+                    await self._link.restart("opening a channel timed out")
                 raise BrokerError(f"cannot open a channel: {type(exc).__name__}") from exc
             self._channel = channel
             return channel
@@ -137,7 +142,15 @@ class Publisher:
     def _drop_channel_after(self, failure: object) -> None:
         # A timeout or a closed channel leaves the channel in doubt: start afresh next time.
         if not isinstance(failure, aiormq.exceptions.PublishError):
-            self._channel = None
+            doubtful, self._channel = self._channel, None
+            if doubtful is not None and not doubtful.is_closed:
+                closing = asyncio.create_task(self._close_quietly(doubtful))
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+
+    async def _close_quietly(self, channel: AbstractChannel) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(channel.close(), self._timeout)
 
     async def publish(self, item: Outgoing) -> None:
         """Publish one event; raise PublishNotConfirmed unless the broker confirmed it."""
