@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,26 @@ def edit(path: Path, change: Callable[[str], str]) -> None:
     after = change(before)
     assert after != before, f"edit to {path.name} changed nothing"
     path.write_text(after, encoding="utf-8")
+
+
+def without_rate_limit(config_dir: Path, business: str = "warung-sari") -> None:
+    """Raise a business's rate limit so a test exercises the path under load, not its 429s."""
+    edit(
+        config_dir / "businesses" / f"{business}.toml",
+        lambda t: t.replace("per_second = 50", "per_second = 100000").replace(
+            "burst = 100", "burst = 100000"
+        ),
+    )
+
+
+def quick_reconnects(config_dir: Path, seconds: float = 0.5) -> None:
+    """Shorten the broker reconnect interval so a fault test does not wait out the default."""
+    edit(
+        config_dir / "gateway.toml",
+        lambda t: re.sub(
+            r"reconnect_interval_seconds = [\d.]+", f"reconnect_interval_seconds = {seconds}", t
+        ),
+    )
 
 
 def run_cli(

@@ -217,36 +217,3 @@ async def wait_for_trail(var: Path, needle: str, within: float = 10, count: int 
         if time.monotonic() > deadline:
             pytest.fail(f"{needle!r} not in the audit trail {count} time(s) within {within}s")
         await asyncio.sleep(0.05)
-
-
-@asynccontextmanager
-async def broker_killed() -> AsyncIterator[None]:
-    """``kill -9`` the RabbitMQ node for the block, then start it again (``rabbitmq-server -detached``)."""
-    if shutil.which("rabbitmq-server") is None:
-        pytest.fail("rabbitmq-server is not installed; the broker kill test needs a local RabbitMQ")
-    process = await asyncio.create_subprocess_exec(
-        "rabbitmqctl",
-        "eval",
-        "os:getpid().",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    output, _ = await process.communicate()
-    pid = int(output.decode().strip().strip('"'))
-    os.kill(pid, 9)
-    try:
-        yield
-    finally:
-        await asyncio.sleep(1.5)  # let epmd notice the node is gone, or the new one refuses to start
-        starter = await asyncio.create_subprocess_exec("rabbitmq-server", "-detached")
-        await starter.wait()
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", 5672)
-            except OSError:
-                await asyncio.sleep(0.5)
-                continue
-            writer.close()
-            break
-        await rabbitmqctl_async("await_startup")

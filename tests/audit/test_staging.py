@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import edit
+from tests.conftest import without_rate_limit
 from tests.support import serving, trail_text, wait_for_trail, wait_status
 
 pytestmark = [pytest.mark.broker, pytest.mark.reliability]
@@ -20,12 +20,7 @@ WARUNG_KEY = "hg_OaJgRLK3o0V2k_HGoBNpsFEVC6Ha_fdaRIb3flcB36Y"
 
 async def test_kill_9_after_accepting_keeps_every_record(config_dir: Path) -> None:
     """300 messages accepted, then kill -9: after a restart the trail holds one message.accepted per 202."""
-    edit(
-        config_dir / "businesses" / "warung-sari.toml",
-        lambda t: t.replace("per_second = 50", "per_second = 100000").replace(
-            "burst = 100", "burst = 100000"
-        ),
-    )
+    without_rate_limit(config_dir)
     accepted: list[str] = []
     with serving(config_dir) as (process, port, _):
         wait_status(port, "/readyz", 200, 15)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from gateway.http.keys import CONFIG, SIGNING_KEYS
 from gateway.sealing import EndpointPrivateKey
 from gateway.simulator import NetworkSimulator
 from tests.bridge.hosts import Hosts, business_hosts
-from tests.conftest import REPO, edit
+from tests.conftest import REPO, edit, quick_reconnects
 
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/"
 API_KEYS = {
@@ -84,10 +83,7 @@ def point_at_hosts(config_dir: Path, hosts: Hosts) -> None:
     for business in BUSINESSES:
         path = config_dir / "businesses" / f"{business}.toml"
         path.write_text(path.read_text() + "\n[delivery]\nretry_seconds = [0.2, 0.4, 0.6]\njitter = 0.1\n")
-    edit(
-        config_dir / "gateway.toml",
-        lambda t: re.sub(r"reconnect_interval_seconds = \d+", "reconnect_interval_seconds = 0.5", t),
-    )
+    quick_reconnects(config_dir)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from gateway.config import load_config
 from gateway.events import OUTBOUND_MESSAGE
 from tests.bridge.conftest import API_KEYS
 from tests.broker_capture import Captured, capture
-from tests.conftest import edit
+from tests.conftest import quick_reconnects, without_rate_limit
 from tests.support import broker_stopping, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.broker_restart, pytest.mark.reliability]
@@ -38,16 +38,8 @@ async def gateway(
     captured: Captured, config_dir: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[TestClient[Any, Any]]:
     """The gateway in-process, reconnecting quickly, rate limit out of the way."""
-    edit(
-        config_dir / "gateway.toml",
-        lambda t: t.replace("reconnect_interval_seconds = 2", "reconnect_interval_seconds = 0.5"),
-    )
-    edit(
-        config_dir / "businesses" / "warung-sari.toml",
-        lambda t: t.replace("per_second = 50", "per_second = 100000").replace(
-            "burst = 100", "burst = 100000"
-        ),
-    )
+    quick_reconnects(config_dir)
+    without_rate_limit(config_dir)
     app = build_app(
         load_config(config_dir, {}, AdapterRegistry()), connection_name=f"test:{request.node.name}"
     )

@@ -20,7 +20,7 @@ from gateway.config import load_config
 from gateway.events import OUTBOUND_MESSAGE
 from tests.bridge.conftest import API_KEYS
 from tests.broker_capture import Captured, capture
-from tests.conftest import edit
+from tests.conftest import edit, without_rate_limit
 from tests.faultproxy import FaultProxy, fault_proxy
 from tests.support import wait_until
 
@@ -52,12 +52,7 @@ async def gateway(
             "reconnect_interval_seconds = 2", "reconnect_interval_seconds = 0.3"
         ),
     )
-    edit(
-        config_dir / "businesses" / "warung-sari.toml",
-        lambda t: t.replace("per_second = 50", "per_second = 100000").replace(
-            "burst = 100", "burst = 100000"
-        ),
-    )
+    without_rate_limit(config_dir)
     config = load_config(
         config_dir, {"HOSTGATE_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{proxy.port}/"}, AdapterRegistry()
     )

@@ -23,7 +23,7 @@ from gateway.disclosure.document import DisclosureDocument, NoticeDocument
 from gateway.http.keys import AUDIT, CONFIG, RELAY, STORE
 from gateway.store import chats
 from tests.broker_capture import Captured, capture
-from tests.conftest import edit
+from tests.conftest import edit, quick_reconnects
 from tests.support import broker_stopping, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.broker_restart, pytest.mark.reliability]
@@ -44,10 +44,7 @@ async def gateway(
     captured: Captured, config_dir: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[TestClient[Any, Any]]:
     """The gateway in-process on the example config, reconnecting quickly."""
-    edit(
-        config_dir / "gateway.toml",
-        lambda t: t.replace("reconnect_interval_seconds = 2", "reconnect_interval_seconds = 0.5"),
-    )
+    quick_reconnects(config_dir)
     config = load_config(config_dir, {}, AdapterRegistry())
     client: TestClient[Any, Any] = TestClient(
         TestServer(build_app(config, connection_name=f"test:{request.node.name}"), host="127.0.0.1", port=0)

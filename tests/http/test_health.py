@@ -12,17 +12,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.adapter_registry import AdapterRegistry
 from gateway.app import build_app
 from gateway.config import load_config
-from tests.conftest import edit
+from tests.conftest import quick_reconnects
 from tests.support import broker_stopped, closed_port, wait_until
 
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 async def _client(config_dir: Path, amqp_url: str, name: str) -> TestClient[Any, Any]:
-    edit(
-        config_dir / "gateway.toml",
-        lambda t: t.replace("reconnect_interval_seconds = 2", "reconnect_interval_seconds = 0.5"),
-    )
+    quick_reconnects(config_dir)
     config = load_config(config_dir, {"HOSTGATE_AMQP_URL": amqp_url}, AdapterRegistry())
     client: TestClient[Any, Any] = TestClient(
         TestServer(build_app(config, connection_name=name), host="127.0.0.1", port=0)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import edit
+from tests.conftest import without_rate_limit
 from tests.support import serving, wait_status
 
 WARUNG_KEY = "hg_OaJgRLK3o0V2k_HGoBNpsFEVC6Ha_fdaRIb3flcB36Y"
@@ -55,12 +55,7 @@ def _generated(output: str) -> int:
 def test_schemathesis_finds_no_issue(config_dir: Path) -> None:
     """Every operation, 200+ generated cases each, all checks, stateful links: no issue, with the right credential each."""
     # A rate limit high enough that the run exercises the API rather than its 429s.
-    edit(
-        config_dir / "businesses" / "warung-sari.toml",
-        lambda t: t.replace("per_second = 50", "per_second = 100000").replace(
-            "burst = 100", "burst = 100000"
-        ),
-    )
+    without_rate_limit(config_dir)
     with serving(config_dir) as (process, port, _):
         wait_status(port, "/readyz", 200, 15)
         runs = {
