@@ -26,9 +26,7 @@ class ConsentHandler:
 
     async def __call__(self, event: CloudEvent) -> None:
         """Record one decision (a decision older than the stored one changes nothing)."""
-        if event.type != CONSENT_DECISION:
-            raise PoisonMessageError(f"unexpected event type {event.type!r}")
-        decision = ConsentDecision.model_validate_json(event.data)
+        decision = event.data_as(CONSENT_DECISION, ConsentDecision)
         if decision.business_id not in self._config.current.businesses:
             raise PoisonMessageError(f"unknown business {decision.business_id!r}")
 

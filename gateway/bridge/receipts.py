@@ -31,9 +31,7 @@ class ReceiptHandler:
 
     async def __call__(self, event: CloudEvent) -> None:
         """Apply one receipt, once (a redelivered event id changes nothing)."""
-        if event.type != DELIVERY_RECEIPT:
-            raise PoisonMessageError(f"unexpected event type {event.type!r}")
-        receipt = DeliveryReceipt.model_validate_json(event.data)
+        receipt = event.data_as(DELIVERY_RECEIPT, DeliveryReceipt)
 
         def work(db: sqlite3.Connection) -> Status | Literal[False] | None:
             if not messages.first_time(db, event.id):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from gateway.errors import HostgateError
+from pydantic import BaseModel
+
+from gateway.errors import HostgateError, PoisonMessageError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 SPEC_VERSION = "1.0"
 SOURCE = "urn:hostgate:gateway"
@@ -35,6 +40,12 @@ class CloudEvent:
     subject: str | None = None
     time: datetime | None = None
     extensions: Mapping[str, str | int] = field(default_factory=dict)
+
+    def data_as(self, expected_type: str, model: builtins.type[ModelT]) -> ModelT:
+        """The data as ``model``, if this event is of ``expected_type``; anything else is poison."""
+        if self.type != expected_type:
+            raise PoisonMessageError(f"unexpected event type {self.type!r}")
+        return model.model_validate_json(self.data)
 
     def headers(self) -> dict[str, str | int]:
         """AMQP application headers for binary mode."""
