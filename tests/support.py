@@ -20,6 +20,7 @@ from typing import IO, Any
 from urllib.error import HTTPError
 
 import pytest
+from aiohttp import web
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -217,3 +218,17 @@ async def wait_for_trail(var: Path, needle: str, within: float = 10, count: int 
         if time.monotonic() > deadline:
             pytest.fail(f"{needle!r} not in the audit trail {count} time(s) within {within}s")
         await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def served(app: web.Application) -> AsyncIterator[str]:
+    """Serve ``app`` on 127.0.0.1 at a free port for the block; yields its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from gateway.receiver import WebhookReceiver, WebhookRejected, open_envelope
 from gateway.sealing import EndpointPrivateKey
+from tests.support import served
 
 
 @dataclass
@@ -76,13 +77,6 @@ async def business_hosts() -> AsyncIterator[Hosts]:
 
     app = web.Application()
     app.router.add_post("/{name}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    hosts.url = f"http://{host}:{port}"
-    try:
+    async with served(app) as url:
+        hosts.url = url
         yield hosts
-    finally:
-        await runner.cleanup()
