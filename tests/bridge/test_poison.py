@@ -29,6 +29,11 @@ def _event(event_type: str, data: bytes) -> dict[str, FieldValue]:
     )
 
 
+def _stamped(**fields: str) -> bytes:
+    """A JSON event body with the given fields and ``at`` set to now."""
+    return json.dumps({**fields, "at": datetime.now(UTC).isoformat()}).encode()
+
+
 def _poison() -> list[tuple[str, dict[str, FieldValue], bytes]]:
     kid = example_key("warung-sari").public.kid
     good = {
@@ -55,38 +60,17 @@ def _poison() -> list[tuple[str, dict[str, FieldValue], bytes]]:
         (
             topology.RECEIPTS.exchange,
             _event(DELIVERY_RECEIPT, b""),
-            json.dumps(
-                {
-                    "message_id": "never-sent",
-                    "business_id": "warung-sari",
-                    "status": "read",
-                    "at": datetime.now(UTC).isoformat(),
-                }
-            ).encode(),
+            _stamped(message_id="never-sent", business_id="warung-sari", status="read"),
         ),
         (
             topology.CONSENTS.exchange,
             _event(CONSENT_DECISION, b""),
-            json.dumps(
-                {
-                    "user_id": "u",
-                    "business_id": "warung-sari",
-                    "decision": "maybe",
-                    "at": datetime.now(UTC).isoformat(),
-                }
-            ).encode(),
+            _stamped(user_id="u", business_id="warung-sari", decision="maybe"),
         ),
         (
             topology.CONSENTS.exchange,
             _event(CONSENT_DECISION, b""),
-            json.dumps(
-                {
-                    "user_id": "u",
-                    "business_id": "nobody",
-                    "decision": "block",
-                    "at": datetime.now(UTC).isoformat(),
-                }
-            ).encode(),
+            _stamped(user_id="u", business_id="nobody", decision="block"),
         ),
     ]
 
