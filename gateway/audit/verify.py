@@ -54,6 +54,16 @@ class Report:
         """No tampering found (an incomplete tail alone is not tampering)."""
         return not self.findings
 
+    def describe(self) -> str:
+        """One line for people: the first tampering, else what was verified."""
+        first = self.first
+        if first is not None:
+            return f"TAMPERED at seq {first.seq}: {first.kind}: {first.detail}"
+        summary = f"{self.records} records, head {self.head}, {self.checkpoints} checkpoint(s) verified"
+        if self.incomplete is not None:
+            return f"incomplete at seq {self.incomplete.seq}: {self.incomplete.detail}; {summary}"
+        return f"intact: {summary}"
+
 
 @dataclass(frozen=True, slots=True)
 class _Line:

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import secrets
 import sys
 
 from gateway.cli.common import EXIT_OK
+from gateway.config.fields import hash_api_key
 
 KEY_PREFIX = "hg_"
-
-
-def key_hash(key: str) -> str:
-    """The ``sha256:<hex>`` form a business file lists under ``api.key_hashes``."""
-    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,11 +26,11 @@ def run_new(_args: argparse.Namespace) -> int:
     """Print a fresh key (give it to the business) and its hash (put it in the file)."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     print(f"key:  {key}")
-    print(f"hash: {key_hash(key)}")
+    print(f"hash: {hash_api_key(key)}")
     return EXIT_OK
 
 
 def run_hash(_args: argparse.Namespace) -> int:
     """Hash a key given on standard input, so it never appears in shell history."""
-    print(key_hash(sys.stdin.readline().strip()))
+    print(hash_api_key(sys.stdin.readline().strip()))
     return EXIT_OK

@@ -89,15 +89,11 @@ def run_verify(args: argparse.Namespace) -> int:
             "warning: no checkpoints checked: truncation and a rewritten trail go unnoticed", file=sys.stderr
         )
     report = verify(files, checkpoints, keys)
-    first = report.first
-    if first is not None:
-        print(f"TAMPERED at seq {first.seq}: {first.kind}: {first.detail}")
+    print(report.describe())
+    if report.first is not None:
         return EXIT_TAMPERED
-    summary = f"{report.records} records, head {report.head}, {report.checkpoints} checkpoint(s) verified"
     if report.incomplete is not None:
-        print(f"incomplete at seq {report.incomplete.seq}: {report.incomplete.detail}; {summary}")
         return EXIT_INCOMPLETE
-    print(f"intact: {summary}")
     return EXIT_OK
 
 

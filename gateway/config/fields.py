@@ -8,6 +8,7 @@ and a missing variable is reported at the field that names it.
 from __future__ import annotations
 
 import base64
+import hashlib
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -107,4 +108,11 @@ def _check_key_hash(value: str) -> str:
 
 
 ApiKeyHash = Annotated[str, AfterValidator(_check_key_hash)]
+
+
+def hash_api_key(key: str) -> str:
+    """The ``sha256:<hex>`` form config files store instead of a key."""
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
 """The SHA-256 of an API key, as ``sha256:<hex>``."""

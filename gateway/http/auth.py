@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from gateway.config.fields import hash_api_key
 from gateway.config.loader import Business
 from gateway.errors import AuthError, HostgateError, RequestError
 from gateway.http.keys import CONFIG, RATE_LIMITER
@@ -29,10 +29,15 @@ FAILED_AUTH_PER_SECOND = 5.0
 FAILED_AUTH_BURST = 20
 
 
-def _refuse(request: web.Request, message: str) -> HostgateError:
-    wait = request.app[RATE_LIMITER].take(
+def failed_auth_wait(request: web.Request) -> float:
+    """Count a failed authentication from this client; seconds it must wait (0 while under the limit)."""
+    return request.app[RATE_LIMITER].take(
         f"auth-failures:{request.remote}", FAILED_AUTH_PER_SECOND, FAILED_AUTH_BURST
     )
+
+
+def _refuse(request: web.Request, message: str) -> HostgateError:
+    wait = failed_auth_wait(request)
     if wait > 0:
         return RequestError(
             429,
@@ -47,7 +52,7 @@ def _token_hash(request: web.Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _refuse(request, "send the credential as 'Authorization: Bearer <key>'")
-    return "sha256:" + hashlib.sha256(token.strip().encode()).hexdigest()
+    return hash_api_key(token.strip())
 
 
 @web.middleware
