@@ -30,6 +30,7 @@ from gateway.disclosure.document import (
     hosting_fingerprint,
     notice_template,
 )
+from gateway.disclosure.feed import RevisionChange, RevisionFeed
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.signed import signed_event
 from gateway.events import DISCLOSURE_PUBLISHED, NOTICE_PUBLISHED
@@ -57,6 +58,15 @@ class StoredDisclosure:
     jws: str
 
 
+@dataclass(frozen=True, slots=True)
+class PastRevision:
+    """One revision of a business's history, with when it was made."""
+
+    revision: int
+    body: bytes
+    created_at: datetime
+
+
 class DisclosureService:
     """Keeps each business's persisted revision in step with its config."""
 
@@ -66,12 +76,14 @@ class DisclosureService:
         self._audit = audit
         # The current revision is read on every message; it changes only through sync() here.
         self._latest: dict[str, StoredDisclosure] = {}
+        self.feed = RevisionFeed()
 
     async def sync(self, businesses: Mapping[str, Business]) -> list[NewRevision]:
         """Create a revision for every business whose disclosure changed; return them."""
         created = await self._store.run(lambda: self._sync(businesses))
         for revision in created:
             self._latest.pop(revision.business_id, None)
+        await self.feed.publish(RevisionChange(r.business_id, r.revision) for r in created)
         return created
 
     def _sync(self, businesses: Mapping[str, Business]) -> list[NewRevision]:
@@ -174,6 +186,19 @@ class DisclosureService:
                 (business_id,),
             ).fetchone()
             return None if row is None else StoredDisclosure(int(row[0]), bytes(row[1]), str(row[2]))
+
+        return await self._store.run(read)
+
+    async def history(self, business_id: str) -> list[PastRevision]:
+        """Every persisted revision of a business, newest first."""
+
+        def read() -> list[PastRevision]:
+            rows = self._store.db.execute(
+                "SELECT revision, document, created_at FROM disclosures WHERE business_id = ?"
+                " ORDER BY revision DESC",
+                (business_id,),
+            ).fetchall()
+            return [PastRevision(int(r[0]), bytes(r[1]), datetime.fromisoformat(r[2])) for r in rows]
 
         return await self._store.run(read)
 
