@@ -6,7 +6,7 @@ run:
 	.venv/bin/hostgate serve --config config
 
 test:
-	@scripts/bootstrap --need-broker
+	@scripts/bootstrap --need-broker --need-browser
 	.venv/bin/pytest
 
 lint:

@@ -23,6 +23,7 @@ from gateway.broker.link import BrokerLink
 from gateway.broker.publisher import Publisher
 from gateway.broker.relay import OutboxRelay
 from gateway.config.loader import GatewayConfig
+from gateway.console.routes import add_console
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.service import DisclosureService
 from gateway.http import health, jwks, messages, metrics, network, openapi, public
@@ -175,4 +176,5 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
     app.cleanup_ctx.extend([_store_ctx, _audit_ctx, _adapters_ctx, _disclosures_ctx, _broker_ctx])
     for module in (health, jwks, messages, metrics, network, openapi, public):
         app.add_routes(module.routes)
+    add_console(app)
     return app

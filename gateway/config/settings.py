@@ -69,6 +69,15 @@ class NetworkSettings(_Section):
     credential_hashes: list[ApiKeyHash] = Field(default_factory=list, max_length=10)
 
 
+class ConsoleSettings(_Section):
+    """The web console under ``/console/``: on unless turned off; operators sign in with their own key."""
+
+    enabled: bool = True
+    # Hashes of operator keys: not business keys and not the network's credential.
+    operator_key_hashes: list[ApiKeyHash] = Field(default_factory=list, max_length=20)
+    session_minutes: int = Field(default=480, ge=1, le=7 * 24 * 60)
+
+
 class RetentionSettings(_Section):
     """How often data past each business's declared retention is swept."""
 
@@ -88,6 +97,7 @@ class GatewaySettings(_Section):
     broker: BrokerSettings = BrokerSettings()
     audit: AuditSettings = AuditSettings()
     network: NetworkSettings = NetworkSettings()
+    console: ConsoleSettings = ConsoleSettings()
     retention: RetentionSettings = RetentionSettings()
     egress: EgressSettings = EgressSettings()
     state_dir: Path = Path("../var/state")
