@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import signal
 from collections.abc import Coroutine
 from pathlib import Path
@@ -15,7 +16,7 @@ from aiohttp import web
 from gateway.app import apply_config, build_app
 from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
 from gateway.config.loader import GatewayConfig
-from gateway.http.deadline import DeadlineSite
+from gateway.http.connections import DeadlineSite
 from gateway.http.keys import CONFIG
 from gateway.logging import configure_logging
 
@@ -53,6 +54,21 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
         uvloop.run(main)
 
 
+# Files the gateway holds besides client connections: broker, store, trail, keys, logs.
+_OWN_FILES = 256
+
+
+def _room_for_connections(max_connections: int) -> None:
+    """Raise the open-file limit so the cap, not EMFILE, is what refuses connections."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_connections + _OWN_FILES
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+        if raised < wanted:
+            log.warning("http.file_limit_low", max_connections=max_connections, open_file_limit=raised)
+
+
 async def _serve(config: GatewayConfig, host: str, port: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -73,7 +89,11 @@ async def _serve(config: GatewayConfig, host: str, port: int) -> None:
         app, access_log=None, handle_signals=False, lingering_time=2.0, keepalive_timeout=15
     )
     await runner.setup()
-    site = DeadlineSite(runner, host, port, header_seconds=config.settings.http.header_timeout_seconds)
+    http = config.settings.http
+    _room_for_connections(http.max_connections)
+    site = DeadlineSite(
+        runner, host, port, header_seconds=http.header_timeout_seconds, max_connections=http.max_connections
+    )
     await site.start()
     bound = runner.addresses[0]
     log.info(

@@ -35,6 +35,8 @@ class HttpSettings(_Section):
     # A client must finish its request headers, and its body, within these (slowloris).
     header_timeout_seconds: float = Field(default=10, gt=0, le=300)
     body_timeout_seconds: float = Field(default=30, gt=0, le=600)
+    # Past this many open connections a new one gets a 503 and is closed (bounded memory).
+    max_connections: int = Field(default=1024, ge=1, le=100_000)
 
 
 class BrokerSettings(_Section):

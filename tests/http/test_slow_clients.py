@@ -119,3 +119,51 @@ def test_oversized_and_malformed_requests_never_500(config_dir: Path) -> None:
         assert get_json(port, "/healthz")[0] == 200
         process.send_signal(signal.SIGTERM)
         process.wait(15)
+
+
+def _rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+
+
+def test_too_many_connections_are_refused_with_bounded_memory(config_dir: Path) -> None:
+    """Past max_connections new connections get a fast 503; memory stays flat; freed slots serve again."""
+    edit(
+        config_dir / "gateway.toml",
+        lambda t: t.replace("max_body_bytes = 1048576", "max_body_bytes = 1048576\nmax_connections = 100"),
+    )
+    with serving(config_dir) as (process, port, lines):
+        wait_status(port, "/readyz", 200, 15)
+        before = _rss_kib(process.pid)
+        stack = contextlib.ExitStack()
+        held = [stack.enter_context(_connect(port)) for _ in range(100)]
+        for sock in held:
+            sock.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\n")  # half a request: the slot stays taken
+        time.sleep(0.5)  # let the server accept them all
+        refused = 0
+        slowest = 0.0
+        for _ in range(2000):
+            started = time.monotonic()
+            extra = _connect(port)
+            answer = _read_all(extra)
+            extra.close()
+            slowest = max(slowest, time.monotonic() - started)
+            assert answer.startswith(b"HTTP/1.1 503"), answer[:100]
+            assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "too_many_connections"
+            refused += 1
+        after = _rss_kib(process.pid)
+        for sock in held[:10]:
+            sock.close()
+        time.sleep(0.3)
+        assert get_json(port, "/healthz")[0] == 200, "a freed slot serves again"
+        assert any(r["event"] == "http.connections_refused" for r in lines)
+        growth_mib = (after - before) / 1024
+        print(
+            f"100 connections held, {refused} refused with 503 (slowest {slowest * 1000:.1f} ms); "
+            f"RSS {before / 1024:.1f} -> {after / 1024:.1f} MiB ({growth_mib:+.1f})"
+        )
+        assert growth_mib < 20
+        assert slowest < 1.0
+        stack.close()
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
