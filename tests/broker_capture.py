@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,31 +32,33 @@ class Captured:
 
     async def collect(self, until: int, within: float) -> list[tuple[dict[str, Any], bytes]]:
         """Read until ``until`` messages in all, or ``within`` seconds pass; return them all."""
-        deadline = time.monotonic() + within
+        await self._read(lambda: len(self.messages) >= until, time.monotonic() + within, quiet=None)
+        return self.messages
+
+    async def settle(self, quiet: float = 1.0, within: float = 30.0) -> list[tuple[dict[str, Any], bytes]]:
+        """Read until nothing new arrives for ``quiet`` seconds (or ``within`` pass)."""
+        await self._read(lambda: False, time.monotonic() + within, quiet=quiet)
+        return self.messages
+
+    async def _read(self, enough: Callable[[], bool], deadline: float, quiet: float | None) -> None:
+        # One connection, basic.get in a loop: nothing is prefetched, so nothing is left unacked.
         connection = await aio_pika.connect(BROKER_URL, client_properties={"connection_name": self.name})
         try:
             channel = await connection.channel()
             queue = await channel.get_queue(self.queue, ensure=False)
-            while len(self.messages) < until and time.monotonic() < deadline:
+            last_seen = time.monotonic()
+            while not enough() and time.monotonic() < deadline:
                 message = await queue.get(no_ack=False, fail=False)
                 if message is None:
+                    if quiet is not None and time.monotonic() - last_seen >= quiet:
+                        return
                     await asyncio.sleep(0.05)
                     continue
+                last_seen = time.monotonic()
                 self.messages.append((dict(message.headers), message.body))
                 await message.ack()
         finally:
             await connection.close()
-        return self.messages
-
-    async def settle(self, quiet: float = 1.0, within: float = 30.0) -> list[tuple[dict[str, Any], bytes]]:
-        """Read until nothing new arrives for ``quiet`` seconds."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            before = len(self.messages)
-            await self.collect(before + 1, quiet)
-            if len(self.messages) == before:
-                break
-        return self.messages
 
 
 @asynccontextmanager

@@ -41,8 +41,8 @@ def without_rate_limit(config_dir: Path, business: str = "warung-sari") -> None:
     """Raise a business's rate limit so a test exercises the path under load, not its 429s."""
     edit(
         config_dir / "businesses" / f"{business}.toml",
-        lambda t: t.replace("per_second = 50", "per_second = 100000").replace(
-            "burst = 100", "burst = 100000"
+        lambda t: re.sub(
+            r"burst = \d+", "burst = 100000", re.sub(r"per_second = \d+", "per_second = 100000", t)
         ),
     )
 
