@@ -147,7 +147,7 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
         finally:
             await channel.close()
         log.info("broker.topology_declared")
-        app[RELAY].wake()
+        app[RELAY].broker_connected()
 
     app[BROKER] = BrokerLink(settings.broker, name=connection_name, on_connect=on_connect)
     app[PUBLISHER] = Publisher(app[BROKER], settings.broker.publish_timeout_seconds)

@@ -176,11 +176,17 @@ class NetworkSimulator:
         """Until a disclosure of every business has been seen."""
         await self._wait(lambda: businesses <= set(self.disclosures), within, "disclosures")
 
-    async def send(self, user: str, business_id: str, text: str) -> str:
-        """A user sends a message: sealed to the key the user's client knows, published to hostgate."""
+    async def send(self, user: str, business_id: str, text: str, message_id: str | None = None) -> str:
+        """A user sends a message: sealed to the key the user's client knows, published to hostgate.
+
+        Given the ``message_id`` of an earlier send whose publish failed, sends that message again
+        (the same id, so the gateway and the host can tell it is one message).
+        """
         key = self.client_keys.setdefault((user, business_id), self.disclosures[business_id].endpoint_key)
-        sent = Sent("m-" + uuid.uuid4().hex, user, business_id, text.encode())
-        self.sent[sent.message_id] = sent
+        sent = self.sent.get(message_id) if message_id else None
+        if sent is None:
+            sent = Sent(message_id or "m-" + uuid.uuid4().hex, user, business_id, text.encode())
+            self.sent[sent.message_id] = sent
         await self._publish(sent, key)
         return sent.message_id
 

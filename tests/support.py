@@ -232,3 +232,47 @@ async def served(app: web.Application) -> AsyncIterator[str]:
         yield f"http://{host}:{port}"
     finally:
         await runner.cleanup()
+
+
+async def _broker_pid() -> int:
+    process = await asyncio.create_subprocess_exec(
+        "rabbitmqctl",
+        "eval",
+        "os:getpid().",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    return int(output.decode().strip().strip('"'))
+
+
+async def _port_open(within: float) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", 5672)
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"RabbitMQ did not come back within {within}s")
+            await asyncio.sleep(0.25)
+            continue
+        writer.close()
+        return
+
+
+@asynccontextmanager
+async def broker_killed() -> AsyncIterator[None]:
+    """``kill -9`` the RabbitMQ node now; after the block, start it again (``rabbitmq-server -detached``)."""
+    if shutil.which("rabbitmq-server") is None:
+        pytest.fail("rabbitmq-server is not installed; the broker kill test needs a local RabbitMQ")
+    os.kill(await _broker_pid(), 9)
+    try:
+        yield
+    finally:
+        await asyncio.sleep(1.5)  # let epmd notice the node is gone, or the new one refuses to start
+        starter = await asyncio.create_subprocess_exec(
+            "rabbitmq-server", "-detached", stdin=asyncio.subprocess.DEVNULL
+        )
+        await starter.wait()
+        await _port_open(90)
+        await rabbitmqctl_async("await_startup")

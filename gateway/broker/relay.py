@@ -56,11 +56,17 @@ class OutboxRelay:
         self._window = window
         self._idle_poll = idle_poll
         self._wake = asyncio.Event()
+        self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
 
     def wake(self) -> None:
         """Tell the relay that rows were added."""
+        self._wake.set()
+
+    def broker_connected(self) -> None:
+        """Tell the relay the broker is back (and the topology declared): retry at once."""
+        self._connected.set()
         self._wake.set()
 
     async def start(self) -> None:
@@ -75,13 +81,24 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         backoff = self._idle_poll
+        failing = False
         while True:
+            self._connected.clear()  # a reconnect from here on cuts a failure's wait short
             try:
                 await self.drain()
-                backoff = self._idle_poll
             except BrokerError as exc:
-                log.info("relay.waiting_for_broker", reason=str(exc))
+                if not failing:
+                    log.info("relay.waiting_for_broker", reason=str(exc))
+                failing = True
                 backoff = min(backoff * 2, 5.0)
+                # New rows do not help while the broker is away: wait for it, or for the backoff.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._connected.wait(), backoff)
+                continue
+            if failing:
+                log.info("relay.resumed")
+                failing = False
+            backoff = self._idle_poll
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), backoff)
             self._wake.clear()
