@@ -1,5 +1,5 @@
 # hostgate: the two commands are `make run` and `make test`; `make check` is everything CI checks.
-.PHONY: run test lint check bench fmt
+.PHONY: run test lint check bench fuzz fmt
 
 run:
 	@scripts/bootstrap
@@ -21,6 +21,11 @@ check: lint test
 bench:
 	@scripts/bootstrap --need-broker
 	.venv/bin/python -m bench
+
+# schemathesis at 1,000 examples per operation (CI runs 200): all checks, stateful links.
+fuzz:
+	@scripts/bootstrap --need-broker
+	HOSTGATE_FUZZ_EXAMPLES=1000 .venv/bin/pytest tests/http/test_schemathesis.py -s -p no:cacheprovider -o timeout=3600
 
 fmt:
 	.venv/bin/ruff format .

@@ -29,7 +29,7 @@ from pydantic import SecretStr
 
 from adapters.webhook_signing import sign
 from bench.common import Result, bench_vhost, purge
-from bench.ingest import REPO, _free_port, _pin
+from bench.ingest import REPO, free_port, pin
 from gateway.bridge.models import InboundMessage
 from gateway.broker import topology
 from gateway.broker.cloudevents import CONTENT_TYPE, CloudEvent
@@ -127,11 +127,11 @@ async def _fill(url: str, queue: str | None, count: int) -> None:
 async def _hostgate(url: str, config: Path, count: int, tally: Tally) -> float:
     await _fill(url, None, count)
     tally.reset(count)
-    command = [*_pin(0), sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config)]
+    command = [*pin(0), sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config)]
     process = await asyncio.create_subprocess_exec(
         *command,
         "--port",
-        str(_free_port()),
+        str(free_port()),
         cwd=REPO,
         env={**os.environ, "HOSTGATE_AMQP_URL": url},
         stdout=asyncio.subprocess.DEVNULL,

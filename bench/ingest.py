@@ -7,6 +7,9 @@ loaded by the same generator in another process (pinned to another core when
 - raw: a bare aiohttp handler validating with pydantic and awaiting a confirm per request;
 - hostgate with its audit trail on (the product);
 - hostgate with the audit trail off (to measure what the trail costs).
+
+Each server gets a warm-up, a closed-loop run (throughput), then an open-loop
+run at a fixed offered rate (latency); its peak RSS (VmHWM) is read at the end.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +37,13 @@ REPO = Path(__file__).resolve().parent.parent
 WARUNG_KEY = "hg_OaJgRLK3o0V2k_HGoBNpsFEVC6Ha_fdaRIb3flcB36Y"
 
 
-def _pin(core: int) -> list[str]:
+def pin(core: int) -> list[str]:
+    """A taskset prefix pinning a command to ``core`` (nothing on one core or without taskset)."""
     return ["taskset", "-c", str(core)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -57,13 +63,14 @@ def _wait_ready(url: str, within: float = 30) -> None:
 
 
 @contextmanager
-def _server(command: list[str], ready_url: str, env: dict[str, str]) -> Iterator[None]:
+def gateway_server(command: list[str], ready_url: str, env: dict[str, str]) -> Iterator[int]:
+    """Run a server until the block ends, once ``ready_url`` answers 200; yields its pid."""
     process = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         _wait_ready(ready_url)
-        yield
+        yield process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -72,7 +79,7 @@ def _server(command: list[str], ready_url: str, env: dict[str, str]) -> Iterator
             process.kill()
 
 
-def _config(base: Path, *, audit: bool) -> Path:
+def bench_config(base: Path, *, audit: bool) -> Path:
     """A copy of the example config: private state, a rate limit out of the way, audit on or off."""
     target = base / ("audit-on" if audit else "audit-off") / "config"
     shutil.copytree(REPO / "config", target)
@@ -90,19 +97,56 @@ def _config(base: Path, *, audit: bool) -> Path:
     return target
 
 
-def _load(url: str, requests: int, connections: int, headers: list[str]) -> dict[str, Any]:
-    command = [*_pin(1), sys.executable, "-m", "bench.loadgen", url, "--requests", str(requests)]
+def offer_load(
+    url: str, requests: int, connections: int, headers: list[str], rate: float | None = None
+) -> dict[str, Any]:
+    """Run the load generator on the other core; its figures."""
+    command = [*pin(1), sys.executable, "-m", "bench.loadgen", url, "--requests", str(requests)]
     command += ["--connections", str(connections), *[f"--header={h}" for h in headers]]
+    if rate:
+        command += ["--rate", str(rate)]
     output = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True, timeout=600).stdout
     figures: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return figures
 
 
-def _hostgate(config: Path, amqp: str, requests: int, connections: int) -> dict[str, Any]:
-    port = _free_port()
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM), in MB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+    return round(kib / 1024, 1)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What each server is put through."""
+
+    requests: int
+    connections: int
+    rate: float
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A server's throughput run, latency run and peak memory."""
+
+    throughput: dict[str, Any]
+    latency: dict[str, Any]
+    peak_rss_mb: float
+
+
+def _exercise(url: str, pid: int, plan: Plan, headers: list[str]) -> Figures:
+    offer_load(url, min(plan.requests // 10, 500), plan.connections, headers)
+    throughput = offer_load(url, plan.requests, plan.connections, headers)
+    latency = offer_load(url, int(plan.rate * 10), plan.connections, headers, rate=plan.rate)
+    return Figures(throughput, latency, peak_rss_mb(pid))
+
+
+def _hostgate(config: Path, amqp: str, plan: Plan) -> Figures:
+    port = free_port()
     env = {**os.environ, "HOSTGATE_AMQP_URL": amqp}
     command = [
-        *_pin(0),
+        *pin(0),
         sys.executable,
         "-m",
         "gateway.cli.main",
@@ -112,31 +156,21 @@ def _hostgate(config: Path, amqp: str, requests: int, connections: int) -> dict[
         "--port",
         str(port),
     ]
-    with _server(command, f"http://127.0.0.1:{port}/readyz", env):
-        _load(
-            f"http://127.0.0.1:{port}/v1/messages",
-            min(requests // 10, 500),
-            connections,
-            [f"Authorization:Bearer {WARUNG_KEY}"],
-        )
-        return _load(
-            f"http://127.0.0.1:{port}/v1/messages",
-            requests,
-            connections,
-            [f"Authorization:Bearer {WARUNG_KEY}"],
+    with gateway_server(command, f"http://127.0.0.1:{port}/readyz", env) as pid:
+        return _exercise(
+            f"http://127.0.0.1:{port}/v1/messages", pid, plan, [f"Authorization:Bearer {WARUNG_KEY}"]
         )
 
 
-def _raw(amqp: str, requests: int, connections: int) -> dict[str, Any]:
-    port = _free_port()
-    command = [*_pin(0), sys.executable, "-m", "bench.raw_ingest", "--amqp", amqp, "--port", str(port)]
-    with _raw_server(command, port):
-        _load(f"http://127.0.0.1:{port}/v1/messages", min(requests // 10, 500), connections, [])
-        return _load(f"http://127.0.0.1:{port}/v1/messages", requests, connections, [])
+def _raw(amqp: str, plan: Plan) -> Figures:
+    port = free_port()
+    command = [*pin(0), sys.executable, "-m", "bench.raw_ingest", "--amqp", amqp, "--port", str(port)]
+    with _raw_server(command, port) as pid:
+        return _exercise(f"http://127.0.0.1:{port}/v1/messages", pid, plan, [])
 
 
 @contextmanager
-def _raw_server(command: list[str], port: int) -> Iterator[None]:
+def _raw_server(command: list[str], port: int) -> Iterator[int]:
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
@@ -145,19 +179,20 @@ def _raw_server(command: list[str], port: int) -> Iterator[None]:
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.2)
-        yield
+        yield process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(20)
 
 
-def run(requests: int = 10_000, connections: int = 64) -> list[Result]:
-    """Raw, audit on, audit off; the figures and their ratios."""
+def run(requests: int = 10_000, connections: int = 64, rate: float = 1000.0) -> list[Result]:
+    """Raw, audit on, audit off: throughput, latency at ``rate`` req/s, peak memory; ratios and targets."""
+    plan = Plan(requests, connections, rate)
     with bench_vhost() as amqp, tempfile.TemporaryDirectory() as tmp:
         # hostgate declares the topology the raw server publishes into: run it first.
-        on = _hostgate(_config(Path(tmp), audit=True), amqp, requests, connections)
-        off = _hostgate(_config(Path(tmp), audit=False), amqp, requests, connections)
-        raw = _raw(amqp, requests, connections)
+        on = _hostgate(bench_config(Path(tmp), audit=True), amqp, plan)
+        off = _hostgate(bench_config(Path(tmp), audit=False), amqp, plan)
+        raw = _raw(amqp, plan)
     extra = {
         "requests": requests,
         "connections": connections,
@@ -167,24 +202,49 @@ def run(requests: int = 10_000, connections: int = 64) -> list[Result]:
         Result(
             "ingest",
             "req/s",
-            on["rps"],
-            raw["rps"],
+            on.throughput["rps"],
+            raw.throughput["rps"],
             1.0,
             {
                 **extra,
-                "p50_ms": on["p50_ms"],
-                "p99_ms": on["p99_ms"],
-                "raw_p99_ms": raw["p99_ms"],
-                "errors": on["errors"],
+                "p50_ms": on.throughput["p50_ms"],
+                "p99_ms": on.throughput["p99_ms"],
+                "raw_p99_ms": raw.throughput["p99_ms"],
+                "errors": on.throughput["errors"],
             },
         ),
         Result(
             "audit",
             "req/s",
-            on["rps"],
-            off["rps"],
+            on.throughput["rps"],
+            off.throughput["rps"],
             0.9,
-            {**extra, "audit_off_p99_ms": off["p99_ms"], "errors": off["errors"]},
+            {**extra, "audit_off_p99_ms": off.throughput["p99_ms"], "errors": off.throughput["errors"]},
+        ),
+        Result(
+            "latency",
+            "ms p99",
+            on.latency["p99_ms"],
+            raw.latency["p99_ms"],
+            0.0,
+            {
+                "offered_rps": rate,
+                "achieved_rps": on.latency["rps"],
+                "p50_ms": on.latency["p50_ms"],
+                "max_ms": on.latency["max_ms"],
+                "raw_p50_ms": raw.latency["p50_ms"],
+                "errors": on.latency["errors"],
+            },
+            ceiling=100.0,
+        ),
+        Result(
+            "memory",
+            "MB peak",
+            on.peak_rss_mb,
+            raw.peak_rss_mb,
+            0.0,
+            {"audit_off_peak_rss_mb": off.peak_rss_mb, "measured": "VmHWM after all ingest runs"},
+            ceiling=150.0,
         ),
     ]
 

@@ -1,4 +1,10 @@
-"""A load generator in its own process: N requests over C keep-alive connections; prints one JSON line."""
+"""A load generator in its own process: N requests over C keep-alive connections; prints one JSON line.
+
+Closed loop by default (each connection sends its next request when the last is
+answered: measures throughput). With ``--rate`` it is open loop: request i is due
+at start + i/rate whatever happened before, and its latency counts from when it
+was due, so a server that falls behind shows it (no coordinated omission).
+"""
 
 from __future__ import annotations
 
@@ -47,6 +53,46 @@ async def run(
     }
 
 
+async def run_at_rate(
+    url: str, requests: int, connections: int, headers: dict[str, str], body: bytes, rate: float
+) -> dict[str, float]:
+    """Offer ``rate`` requests per second; latency from each request's due time."""
+    latencies: list[float] = []
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def one(due: float) -> None:
+            nonlocal errors
+            async with session.post(url, data=body) as response:
+                await response.read()
+                if response.status != 202:
+                    errors += 1
+            latencies.append(time.perf_counter() - due)
+
+        started = time.perf_counter()
+        tasks = []
+        for i in range(requests):
+            due = started + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(due)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": requests,
+        "offered_rps": rate,
+        "seconds": round(elapsed, 3),
+        "rps": round(requests / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "max_ms": round(latencies[-1] * 1000, 2),
+        "errors": errors,
+    }
+
+
 def main() -> None:
     """``python -m bench.loadgen URL --requests N --connections C [--header K:V]``."""
     parser = argparse.ArgumentParser()
@@ -54,11 +100,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--header", action="append", default=[])
+    parser.add_argument("--rate", type=float, default=None, help="offered requests/s (open loop)")
     args = parser.parse_args()
     headers = dict(h.split(":", 1) for h in args.header)
     headers["Content-Type"] = "application/json"
     body = json.dumps({"recipient": "bench-user", "payload": "c2VhbGVk" * 25}).encode()
-    print(json.dumps(uvloop.run(run(args.url, args.requests, args.connections, headers, body))))
+    if args.rate:
+        figures = uvloop.run(run_at_rate(args.url, args.requests, args.connections, headers, body, args.rate))
+    else:
+        figures = uvloop.run(run(args.url, args.requests, args.connections, headers, body))
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -138,8 +138,11 @@ class InboundHandler:
     async def _deliver(
         self, event: CloudEvent, message: InboundMessage, business: Business, revision: int
     ) -> None:
-        existing = await self._store.run(
-            partial(messages.get, self._store.db, message.business_id, message.message_id)
+        existing, reason = await self._store.read(
+            lambda db: (
+                messages.get(db, message.business_id, message.message_id),
+                endpoints.disabled_reason(db, business.id),
+            )
         )
         if existing is not None and existing.status is Status.DELIVERED:
             return  # a redelivery of something already handed over
@@ -154,7 +157,6 @@ class InboundHandler:
             disclosure_revision=revision,
             chat_sequence=0,
         )
-        reason = await self._store.run(partial(endpoints.disabled_reason, self._store.db, business.id))
         if reason is not None:
             await self._give_up(event, message, business, revision, f"endpoint disabled: {reason}")
             return

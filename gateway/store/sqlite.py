@@ -152,11 +152,17 @@ class SqliteStore:
     transaction (each in its own savepoint), with one COMMIT and one fsync for
     all of it, and the audit records the work deferred are awaited together
     (one fsync of the trail) just before that COMMIT.
+
+    ``read`` runs on a second thread with its own read-only connection: under
+    WAL it sees every committed transaction and never waits behind a COMMIT's
+    fsync, so hot-path lookups do not queue behind writes.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._reader_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-read")
+        self._reader: sqlite3.Connection | None = None
         self._db: sqlite3.Connection | None = None
         self._queue: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._draining = False
@@ -194,6 +200,24 @@ class SqliteStore:
         """Run ``fn`` on the store's thread and return its result."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn)
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read-only ``fn`` on the reader thread; it sees everything committed before it starts."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader_executor, self._read, fn)
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._db is None:
+            raise StoreError("store is not open")
+        if self._reader is None:
+            try:
+                reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                reader.execute("PRAGMA query_only=ON")
+                reader.execute("PRAGMA busy_timeout=5000")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open store {self.path} for reading: {exc}") from exc
+            self._reader = reader
+        return fn(self._reader)
 
     def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` inside BEGIN IMMEDIATE ... COMMIT (on the store's thread)."""
@@ -269,7 +293,11 @@ class SqliteStore:
         return outcomes
 
     async def close(self) -> None:
-        """Close the connection and stop the thread."""
+        """Close the connections and stop the threads."""
+        if self._reader is not None:
+            await asyncio.get_running_loop().run_in_executor(self._reader_executor, self._reader.close)
+            self._reader = None
+        self._reader_executor.shutdown(wait=True)
         if self._db is not None:
             await self.run(self._db.close)
             self._db = None
