@@ -10,7 +10,6 @@ receipts. Tests, the README demo and the benchmarks drive hostgate through it.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ from gateway.events import (
     OUTBOUND_MESSAGE,
 )
 from gateway.http.public import JWS_HEADER
+from gateway.ids import new_id, new_uuid
 from gateway.sealing import seal
 
 log = structlog.get_logger("hostgate.simulator")
@@ -185,7 +185,7 @@ class NetworkSimulator:
         key = self.client_keys.setdefault((user, business_id), self.disclosures[business_id].endpoint_key)
         sent = self.sent.get(message_id) if message_id else None
         if sent is None:
-            sent = Sent(message_id or "m-" + uuid.uuid4().hex, user, business_id, text.encode())
+            sent = Sent(message_id or "m-" + new_uuid().hex, user, business_id, text.encode())
             self.sent[sent.message_id] = sent
         await self._publish(sent, key)
         return sent.message_id
@@ -227,7 +227,7 @@ class NetworkSimulator:
         self, exchange: AbstractExchange, event_type: str, subject: str, data: object
     ) -> None:
         event = CloudEvent(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             type=event_type,
             subject=subject,
             time=datetime.now(UTC),

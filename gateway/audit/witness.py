@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -14,6 +13,7 @@ from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.topology import AUDIT
 from gateway.disclosure.document import canonical_json
 from gateway.events import AUDIT_CHECKPOINT
+from gateway.ids import new_id
 from gateway.store import outbox
 from gateway.store.sqlite import SqliteStore
 
@@ -46,7 +46,7 @@ class CheckpointForwarder:
 
     async def _queue(self, note: str, checkpoint: Checkpoint) -> None:
         event = CloudEvent(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             type=AUDIT_CHECKPOINT,
             subject=checkpoint.origin,
             time=datetime.now(UTC),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 import sqlite3
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Literal
@@ -35,6 +34,7 @@ from gateway.disclosure.service import DisclosureService
 from gateway.disclosure.signed import signed_event
 from gateway.errors import PoisonMessageError
 from gateway.events import ENDPOINT_DISABLED, INBOUND_MESSAGE, INBOUND_RECEIPT, NOTICE_PUBLISHED
+from gateway.ids import new_id
 from gateway.reload import ConfigHolder
 from gateway.store import chats, endpoints, messages, notices, outbox
 from gateway.store.sqlite import SqliteStore
@@ -76,7 +76,7 @@ class InboundHandler:
         latest = await self._disclosures.latest(business.id)
         if latest is None:
             raise PoisonMessageError(f"business {business.id!r} has no disclosure yet")
-        disclosure = DisclosureDocument.model_validate_json(latest.body)
+        disclosure = latest.document
         if message.key_id != business.facts.endpoint_key.kid or disclosure.endpoint_key.kid != message.key_id:
             await self._refuse_stale(event, message, disclosure)
             return
@@ -89,7 +89,7 @@ class InboundHandler:
         receipt = _receipt(
             message, "disclosure_stale", revision=disclosure.revision, key_id=disclosure.endpoint_key.kid
         )
-        notice_id = str(uuid.uuid4())
+        notice_id = new_id()
         notice = signed_event(
             NOTICE_PUBLISHED,
             notice_id,
@@ -203,7 +203,7 @@ class InboundHandler:
 
     async def _disable(self, business: Business, reason: str) -> None:
         event = CloudEvent(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             type=ENDPOINT_DISABLED,
             subject=business.id,
             time=datetime.now(UTC),
@@ -310,7 +310,7 @@ def _receipt(
         at=now,
     )
     return CloudEvent(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         type=INBOUND_RECEIPT,
         subject=message.business_id,
         time=now,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import sqlite3
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -22,6 +21,7 @@ from gateway.disclosure.document import canonical_json
 from gateway.disclosure.service import DisclosureService
 from gateway.errors import RequestError
 from gateway.events import OUTBOUND_MESSAGE
+from gateway.ids import new_uuid
 from gateway.store import chats, consents, messages, outbox
 from gateway.store.sqlite import SqliteStore
 
@@ -71,7 +71,7 @@ class OutboundService:
         if latest is None:
             raise RequestError(503, "disclosure_pending", "the business has no published disclosure yet")
         now = datetime.now(UTC)
-        message_id = "msg_" + uuid.uuid4().hex
+        message_id = "msg_" + new_uuid().hex
         data = OutboundMessage(
             message_id=message_id,
             business_id=request.business_id,

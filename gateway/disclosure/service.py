@@ -9,7 +9,6 @@ disclosure itself is confirmed.
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from gateway.disclosure.feed import RevisionChange, RevisionFeed
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.signed import signed_event
 from gateway.events import DISCLOSURE_PUBLISHED, NOTICE_PUBLISHED
+from gateway.ids import new_id
 from gateway.store import outbox
 from gateway.store.sqlite import SqliteStore
 
@@ -56,6 +56,8 @@ class StoredDisclosure:
     revision: int
     body: bytes
     jws: str
+    # Parsed once per revision: the inbound path reads it for every message.
+    document: DisclosureDocument
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,7 @@ class DisclosureService:
         document = build_disclosure(business, revision, previous, now)
         event = signed_event(
             DISCLOSURE_PUBLISHED,
-            str(uuid.uuid4()),
+            new_id(),
             subject=business.id,
             document=document.model_dump(mode="json", exclude={"event"}),
             key=self._keys.active,
@@ -185,7 +187,12 @@ class DisclosureService:
                 " ORDER BY revision DESC LIMIT 1",
                 (business_id,),
             ).fetchone()
-            return None if row is None else StoredDisclosure(int(row[0]), bytes(row[1]), str(row[2]))
+            if row is None:
+                return None
+            body = bytes(row[1])
+            return StoredDisclosure(
+                int(row[0]), body, str(row[2]), DisclosureDocument.model_validate_json(body)
+            )
 
         return await self._store.run(read)
 
@@ -205,7 +212,7 @@ class DisclosureService:
 
 def _queue_fanout(db: sqlite3.Connection, document: DisclosureDocument, reason: str) -> None:
     template = CloudEvent(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         type=NOTICE_PUBLISHED,
         subject=document.business_id,
         data=canonical_json(notice_template(document, reason)),
