@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway.audit.chain import GENESIS, record_hash
+from gateway.audit.chain import GENESIS, canonical, record_hash
 from gateway.audit.checkpoint import Checkpoint, CheckpointError, split_notes, verify_note
 
 Kind = Literal[
@@ -72,11 +72,15 @@ class _Line:
 
 
 def _lines(paths: list[Path]) -> list[_Line]:
-    return [
-        _Line(chunk.rstrip(b"\n"), chunk.endswith(b"\n"))
-        for path in paths
-        for chunk in path.read_bytes().splitlines(keepends=True)
-    ]
+    # Records end with b"\n" only: a b"\r" (or any other line break Python knows) is a changed byte.
+    lines: list[_Line] = []
+    for path in paths:
+        data = path.read_bytes()
+        chunks = data.split(b"\n")
+        lines.extend(_Line(chunk, terminated=True) for chunk in chunks[:-1])
+        if chunks[-1]:
+            lines.append(_Line(chunks[-1], terminated=False))
+    return lines
 
 
 def _torn(raw: bytes) -> bool:
@@ -167,7 +171,8 @@ def _check(raw: bytes, state: _State, seen: set[bytes], following: bytes | None)
     try:
         record = json.loads(raw)
         seq, prev = int(record["seq"]), str(record["prev"])
-        intact = record_hash(record) == str(record["hash"])
+        # Byte for byte as the writer wrote it: same content in another spelling is a change too.
+        intact = record_hash(record) == str(record["hash"]) and canonical(record) == raw
     except (ValueError, KeyError, TypeError):
         intact = False
     if not intact:

@@ -56,6 +56,23 @@ class TestIntact:
 
 
 class TestTampering:
+    @pytest.mark.parametrize("index", [0, 7, len(LINES) - 2])
+    def test_same_content_in_another_spelling_is_a_change(self, tmp_path: Path, index: int) -> None:
+        """A record rewritten with a CR line end or a space after a colon parses the same, yet is caught.
+
+        Found by the property test below (a trailing newline flipped to CR went unnoticed).
+        """
+        seq = json.loads(LINES[index])["seq"]
+        for respelled in (
+            LINES[index][:-1] + b"\r" + (LINES[index + 1] if index + 1 < len(LINES) else b""),
+            LINES[index].replace(b'":', b'": ', 1),
+        ):
+            lines = [*LINES[:index], respelled, *LINES[index + (2 if respelled.count(b"\r") else 1) :]]
+            report = check(lines, tmp_path)
+            assert report.first is not None, respelled[:80]
+            assert report.first.seq == seq
+            assert report.first.kind == "changed"
+
     @PROPS
     @given(data=st.data())
     def test_any_single_byte_change(self, tmp_path: Path, data: st.DataObject) -> None:
