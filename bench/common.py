@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -15,25 +16,26 @@ from typing import Any
 
 import aio_pika
 
-BENCH_VHOST = "hostgate-bench"
+BENCH_VHOST_PREFIX = "hostgate-bench-"
 
 
 @contextmanager
 def bench_vhost() -> Iterator[str]:
-    """A fresh vhost on the local broker for the run (deleted after); yields its AMQP URL."""
+    """A fresh vhost of this run's own on the local broker (deleted after); yields its AMQP URL."""
     if shutil.which("rabbitmqctl") is None:
         sys.exit("benchmarks need a local RabbitMQ with rabbitmqctl (see README)")
-    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", BENCH_VHOST], check=False, capture_output=True)
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", BENCH_VHOST], check=True, capture_output=True)
+    # Named per process: two runs at once must not delete each other's vhost.
+    vhost = f"{BENCH_VHOST_PREFIX}{os.getpid()}"
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
     subprocess.run(
-        ["rabbitmqctl", "-q", "set_permissions", "-p", BENCH_VHOST, "guest", ".*", ".*", ".*"],
+        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
         check=True,
         capture_output=True,
     )
     try:
-        yield f"amqp://guest:guest@127.0.0.1:5672/{BENCH_VHOST}"
+        yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
     finally:
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", BENCH_VHOST], check=False, capture_output=True)
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)
 
 
 async def purge(url: str, queue: str) -> None:
