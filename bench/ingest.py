@@ -132,6 +132,8 @@ class Figures:
 
     throughput: dict[str, Any]
     latency: dict[str, Any]
+    # The same open-loop run at half of this server's own measured throughput: latency when not saturated.
+    latency_half: dict[str, Any]
     peak_rss_mb: float
 
 
@@ -139,7 +141,9 @@ def _exercise(url: str, pid: int, plan: Plan, headers: list[str]) -> Figures:
     offer_load(url, min(plan.requests // 10, 500), plan.connections, headers)
     throughput = offer_load(url, plan.requests, plan.connections, headers)
     latency = offer_load(url, int(plan.rate * 10), plan.connections, headers, rate=plan.rate)
-    return Figures(throughput, latency, peak_rss_mb(pid))
+    half = round(float(throughput["rps"]) / 2)
+    latency_half = offer_load(url, half * 5, plan.connections, headers, rate=half)
+    return Figures(throughput, latency, latency_half, peak_rss_mb(pid))
 
 
 def _hostgate(config: Path, amqp: str, plan: Plan) -> Figures:
@@ -234,6 +238,11 @@ def run(requests: int = 10_000, connections: int = 64, rate: float = 1000.0) -> 
                 "max_ms": on.latency["max_ms"],
                 "raw_p50_ms": raw.latency["p50_ms"],
                 "errors": on.latency["errors"],
+                "half_capacity_rps": on.latency_half["offered_rps"],
+                "half_capacity_p50_ms": on.latency_half["p50_ms"],
+                "half_capacity_p99_ms": on.latency_half["p99_ms"],
+                "raw_half_capacity_rps": raw.latency_half["offered_rps"],
+                "raw_half_capacity_p99_ms": raw.latency_half["p99_ms"],
             },
             ceiling=100.0,
         ),
