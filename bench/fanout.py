@@ -37,6 +37,7 @@ from gateway.disclosure.document import build_disclosure, notice_template
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.service import _queue_fanout
 from gateway.disclosure.signed import signed_event
+from gateway.disclosure.signing_pool import SigningPool
 from gateway.events import NOTICE_PUBLISHED
 from gateway.store import chats
 from gateway.store.sqlite import SqliteStore
@@ -58,8 +59,10 @@ async def _until_connected(link: BrokerLink) -> None:
     sys.exit(f"broker not reachable: {link.status().reason}")
 
 
-async def hostgate_fanout(url: str, state: Path, count: int, window: int) -> tuple[float, CloudEvent]:
-    """Time the relay telling ``count`` open chats about a new revision; return (seconds, body size)."""
+async def hostgate_fanout(
+    url: str, state: Path, count: int, window: int, signing_processes: int
+) -> tuple[float, CloudEvent]:
+    """Time the relay telling ``count`` open chats about a new revision; return (seconds, a sample)."""
     config = load_config(REPO / "config", {}, AdapterRegistry())
     business = config.businesses["nimbus-shop"]
     store = SqliteStore(state / "bench.sqlite3")
@@ -81,7 +84,12 @@ async def hostgate_fanout(url: str, state: Path, count: int, window: int) -> tup
     )
     writer.open()
     relay = OutboxRelay(
-        store, publisher, keys, AuditTrail(writer, Pseudonymizer(b"bench" * 8)), window=window
+        store,
+        publisher,
+        keys,
+        AuditTrail(writer, Pseudonymizer(b"bench" * 8)),
+        window=window,
+        signing=SigningPool(signing_processes),
     )
     started = time.perf_counter()
     await relay.drain()
@@ -98,6 +106,7 @@ async def hostgate_fanout(url: str, state: Path, count: int, window: int) -> tup
         when=datetime.now(UTC),
     )
     writer.close()
+    await relay.close()
     await publisher.close()
     await link.close()
     await store.close()
@@ -131,7 +140,10 @@ async def raw_publish(url: str, count: int, window: int, sample: CloudEvent) -> 
 async def run(count: int, window: int) -> Result:
     """Both sides, one after the other, in one process on one vhost."""
     with bench_vhost() as url, tempfile.TemporaryDirectory() as tmp:
-        hostgate_seconds, sample = await hostgate_fanout(url, Path(tmp), count, window)
+        # The product default (one signing process), then signing on the loop thread, for comparison.
+        hostgate_seconds, sample = await hostgate_fanout(url, Path(tmp) / "pool", count, window, 1)
+        await purge(url, topology.NOTICES.queue)
+        inline_seconds, _ = await hostgate_fanout(url, Path(tmp) / "inline", count, window, 0)
         await purge(url, topology.NOTICES.queue)
         raw_seconds = await raw_publish(url, count, window, sample)
         await purge(url, topology.NOTICES.queue)
@@ -146,6 +158,8 @@ async def run(count: int, window: int) -> Result:
             "window": window,
             "body_bytes": len(sample.data),
             "hostgate_seconds": round(hostgate_seconds, 2),
+            "signing_processes": 1,
+            "signing_on_loop_per_s": round(count / inline_seconds, 1),
             "baseline_seconds": round(raw_seconds, 2),
         },
     )

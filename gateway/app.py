@@ -26,6 +26,7 @@ from gateway.config.loader import GatewayConfig
 from gateway.console.routes import add_console
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.service import DisclosureService
+from gateway.disclosure.signing_pool import SigningPool
 from gateway.http import health, jwks, messages, metrics, network, openapi, public
 from gateway.http.auth import business_auth_middleware
 from gateway.http.errors import error_middleware
@@ -151,7 +152,13 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
 
     app[BROKER] = BrokerLink(settings.broker, name=connection_name, on_connect=on_connect)
     app[PUBLISHER] = Publisher(app[BROKER], settings.broker.publish_timeout_seconds)
-    app[RELAY] = OutboxRelay(app[STORE], app[PUBLISHER], app[SIGNING_KEYS], app[AUDIT])
+    app[RELAY] = OutboxRelay(
+        app[STORE],
+        app[PUBLISHER],
+        app[SIGNING_KEYS],
+        app[AUDIT],
+        signing=SigningPool(settings.broker.signing_processes),
+    )
     app[OUTBOUND_SERVICE] = OutboundService(app[STORE], app[DISCLOSURES], app[AUDIT], app[RELAY])
     retries = RetryScheduler(app[PUBLISHER], app[BROKER])
 

@@ -24,7 +24,7 @@ from gateway.audit.trail import AuditTrail
 from gateway.broker.publisher import Outgoing, Publisher
 from gateway.client.jwks import kid_of
 from gateway.disclosure.keys import KeyRing
-from gateway.disclosure.signed import EventSigner
+from gateway.disclosure.signing_pool import NoticeWindow, SigningPool
 from gateway.errors import BrokerError
 from gateway.events import DISCLOSURE_PUBLISHED
 from gateway.store import chats, notices, outbox
@@ -34,6 +34,11 @@ from gateway.store.sqlite import SqliteStore
 log = structlog.get_logger("hostgate.relay")
 
 _NOTICE_NAMESPACE = uuid.UUID("6f1d8a8e-3c1b-4c1e-9d0a-1f6f2b7f0e11")
+
+
+def _notice_id(row: OutboxRow, user: str) -> str:
+    """Stable per fan-out and user, so a window sent twice after a crash carries the same ids."""
+    return str(uuid.uuid5(_NOTICE_NAMESPACE, f"{row.event.id}:{user}"))
 
 
 class OutboxRelay:
@@ -48,6 +53,7 @@ class OutboxRelay:
         *,
         window: int = 500,
         idle_poll: float = 1.0,
+        signing: SigningPool | None = None,
     ) -> None:
         self._store = store
         self._publisher = publisher
@@ -55,6 +61,7 @@ class OutboxRelay:
         self._audit = audit
         self._window = window
         self._idle_poll = idle_poll
+        self._signing = signing or SigningPool(0)
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -78,6 +85,7 @@ class OutboxRelay:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await asyncio.to_thread(self._signing.close)
 
     async def _run(self) -> None:
         backoff = self._idle_poll
@@ -149,40 +157,42 @@ class OutboxRelay:
     async def _fan_out(self, row: OutboxRow) -> None:
         # Window k+1 is fetched and signed while window k's confirms are awaited; it is
         # published only once window k is wholly confirmed, so the cursor stays exact.
-        # Signing stays on the loop thread: a worker thread was tried and lost, starved of
-        # the GIL between signatures while the loop framed AMQP (see the note in bench/).
+        # Signing runs in the signing pool's helper process when there is one (another core).
         template = json.loads(row.event.data)
-        signer = EventSigner(row.event.type, row.business_id, self._keys.active, datetime.now(UTC))
+        key, when = self._keys.active, datetime.now(UTC)
         in_flight: tuple[asyncio.Task[int], list[str]] | None = None
         users = await self._store.run(partial(self._users_after, row.business_id, row.cursor))
         while users or in_flight:
-            items = [self._notice(row, template, user, signer) for user in users]
+            window = NoticeWindow(
+                row.event.type, row.business_id, when, template, [(u, _notice_id(row, u)) for u in users]
+            )
+            signing = asyncio.create_task(self._signing.sign(window, key))
             if in_flight is not None:
-                await self._settle(row, *in_flight, template)
+                try:
+                    await self._settle(row, *in_flight, template)
+                finally:
+                    if not signing.done():
+                        await asyncio.gather(signing, return_exceptions=True)
                 in_flight = None
+            signed = await signing
             if not users:
                 break
+            items = [
+                Outgoing(row.exchange, row.routing_key, notice_id, row.event.type, headers, body)
+                for (_user, notice_id), (headers, body) in zip(window.recipients, signed, strict=True)
+            ]
             task = asyncio.create_task(self._publisher.publish_window(items))
             in_flight = (task, users)
             users = await self._store.run(partial(self._users_after, row.business_id, users[-1]))
         await self._store.run(lambda: self._store.transaction(lambda db: outbox.delete(db, [row.seq])))
         log.info("notices.fanned_out", business=row.business_id, fanout=row.event.id)
 
-    @staticmethod
-    def _notice(row: OutboxRow, template: dict[str, object], user: str, signer: EventSigner) -> Outgoing:
-        notice_id = str(uuid.uuid5(_NOTICE_NAMESPACE, f"{row.event.id}:{user}"))
-        headers, body = signer.sign(notice_id, {**template, "user_id": user, "notice_id": notice_id})
-        return Outgoing(row.exchange, row.routing_key, notice_id, row.event.type, headers, body)
-
     async def _settle(
         self, row: OutboxRow, task: asyncio.Task[int], users: list[str], template: dict[str, object]
     ) -> None:
         confirmed = await task
         if confirmed:
-            sent = [
-                (user, str(uuid.uuid5(_NOTICE_NAMESPACE, f"{row.event.id}:{user}")))
-                for user in users[:confirmed]
-            ]
+            sent = [(user, _notice_id(row, user)) for user in users[:confirmed]]
             revision, reason = int(str(template["revision"])), str(template["reason"])
             await self._store.run(partial(self._save_progress, row, sent, revision, reason))
             self.published += confirmed

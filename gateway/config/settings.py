@@ -45,6 +45,8 @@ class BrokerSettings(_Section):
     url: AmqpUrl = AnyUrl(DEFAULT_AMQP_URL)
     publish_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     reconnect_interval_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Helper processes that sign fan-out notices on other cores (0: sign on the event loop).
+    signing_processes: int = Field(default=1, ge=0, le=16)
 
     def redacted_url(self) -> str:
         """The URL without its password, for logs and readiness answers."""
