@@ -130,7 +130,7 @@ def test_too_many_connections_are_refused_with_bounded_memory(config_dir: Path) 
     """Past max_connections new connections get a fast 503; memory stays flat; freed slots serve again."""
     edit(
         config_dir / "gateway.toml",
-        lambda t: t.replace("max_body_bytes = 1048576", "max_body_bytes = 1048576\nmax_connections = 100"),
+        lambda t: t.replace("max_connections = 1024", "max_connections = 100"),
     )
     with serving(config_dir) as (process, port, lines):
         wait_status(port, "/readyz", 200, 15)
