@@ -18,58 +18,63 @@ import aiohttp
 import uvloop
 
 
+class _Tally:
+    """Latencies and non-202 answers of one run."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.errors = 0
+
+    async def post(self, session: aiohttp.ClientSession, url: str, body: bytes, since: float) -> None:
+        """One POST; its latency counts from ``since``."""
+        async with session.post(url, data=body) as response:
+            await response.read()
+            if response.status != 202:
+                self.errors += 1
+        self.latencies.append(time.perf_counter() - since)
+
+    def figures(self, requests: int, elapsed: float) -> dict[str, float]:
+        """Rate and latency percentiles in milliseconds."""
+        latencies = sorted(self.latencies)
+        return {
+            "requests": requests,
+            "seconds": round(elapsed, 3),
+            "rps": round(requests / elapsed, 1),
+            "p50_ms": round(statistics.median(latencies) * 1000, 2),
+            "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+            "max_ms": round(latencies[-1] * 1000, 2),
+            "errors": self.errors,
+        }
+
+
 async def run(
     url: str, requests: int, connections: int, headers: dict[str, str], body: bytes
 ) -> dict[str, float]:
     """Send ``requests`` POSTs from ``connections`` workers; latency percentiles in milliseconds."""
-    latencies: list[float] = []
-    errors = 0
+    tally = _Tally()
     next_index = 0
     connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
 
         async def worker() -> None:
-            nonlocal next_index, errors
+            nonlocal next_index
             while next_index < requests:
                 next_index += 1
-                started = time.perf_counter()
-                async with session.post(url, data=body) as response:
-                    await response.read()
-                    if response.status != 202:
-                        errors += 1
-                latencies.append(time.perf_counter() - started)
+                await tally.post(session, url, body, time.perf_counter())
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(connections)))
         elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "requests": requests,
-        "seconds": round(elapsed, 3),
-        "rps": round(requests / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
-        "errors": errors,
-    }
+    return tally.figures(requests, elapsed)
 
 
 async def run_at_rate(
     url: str, requests: int, connections: int, headers: dict[str, str], body: bytes, rate: float
 ) -> dict[str, float]:
     """Offer ``rate`` requests per second; latency from each request's due time."""
-    latencies: list[float] = []
-    errors = 0
+    tally = _Tally()
     connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-
-        async def one(due: float) -> None:
-            nonlocal errors
-            async with session.post(url, data=body) as response:
-                await response.read()
-                if response.status != 202:
-                    errors += 1
-            latencies.append(time.perf_counter() - due)
-
         started = time.perf_counter()
         tasks = []
         for i in range(requests):
@@ -77,20 +82,10 @@ async def run_at_rate(
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(due)))
+            tasks.append(asyncio.create_task(tally.post(session, url, body, due)))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "requests": requests,
-        "offered_rps": rate,
-        "seconds": round(elapsed, 3),
-        "rps": round(requests / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
-        "max_ms": round(latencies[-1] * 1000, 2),
-        "errors": errors,
-    }
+    return {**tally.figures(requests, elapsed), "offered_rps": rate}
 
 
 def main() -> None:
