@@ -94,9 +94,12 @@ class OutboxRelay:
             self._connected.clear()  # a reconnect from here on cuts a failure's wait short
             try:
                 await self.drain()
-            except BrokerError as exc:
-                if not failing:
-                    log.info("relay.waiting_for_broker", reason=str(exc))
+            except Exception as exc:
+                # The relay must outlive any one failure: the rows stay, it tries again later.
+                if not isinstance(exc, BrokerError):
+                    log.exception("relay.unexpected_error")  # a bug or a store failure: say so loudly
+                elif not failing:
+                    log.info("relay.waiting_for_broker", reason=str(exc))  # once per outage
                 failing = True
                 backoff = min(backoff * 2, 5.0)
                 # New rows do not help while the broker is away: wait for it, or for the backoff.
