@@ -29,6 +29,8 @@ from gateway.config.fields import hash_api_key
 from gateway.console.sessions import OperatorSessions
 from gateway.console.views import (
     AUDIT_ROWS,
+    CheckpointStatus,
+    NoticeCard,
     audit_row,
     checkpoint_status,
     locale_options,
@@ -166,7 +168,7 @@ async def logout(request: web.Request) -> web.Response:
     raise response
 
 
-async def _cards(request: web.Request, locale: str) -> list[Any]:
+async def _cards(request: web.Request, locale: str) -> list[NoticeCard]:
     cards = []
     for business_id in sorted(request.app[CONFIG].current.businesses):
         latest = await request.app[DISCLOSURES].latest(business_id)
@@ -276,7 +278,7 @@ async def audit_page(request: web.Request) -> web.Response:
     directory = audit_dir(config)
     keys = request.app[SIGNING_KEYS].public_keys()
 
-    def read() -> tuple[list[dict[str, Any]], int, Any]:
+    def read() -> tuple[list[dict[str, Any]], int, CheckpointStatus]:
         total = 0
         matched: list[dict[str, Any]] = []
         for record in read_records(trail_files([directory])) if directory.is_dir() else []:

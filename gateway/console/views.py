@@ -7,6 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from gateway.audit.checkpoint import CheckpointError, split_notes, verify_note
 from gateway.audit.query import details
 from gateway.client.render import pick_locale
@@ -137,7 +139,7 @@ class CheckpointStatus:
     problem: str | None
 
 
-def checkpoint_status(notes_file: Path, keys: dict[str, Any]) -> CheckpointStatus:
+def checkpoint_status(notes_file: Path, keys: dict[str, Ed25519PublicKey]) -> CheckpointStatus:
     """Count the checkpoints and check the signature of the newest one."""
     if not notes_file.exists():
         return CheckpointStatus(0, 0, None, None)
