@@ -21,6 +21,7 @@ from urllib.error import HTTPError
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -218,6 +219,24 @@ async def wait_for_trail(var: Path, needle: str, within: float = 10, count: int 
         if time.monotonic() > deadline:
             pytest.fail(f"{needle!r} not in the audit trail {count} time(s) within {within}s")
         await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def gateway_client(
+    config_dir: Path, name: str, env: dict[str, str] | None = None
+) -> AsyncIterator[TestClient[Any, Any]]:
+    """The gateway in-process on ``config_dir``, served on 127.0.0.1:0 for the block."""
+    from gateway.adapter_registry import AdapterRegistry  # noqa: PLC0415 -- keeps this module light
+    from gateway.app import build_app  # noqa: PLC0415 -- same
+    from gateway.config import load_config  # noqa: PLC0415 -- same
+
+    app = build_app(load_config(config_dir, env or {}, AdapterRegistry()), connection_name=f"test:{name}")
+    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1", port=0))
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 @asynccontextmanager

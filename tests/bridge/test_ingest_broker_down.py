@@ -10,17 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from gateway.adapter_registry import AdapterRegistry
-from gateway.app import build_app
 from gateway.broker.topology import OUTBOUND
-from gateway.config import load_config
 from gateway.events import OUTBOUND_MESSAGE
 from tests.bridge.conftest import API_KEYS
 from tests.broker_capture import Captured, capture
 from tests.conftest import quick_reconnects, without_rate_limit
-from tests.support import broker_stopping, wait_until
+from tests.support import broker_stopping, gateway_client, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.broker_restart, pytest.mark.reliability]
 MESSAGES = 2_000
@@ -40,13 +37,8 @@ async def gateway(
     """The gateway in-process, reconnecting quickly, rate limit out of the way."""
     quick_reconnects(config_dir)
     without_rate_limit(config_dir)
-    app = build_app(
-        load_config(config_dir, {}, AdapterRegistry()), connection_name=f"test:{request.node.name}"
-    )
-    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1", port=0))
-    await client.start_server()
-    yield client
-    await client.close()
+    async with gateway_client(config_dir, request.node.name) as client:
+        yield client
 
 
 async def test_every_accepted_message_arrives(gateway: TestClient[Any, Any], captured: Captured) -> None:

@@ -11,18 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from gateway.adapter_registry import AdapterRegistry
-from gateway.app import build_app
 from gateway.broker.topology import OUTBOUND
-from gateway.config import load_config
 from gateway.events import OUTBOUND_MESSAGE
 from tests.bridge.conftest import API_KEYS
 from tests.broker_capture import Captured, capture
-from tests.conftest import edit, without_rate_limit
+from tests.conftest import edit, quick_reconnects, without_rate_limit
 from tests.faultproxy import FaultProxy, fault_proxy
-from tests.support import wait_until
+from tests.support import gateway_client, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.reliability]
 
@@ -48,20 +45,13 @@ async def gateway(
     """The gateway talking to RabbitMQ through the proxy; short publish timeout, quick reconnects."""
     edit(
         config_dir / "gateway.toml",
-        lambda t: t.replace("publish_timeout_seconds = 5", "publish_timeout_seconds = 1").replace(
-            "reconnect_interval_seconds = 2", "reconnect_interval_seconds = 0.3"
-        ),
+        lambda t: t.replace("publish_timeout_seconds = 5", "publish_timeout_seconds = 1"),
     )
+    quick_reconnects(config_dir, 0.3)
     without_rate_limit(config_dir)
-    config = load_config(
-        config_dir, {"HOSTGATE_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{proxy.port}/"}, AdapterRegistry()
-    )
-    client: TestClient[Any, Any] = TestClient(
-        TestServer(build_app(config, connection_name=f"test:{request.node.name}"), host="127.0.0.1", port=0)
-    )
-    await client.start_server()
-    yield client
-    await client.close()
+    broker = {"HOSTGATE_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{proxy.port}/"}
+    async with gateway_client(config_dir, request.node.name, broker) as client:
+        yield client
 
 
 async def test_cut_and_slow_links_lose_nothing(

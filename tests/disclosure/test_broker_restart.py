@@ -11,20 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from gateway.adapter_registry import AdapterRegistry
-from gateway.app import apply_config, build_app
+from gateway.app import apply_config
 from gateway.broker.topology import DISCLOSURES, NOTICES
 from gateway.client.jwks import keys_from_jwks
 from gateway.client.verifier import Accepted, EventVerifier, Rejected
-from gateway.config import load_config
 from gateway.disclosure.document import DisclosureDocument, NoticeDocument
 from gateway.http.keys import AUDIT, CONFIG, RELAY, STORE
 from gateway.store import chats
 from tests.broker_capture import Captured, capture
 from tests.conftest import edit, quick_reconnects
-from tests.support import broker_stopping, wait_until
+from tests.support import broker_stopping, gateway_client, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.broker_restart, pytest.mark.reliability]
 
@@ -45,13 +43,8 @@ async def gateway(
 ) -> AsyncIterator[TestClient[Any, Any]]:
     """The gateway in-process on the example config, reconnecting quickly."""
     quick_reconnects(config_dir)
-    config = load_config(config_dir, {}, AdapterRegistry())
-    client: TestClient[Any, Any] = TestClient(
-        TestServer(build_app(config, connection_name=f"test:{request.node.name}"), host="127.0.0.1", port=0)
-    )
-    await client.start_server()
-    yield client
-    await client.close()
+    async with gateway_client(config_dir, request.node.name) as client:
+        yield client
 
 
 async def _readiness(client: TestClient[Any, Any]) -> tuple[int, dict[str, Any]]:
