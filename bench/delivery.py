@@ -32,7 +32,7 @@ from bench.common import Result, bench_vhost, purge
 from bench.ingest import REPO, free_port, pin
 from gateway.bridge.models import InboundMessage
 from gateway.broker import topology
-from gateway.broker.cloudevents import CONTENT_TYPE, CloudEvent
+from gateway.broker.cloudevents import CloudEvent, amqp_message
 from gateway.config.envfile import read_env_file
 from gateway.events import INBOUND_MESSAGE
 from gateway.sealing import EndpointPrivateKey, seal
@@ -112,14 +112,7 @@ async def _fill(url: str, queue: str | None, count: int) -> None:
                 source="urn:bench",
                 data=body.model_dump_json().encode(),
             )
-            message = aio_pika.Message(
-                event.data,
-                headers=dict(event.headers()),
-                content_type=CONTENT_TYPE,
-                message_id=event.id,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            )
-            batch.append(exchange.publish(message, routing_key=queue or "warung-sari"))
+            batch.append(exchange.publish(amqp_message(event), routing_key=queue or "warung-sari"))
         await asyncio.gather(*batch)
     await connection.close()
 

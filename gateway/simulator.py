@@ -29,7 +29,7 @@ from gateway.bridge.models import (
     InboundReceipt,
     OutboundMessage,
 )
-from gateway.broker.cloudevents import CONTENT_TYPE, CloudEvent, parse
+from gateway.broker.cloudevents import CloudEvent, amqp_message, parse
 from gateway.broker.topology import CONSENTS, DISCLOSURES, INBOUND, NOTICES, OUTBOUND, RECEIPTS
 from gateway.client.verifier import Accepted, EventVerifier
 from gateway.disclosure.document import DisclosureDocument, NoticeDocument
@@ -234,14 +234,7 @@ class NetworkSimulator:
             source="urn:hostgate:simulator",
             data=orjson.dumps(data),
         )
-        message = aio_pika.Message(
-            event.data,
-            headers=dict(event.headers()),
-            content_type=CONTENT_TYPE,
-            message_id=event.id,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        )
-        await exchange.publish(message, routing_key=subject, mandatory=True)
+        await exchange.publish(amqp_message(event), routing_key=subject, mandatory=True)
 
     async def consent(self, user: str, business_id: str, decision: str, at: datetime | None = None) -> None:
         """A user allows or blocks a business in their client."""

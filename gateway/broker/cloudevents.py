@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import aio_pika
 from pydantic import BaseModel
 
 from gateway.errors import HostgateError, PoisonMessageError
@@ -62,6 +63,17 @@ class CloudEvent:
         for name, value in self.extensions.items():
             headers[f"{PREFIX}{name}"] = value
         return headers
+
+
+def amqp_message(event: CloudEvent) -> aio_pika.Message:
+    """The event as a persistent aio-pika message in binary mode (for clients publishing with aio-pika)."""
+    return aio_pika.Message(
+        event.data,
+        headers=dict(event.headers()),
+        content_type=CONTENT_TYPE,
+        message_id=event.id,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )
 
 
 def _text(value: object) -> object:
