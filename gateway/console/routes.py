@@ -37,6 +37,7 @@ from gateway.console.views import (
     notice_card,
 )
 from gateway.disclosure.catalog import supported_locales
+from gateway.disclosure.document import DisclosureDocument
 from gateway.errors import AuthError, RequestError
 from gateway.http.auth import failed_auth_wait
 from gateway.http.keys import CONFIG, DISCLOSURES, SIGNING_KEYS
@@ -173,7 +174,7 @@ async def _cards(request: web.Request, locale: str) -> list[NoticeCard]:
     for business_id in sorted(request.app[CONFIG].current.businesses):
         latest = await request.app[DISCLOSURES].latest(business_id)
         if latest is not None:
-            cards.append(notice_card(latest.body, locale))
+            cards.append(notice_card(latest.document, locale))
     return cards
 
 
@@ -208,8 +209,11 @@ async def history_page(request: web.Request) -> web.Response:
     if not history:
         raise RequestError(404, "business_not_found", f"no disclosure for {business_id!r}")
     locale = _locale(request)
-    older = [*(past.body for past in history[1:]), None]
-    cards = [notice_card(past.body, locale, before) for past, before in zip(history, older, strict=True)]
+    documents = [DisclosureDocument.model_validate_json(past.body) for past in history]
+    cards = [
+        notice_card(document, locale, before)
+        for document, before in zip(documents, [*documents[1:], None], strict=True)
+    ]
     return _page(
         "history.html",
         page="notices",

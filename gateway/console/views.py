@@ -73,16 +73,15 @@ def _hosting(document: DisclosureDocument) -> tuple[str, str, str, str]:
     return (document.hosting_class.value, document.operator, document.region, document.endpoint_key.kid)
 
 
-def notice_card(body: bytes, locale: str, previous: bytes | None = None) -> NoticeCard:
-    """The card for a signed disclosure body; a hosting change from ``previous`` adds its lead line."""
-    document = DisclosureDocument.model_validate_json(body)
+def notice_card(
+    document: DisclosureDocument, locale: str, previous: DisclosureDocument | None = None
+) -> NoticeCard:
+    """The card for a disclosure; a hosting change from ``previous`` adds its lead line."""
     chosen = pick_locale(document.notices, locale)
     notice = document.notices[chosen]
     changed = None
-    if previous is not None:
-        before = DisclosureDocument.model_validate_json(previous)
-        if _hosting(before) != _hosting(document):
-            changed = notice.changed
+    if previous is not None and _hosting(previous) != _hosting(document):
+        changed = notice.changed
     return NoticeCard(
         business_id=document.business_id,
         business_name=document.business_name,
