@@ -110,10 +110,10 @@ def offer_load(
     return figures
 
 
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set (VmHWM), in MB."""
+def memory_mb(pid: int, field: str = "VmHWM") -> float:
+    """A memory figure of a process from /proc (VmHWM: peak resident set; VmRSS: now), in MB."""
     status = Path(f"/proc/{pid}/status").read_text()
-    kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+    kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith(f"{field}:")))
     return round(kib / 1024, 1)
 
 
@@ -143,7 +143,7 @@ def _exercise(url: str, pid: int, plan: Plan, headers: list[str]) -> Figures:
     latency = offer_load(url, int(plan.rate * 10), plan.connections, headers, rate=plan.rate)
     half = round(float(throughput["rps"]) / 2)
     latency_half = offer_load(url, half * 5, plan.connections, headers, rate=half)
-    return Figures(throughput, latency, latency_half, peak_rss_mb(pid))
+    return Figures(throughput, latency, latency_half, memory_mb(pid))
 
 
 def _hostgate(config: Path, amqp: str, plan: Plan) -> Figures:

@@ -18,18 +18,11 @@ import time
 from pathlib import Path
 
 from bench.common import Result, bench_vhost, purge
-from bench.ingest import WARUNG_KEY, bench_config, free_port, gateway_server, offer_load, pin
+from bench.ingest import WARUNG_KEY, bench_config, free_port, gateway_server, memory_mb, offer_load, pin
 
 SLICE_SECONDS = 30
 WARM_SECONDS = 60
 GROWTH_LIMIT = 0.10
-
-
-def _rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return round(
-        int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))) / 1024, 1
-    )
 
 
 def run(minutes: float = 10.0, rate: float = 500.0, connections: int = 64) -> Result:
@@ -54,7 +47,7 @@ def run(minutes: float = 10.0, rate: float = 500.0, connections: int = 64) -> Re
                     rate=rate,
                 )
                 errors += int(figures["errors"])
-                samples.append((time.monotonic() - started, _rss_mb(pid)))
+                samples.append((time.monotonic() - started, memory_mb(pid, "VmRSS")))
                 print(f"  {samples[-1][0]:6.0f} s  RSS {samples[-1][1]:6.1f} MB  p99 {figures['p99_ms']} ms")
                 asyncio.run(purge(amqp, "network.outbound"))
     warm = next((rss for at, rss in samples if at >= WARM_SECONDS), samples[0][1])
