@@ -24,7 +24,7 @@ from gateway.audit.trail import AuditTrail
 from gateway.broker.publisher import Outgoing, Publisher
 from gateway.client.jwks import kid_of
 from gateway.disclosure.keys import KeyRing
-from gateway.disclosure.signing_pool import NoticeWindow, SigningPool
+from gateway.disclosure.signing_pool import NoticeWindow, Signed, SigningPool
 from gateway.errors import BrokerError
 from gateway.events import DISCLOSURE_PUBLISHED
 from gateway.store import chats, notices, outbox
@@ -158,49 +158,55 @@ class OutboxRelay:
                 )
 
     async def _fan_out(self, row: OutboxRow) -> None:
-        # Window k+1 is fetched and signed while window k's confirms are awaited; it is
-        # published only once window k is wholly confirmed, so the cursor stays exact.
-        # Signing runs in the signing pool's helper process when there is one (another core).
+        # A pipeline over windows of users. While window k is on its way to the broker,
+        # window k+1 is fetched and signed (in the signing pool's helper process when there
+        # is one) and window k-1's progress is written. Window k+1 is published only once
+        # window k is wholly confirmed, and progress is written in window order, so the
+        # durable cursor never passes an unconfirmed notice.
         template = json.loads(row.event.data)
+        revision, reason = int(str(template["revision"])), str(template["reason"])
         key, when = self._keys.active, datetime.now(UTC)
-        in_flight: tuple[asyncio.Task[int], list[str]] | None = None
-        users = await self._store.run(partial(self._users_after, row.business_id, row.cursor))
-        while users or in_flight:
-            window = NoticeWindow(
-                row.event.type, row.business_id, when, template, [(u, _notice_id(row, u)) for u in users]
+
+        async def next_window(cursor: str | None) -> tuple[NoticeWindow, list[Signed]]:
+            users = await self._store.run(partial(self._users_after, row.business_id, cursor))
+            recipients = [(user, _notice_id(row, user)) for user in users]
+            window = NoticeWindow(row.event.type, row.business_id, when, template, recipients)
+            return window, await self._signing.sign(window, key)
+
+        upcoming = asyncio.create_task(next_window(row.cursor))
+        publishing: asyncio.Task[int] | None = None
+        saving: asyncio.Task[None] | None = None
+        try:
+            while True:
+                window, signed = await upcoming
+                if not window.recipients:
+                    break
+                items = [
+                    Outgoing(row.exchange, row.routing_key, notice_id, row.event.type, headers, body)
+                    for (_user, notice_id), (headers, body) in zip(window.recipients, signed, strict=True)
+                ]
+                publishing = asyncio.create_task(self._publisher.publish_window(items))
+                upcoming = asyncio.create_task(next_window(window.recipients[-1][0]))
+                confirmed = await publishing
+                if saving is not None:
+                    await saving
+                if confirmed:
+                    sent = list(window.recipients[:confirmed])
+                    saving = asyncio.create_task(
+                        self._store.run(partial(self._save_progress, row, sent, revision, reason))
+                    )
+                    self.published += confirmed
+                if confirmed < len(items):
+                    raise BrokerError(f"notice fan-out for {row.business_id} paused at a failed confirm")
+        finally:
+            # Progress already confirmed is written whatever happened; no task is left behind.
+            await asyncio.gather(
+                *(t for t in (upcoming, publishing) if t is not None), return_exceptions=True
             )
-            signing = asyncio.create_task(self._signing.sign(window, key))
-            if in_flight is not None:
-                try:
-                    await self._settle(row, *in_flight, template)
-                finally:
-                    if not signing.done():
-                        await asyncio.gather(signing, return_exceptions=True)
-                in_flight = None
-            signed = await signing
-            if not users:
-                break
-            items = [
-                Outgoing(row.exchange, row.routing_key, notice_id, row.event.type, headers, body)
-                for (_user, notice_id), (headers, body) in zip(window.recipients, signed, strict=True)
-            ]
-            task = asyncio.create_task(self._publisher.publish_window(items))
-            in_flight = (task, users)
-            users = await self._store.run(partial(self._users_after, row.business_id, users[-1]))
+            if saving is not None:
+                await saving
         await self._store.run(lambda: self._store.transaction(lambda db: outbox.delete(db, [row.seq])))
         log.info("notices.fanned_out", business=row.business_id, fanout=row.event.id)
-
-    async def _settle(
-        self, row: OutboxRow, task: asyncio.Task[int], users: list[str], template: dict[str, object]
-    ) -> None:
-        confirmed = await task
-        if confirmed:
-            sent = [(user, _notice_id(row, user)) for user in users[:confirmed]]
-            revision, reason = int(str(template["revision"])), str(template["reason"])
-            await self._store.run(partial(self._save_progress, row, sent, revision, reason))
-            self.published += confirmed
-        if confirmed < len(users):
-            raise BrokerError(f"notice fan-out for {row.business_id} paused at a failed confirm")
 
     def _users_after(self, business_id: str, cursor: str | None) -> list[str]:
         return chats.users_after(self._store.db, business_id, cursor, self._window)
