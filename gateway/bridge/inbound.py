@@ -138,7 +138,7 @@ class InboundHandler:
     async def _deliver(
         self, event: CloudEvent, message: InboundMessage, business: Business, revision: int
     ) -> None:
-        existing, reason = await self._store.read(
+        existing, reason = self._store.lookup(
             lambda db: (
                 messages.get(db, message.business_id, message.message_id),
                 endpoints.disabled_reason(db, business.id),

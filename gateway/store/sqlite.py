@@ -1,7 +1,8 @@
 """SQLite opened for durability (WAL, synchronous=FULL), driven from one worker thread.
 
-Every call runs on a single dedicated thread, so the event loop never blocks on
-an fsync and the connection is never shared between threads.
+Every write runs on a single dedicated thread, so the event loop never blocks on
+an fsync and the writing connection is never shared between threads. Point
+reads on the hot path use a second, read-only connection inline (``lookup``).
 """
 
 from __future__ import annotations
@@ -153,15 +154,14 @@ class SqliteStore:
     all of it, and the audit records the work deferred are awaited together
     (one fsync of the trail) just before that COMMIT.
 
-    ``read`` runs on a second thread with its own read-only connection: under
-    WAL it sees every committed transaction and never waits behind a COMMIT's
-    fsync, so hot-path lookups do not queue behind writes.
+    ``lookup`` runs point reads inline with a second, read-only connection:
+    under WAL it sees every committed transaction and never waits behind a
+    COMMIT's fsync, so hot-path lookups do not queue behind writes.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
-        self._reader_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-read")
         self._reader: sqlite3.Connection | None = None
         self._db: sqlite3.Connection | None = None
         self._queue: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
@@ -201,23 +201,28 @@ class SqliteStore:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn)
 
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run a read-only ``fn`` on the reader thread; it sees everything committed before it starts."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._reader_executor, self._read, fn)
+    def lookup(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read-only ``fn`` right here, on the caller's thread; it sees everything committed.
 
-    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        For point reads on the hot path (a primary-key lookup takes microseconds): a hop to a
+        thread costs more than the read itself, and under WAL a reader never waits for the
+        writer's COMMIT. Scans and anything slow belong on the store's thread (``run``).
+        """
         if self._db is None:
             raise StoreError("store is not open")
         if self._reader is None:
             try:
                 reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
                 reader.execute("PRAGMA query_only=ON")
-                reader.execute("PRAGMA busy_timeout=5000")
+                # A WAL reader is only ever busy while a crashed writer's WAL is recovered.
+                reader.execute("PRAGMA busy_timeout=1000")
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open store {self.path} for reading: {exc}") from exc
             self._reader = reader
-        return fn(self._reader)
+        try:
+            return fn(self._reader)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read store {self.path}: {exc}") from exc
 
     def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` inside BEGIN IMMEDIATE ... COMMIT (on the store's thread)."""
@@ -295,9 +300,8 @@ class SqliteStore:
     async def close(self) -> None:
         """Close the connections and stop the threads."""
         if self._reader is not None:
-            await asyncio.get_running_loop().run_in_executor(self._reader_executor, self._reader.close)
+            self._reader.close()
             self._reader = None
-        self._reader_executor.shutdown(wait=True)
         if self._db is not None:
             await self.run(self._db.close)
             self._db = None
