@@ -54,6 +54,8 @@ from gateway.reload import ConfigHolder
 from gateway.rights.sweeper import RetentionSweeper
 from gateway.store.sqlite import SqliteStore
 
+INBOUND_PREFETCH = 250
+
 log = structlog.get_logger("hostgate.app")
 
 STORE_FILE = "hostgate.sqlite3"
@@ -168,8 +170,9 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
     inbound = InboundHandler(
         app[CONFIG], app[STORE], app[DISCLOSURES], app[SIGNING_KEYS], app[AUDIT], app[RELAY], retries
     )
+    # Enough deliveries in flight for each group commit to cover many of them (one fsync).
     app[INBOUND_CONSUMER] = QueueConsumer(
-        app[BROKER], topology.INBOUND.queue, inbound, publisher=app[PUBLISHER]
+        app[BROKER], topology.INBOUND.queue, inbound, publisher=app[PUBLISHER], prefetch=INBOUND_PREFETCH
     )
     receipts = ReceiptHandler(app[STORE], app[CONFIG])
     app[RECEIPT_CONSUMER] = QueueConsumer(
