@@ -90,7 +90,8 @@ async def _fill(url: str, queue: str | None, count: int) -> None:
     channel = await connection.channel(publisher_confirms=True)
     await topology.declare(channel)
     if queue is not None:
-        await channel.declare_queue(queue, durable=True)
+        # The same kind of queue hostgate consumes (quorum, same arguments): only the consumer differs.
+        await channel.declare_queue(queue, durable=True, arguments=topology.queue_arguments())
     exchange = channel.default_exchange if queue else await channel.get_exchange(topology.INBOUND.exchange)
     sealed = seal(b"benchmark message", "warung-sari", key.public)
     for start in range(0, count, 500):
