@@ -1,19 +1,22 @@
 """Ingest: ``POST /v1/messages`` through hostgate (auth, idempotency, rate limit, audit, outbox, publish).
 
-Three servers, each run in turn in its own process on the same private vhost,
-loaded by the same generator in another process (pinned to another core when
-``taskset`` exists), with the same connections and requests:
+Three servers, each in its own process on the same private vhost, all pinned
+to one core and loaded by the same generator in another process (pinned to the
+other core when ``taskset`` exists), with the same connections and requests:
 
 - raw: a bare aiohttp handler validating with pydantic and awaiting a confirm per request;
 - hostgate with its audit trail on (the product);
 - hostgate with the audit trail off (to measure what the trail costs).
 
-Each server gets a warm-up, a closed-loop run (throughput), then an open-loop
-run at a fixed offered rate (latency); its peak RSS (VmHWM) is read at the end.
+All three run at once, idle while another is measured. Each gets a warm-up,
+then closed-loop throughput runs in alternating rounds (the median counts, so a
+noisy minute on a shared machine cannot decide a ratio), then open-loop runs at
+a fixed offered rate (latency); its peak RSS (VmHWM) is read at the end.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -26,12 +29,13 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import Result, bench_vhost
+from bench.common import Result, bench_vhost, purge
+from gateway.broker import topology
 
 REPO = Path(__file__).resolve().parent.parent
 WARUNG_KEY = "hg_OaJgRLK3o0V2k_HGoBNpsFEVC6Ha_fdaRIb3flcB36Y"
@@ -124,53 +128,45 @@ class Plan:
     requests: int
     connections: int
     rate: float
+    rounds: int
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running server under test: where to send requests, and its process."""
+
+    url: str
+    pid: int
+    headers: list[str]
 
 
 @dataclass(frozen=True)
 class Figures:
-    """A server's throughput run, latency run and peak memory."""
+    """A server's throughput (the median of its rounds), latency runs and peak memory."""
 
     throughput: dict[str, Any]
+    rounds_rps: list[float]
     latency: dict[str, Any]
     # The same open-loop run at half of this server's own measured throughput: latency when not saturated.
     latency_half: dict[str, Any]
     peak_rss_mb: float
 
 
-def _exercise(url: str, pid: int, plan: Plan, headers: list[str]) -> Figures:
-    offer_load(url, min(plan.requests // 10, 500), plan.connections, headers)
-    throughput = offer_load(url, plan.requests, plan.connections, headers)
-    latency = offer_load(url, int(plan.rate * 10), plan.connections, headers, rate=plan.rate)
-    half = round(float(throughput["rps"]) / 2)
-    latency_half = offer_load(url, half * 5, plan.connections, headers, rate=half)
-    return Figures(throughput, latency, latency_half, memory_mb(pid))
-
-
-def _hostgate(config: Path, amqp: str, plan: Plan) -> Figures:
+def _hostgate(stack: ExitStack, config: Path, amqp: str) -> Server:
     port = free_port()
     env = {**os.environ, "HOSTGATE_AMQP_URL": amqp}
-    command = [
-        *pin(0),
-        sys.executable,
-        "-m",
-        "gateway.cli.main",
-        "serve",
-        "--config",
-        str(config),
-        "--port",
-        str(port),
-    ]
-    with gateway_server(command, f"http://127.0.0.1:{port}/readyz", env) as pid:
-        return _exercise(
-            f"http://127.0.0.1:{port}/v1/messages", pid, plan, [f"Authorization:Bearer {WARUNG_KEY}"]
-        )
+    command = [*pin(0), sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config)]
+    pid = stack.enter_context(
+        gateway_server([*command, "--port", str(port)], f"http://127.0.0.1:{port}/readyz", env)
+    )
+    return Server(f"http://127.0.0.1:{port}/v1/messages", pid, [f"Authorization:Bearer {WARUNG_KEY}"])
 
 
-def _raw(amqp: str, plan: Plan) -> Figures:
+def _raw(stack: ExitStack, amqp: str) -> Server:
     port = free_port()
     command = [*pin(0), sys.executable, "-m", "bench.raw_ingest", "--amqp", amqp, "--port", str(port)]
-    with _raw_server(command, port) as pid:
-        return _exercise(f"http://127.0.0.1:{port}/v1/messages", pid, plan, [])
+    pid = stack.enter_context(_raw_server(command, port))
+    return Server(f"http://127.0.0.1:{port}/v1/messages", pid, [])
 
 
 @contextmanager
@@ -189,17 +185,51 @@ def _raw_server(command: list[str], port: int) -> Iterator[int]:
         process.wait(20)
 
 
-def run(requests: int = 10_000, connections: int = 64, rate: float = 1000.0) -> list[Result]:
-    """Raw, audit on, audit off: throughput, latency at ``rate`` req/s, peak memory; ratios and targets."""
-    plan = Plan(requests, connections, rate)
-    with bench_vhost() as amqp, tempfile.TemporaryDirectory() as tmp:
-        # hostgate declares the topology the raw server publishes into: run it first.
-        on = _hostgate(bench_config(Path(tmp), audit=True), amqp, plan)
-        off = _hostgate(bench_config(Path(tmp), audit=False), amqp, plan)
-        raw = _raw(amqp, plan)
+def _measure(servers: dict[str, Server], plan: Plan, amqp: str) -> dict[str, Figures]:
+    """Throughput in alternating rounds (drift on a shared machine hits every server alike), then latency."""
+    for server in servers.values():
+        offer_load(server.url, min(plan.requests // 10, 500), plan.connections, server.headers)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
+    names = list(servers)
+    for round_number in range(plan.rounds):
+        # Each round starts with a different server, so no one always runs first or last.
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            # Every run publishes into the same queue: start each from an empty one.
+            asyncio.run(purge(amqp, topology.OUTBOUND.queue))
+            server = servers[name]
+            runs[name].append(offer_load(server.url, plan.requests, plan.connections, server.headers))
+    figures: dict[str, Figures] = {}
+    for name, server in servers.items():
+        throughput = sorted(runs[name], key=lambda r: float(r["rps"]))[len(runs[name]) // 2]
+        asyncio.run(purge(amqp, topology.OUTBOUND.queue))
+        latency = offer_load(
+            server.url, int(plan.rate * 10), plan.connections, server.headers, rate=plan.rate
+        )
+        half = round(float(throughput["rps"]) / 2)
+        asyncio.run(purge(amqp, topology.OUTBOUND.queue))
+        latency_half = offer_load(server.url, half * 5, plan.connections, server.headers, rate=half)
+        rounds_rps = [round(float(r["rps"]), 1) for r in runs[name]]
+        figures[name] = Figures(throughput, rounds_rps, latency, latency_half, memory_mb(server.pid))
+    return figures
+
+
+def run(requests: int = 10_000, connections: int = 64, rate: float = 1000.0, rounds: int = 3) -> list[Result]:
+    """Raw, audit on, audit off: throughput (median of ``rounds``), latency at ``rate`` req/s, peak memory."""
+    plan = Plan(requests, connections, rate, rounds)
+    with bench_vhost() as amqp, tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        # All three run at once (idle while another is measured); hostgate first: it declares the topology.
+        servers = {
+            "on": _hostgate(stack, bench_config(Path(tmp), audit=True), amqp),
+            "off": _hostgate(stack, bench_config(Path(tmp), audit=False), amqp),
+            "raw": _raw(stack, amqp),
+        }
+        figures = _measure(servers, plan, amqp)
+    on, off, raw = figures["on"], figures["off"], figures["raw"]
     extra = {
         "requests": requests,
         "connections": connections,
+        "rounds": rounds,
         "load_generator": "bench.loadgen (aiohttp, own process)",
     }
     return [
@@ -211,6 +241,8 @@ def run(requests: int = 10_000, connections: int = 64, rate: float = 1000.0) -> 
             1.0,
             {
                 **extra,
+                "rounds_rps": on.rounds_rps,
+                "baseline_rounds_rps": raw.rounds_rps,
                 "p50_ms": on.throughput["p50_ms"],
                 "p99_ms": on.throughput["p99_ms"],
                 "raw_p99_ms": raw.throughput["p99_ms"],
@@ -223,7 +255,12 @@ def run(requests: int = 10_000, connections: int = 64, rate: float = 1000.0) -> 
             on.throughput["rps"],
             off.throughput["rps"],
             0.9,
-            {**extra, "audit_off_p99_ms": off.throughput["p99_ms"], "errors": off.throughput["errors"]},
+            {
+                **extra,
+                "baseline_rounds_rps": off.rounds_rps,
+                "audit_off_p99_ms": off.throughput["p99_ms"],
+                "errors": off.throughput["errors"],
+            },
         ),
         Result(
             "latency",
