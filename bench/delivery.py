@@ -1,11 +1,12 @@
 """Delivery: inbound queue → self_hosted adapter → signed webhook → a local receiver.
 
-hostgate runs as ``hostgate serve`` (its own process, pinned to one core where
-``taskset`` exists) and drains N sealed messages already waiting in
-``hostgate.inbound``; the receiver runs in this process. The baseline, in this
-process too, is a raw loop: consume the same number of messages with aio-pika
-(prefetch 500), POST each as a Standard Webhooks-signed request to the same
-receiver, ack after the answer.
+hostgate runs as ``hostgate serve`` and drains N sealed messages already
+waiting in ``hostgate.inbound``. The baseline (``bench.raw_delivery``) is a raw
+loop: consume the same number of messages from a queue of the same kind with
+aio-pika (prefetch 500), POST each as a Standard Webhooks-signed request to the
+same receiver, ack after the answer. Each consumer runs in its own process,
+pinned to core 0 where ``taskset`` exists; the receiver runs in this process.
+The two alternate over a few rounds and the medians count.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import os
 import shutil
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -22,12 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aio_pika
-import aiohttp
 import uvloop
 from aiohttp import web
-from pydantic import SecretStr
 
-from adapters.webhook_signing import sign
 from bench.common import Result, bench_vhost, purge
 from bench.ingest import REPO, free_port, pin
 from gateway.bridge.models import InboundMessage
@@ -118,16 +117,13 @@ async def _fill(url: str, queue: str | None, count: int) -> None:
     await connection.close()
 
 
-async def _hostgate(url: str, config: Path, count: int, tally: Tally) -> float:
-    await _fill(url, None, count)
-    tally.reset(count)
-    command = [*pin(0), sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config)]
+async def _timed(command: list[str], env: dict[str, str], tally: Tally) -> float:
+    """Run a consumer process (pinned to core 0) until the receiver has seen every message."""
     process = await asyncio.create_subprocess_exec(
+        *pin(0),
         *command,
-        "--port",
-        str(free_port()),
         cwd=REPO,
-        env={**os.environ, "HOSTGATE_AMQP_URL": url},
+        env=env,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
@@ -139,38 +135,28 @@ async def _hostgate(url: str, config: Path, count: int, tally: Tally) -> float:
         await asyncio.wait_for(process.wait(), 30)
 
 
+async def _hostgate(url: str, config: Path, count: int, tally: Tally) -> float:
+    await _fill(url, None, count)
+    tally.reset(count)
+    command = [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config)]
+    command += ["--port", str(free_port())]
+    return await _timed(command, {**os.environ, "HOSTGATE_AMQP_URL": url}, tally)
+
+
 async def _raw(url: str, count: int, target: str, secret: str, tally: Tally) -> float:
     await _fill(url, RAW_QUEUE, count)
     tally.reset(count)
-    secrets = (SecretStr(secret),)
-    connection = await aio_pika.connect(url)
-    channel = await connection.channel()
-    await channel.set_qos(prefetch_count=500)
-    queue = await channel.get_queue(RAW_QUEUE)
-    async with aiohttp.ClientSession() as session:
-
-        async def handle(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            stamp = int(time.time())
-            headers = {
-                "content-type": "application/json",
-                "webhook-id": str(message.message_id),
-                "webhook-timestamp": str(stamp),
-                "webhook-signature": sign(str(message.message_id), stamp, message.body, secrets),
-            }
-            async with session.post(target, data=message.body, headers=headers) as response:
-                await response.read()
-            await message.ack()
-
-        await queue.consume(handle)
-        await asyncio.wait_for(tally.done.wait(), 600)
-    await connection.close()
-    return tally.seconds
+    command = [sys.executable, "-m", "bench.raw_delivery", "--amqp", url, "--queue", RAW_QUEUE]
+    command += ["--target", target, "--secret", secret]
+    return await _timed(command, dict(os.environ), tally)
 
 
-async def run(count: int = 5000) -> Result:
-    """Hostgate's delivery path and the raw loop, one after the other, to the same receiver."""
+async def run(count: int = 5000, rounds: int = 3) -> Result:
+    """Hostgate's delivery path and the raw loop in alternating rounds, to the same receiver; medians."""
     tally = Tally()
     runner, port = await _receiver(tally)
+    hostgate_runs: list[float] = []
+    raw_runs: list[float] = []
     try:
         with bench_vhost() as url, tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "config"
@@ -182,21 +168,29 @@ async def run(count: int = 5000) -> Result:
                 )
             )
             secret = read_env_file(config / "demo.env")["WARUNG_SARI_WEBHOOK_SECRET"]
-            hostgate_seconds = await _hostgate(url, config, count, tally)
-            await purge(url, topology.OUTBOUND.queue)
-            raw_seconds = await _raw(url, count, f"http://127.0.0.1:{port}/hook", secret, tally)
+            target = f"http://127.0.0.1:{port}/hook"
+            for round_number in range(rounds):
+                # Alternate who goes first, so drift on a shared machine hits both alike.
+                order = ("hostgate", "raw") if round_number % 2 == 0 else ("raw", "hostgate")
+                for who in order:
+                    if who == "hostgate":
+                        hostgate_runs.append(count / await _hostgate(url, config, count, tally))
+                        await purge(url, topology.OUTBOUND.queue)
+                    else:
+                        raw_runs.append(count / await _raw(url, count, target, secret, tally))
     finally:
         await runner.cleanup()
     return Result(
         "delivery",
         "del/s",
-        count / hostgate_seconds,
-        count / raw_seconds,
+        statistics.median(hostgate_runs),
+        statistics.median(raw_runs),
         0.7,
         {
             "messages": count,
-            "hostgate_seconds": round(hostgate_seconds, 2),
-            "baseline_seconds": round(raw_seconds, 2),
+            "rounds": rounds,
+            "rounds_per_s": [round(r, 1) for r in hostgate_runs],
+            "baseline_rounds_per_s": [round(r, 1) for r in raw_runs],
         },
     )
 
