@@ -77,11 +77,12 @@ class AuditDrain:
         )
         if not rows:
             return 0
-        futures = []
+        records: list[dict[str, Any]] = []
         for staged_id, raw in rows:
-            record: dict[str, Any] = orjson.loads(raw)
-            futures.append(self._trail.writer.submit({**record, "staged_id": staged_id}))
-        await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
+            record = orjson.loads(raw)
+            record["staged_id"] = staged_id
+            records.append(record)
+        await asyncio.wrap_future(self._trail.writer.submit_many(records))
         last = rows[-1][0]
         await self._store.transact(lambda db: db.execute("DELETE FROM audit_staged WHERE id <= ?", (last,)))
         return len(rows)

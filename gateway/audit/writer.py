@@ -122,14 +122,22 @@ class ChainWriter:
 
     def submit(self, fields: dict[str, Any]) -> Future[int]:
         """Queue a record; the future resolves to its seq once it is on disk."""
+        return self.submit_many([fields])
+
+    def submit_many(self, records: list[dict[str, Any]]) -> Future[int]:
+        """Queue records to be written in this order; the future resolves to the last one's seq on disk."""
+        # One future for many: a future is a lock and a condition, which cost more than the record.
         future: Future[int] = Future()
-        self._queue.put((fields, future))
+        if not records:
+            future.set_result(self.seq)
+            return future
+        self._queue.put((records, future))
         return future
 
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            batch: list[tuple[dict[str, Any], Future[int]]] = []
+            batch: list[tuple[list[dict[str, Any]], Future[int]]] = []
             timeout = max(self._last_checkpoint + self.settings.checkpoint_seconds - time.monotonic(), 0.01)
             try:
                 item = self._queue.get(timeout=timeout)
@@ -148,10 +156,10 @@ class ChainWriter:
             if self._checkpoint_due() or (stopping and self.seq > self._checkpointed):
                 self._checkpoint()
 
-    def _write_batch(self, batch: list[tuple[dict[str, Any], Future[int]]]) -> None:
+    def _write_batch(self, batch: list[tuple[list[dict[str, Any]], Future[int]]]) -> None:
         if not batch:
             return
-        seqs = [self._append(fields) for fields, _ in batch]
+        seqs = [[self._append(fields) for fields in records][-1] for records, _ in batch]
         try:
             self._sync()
         except OSError as exc:
@@ -232,7 +240,7 @@ class DisabledWriter(ChainWriter):
         """Nothing to open."""
         log.warning("audit.disabled", directory=str(self.settings.directory))
 
-    def submit(self, fields: dict[str, Any]) -> Future[int]:
+    def submit_many(self, records: list[dict[str, Any]]) -> Future[int]:
         """Acknowledge at once; nothing is written."""
         future: Future[int] = Future()
         future.set_result(0)

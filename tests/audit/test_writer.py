@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -62,6 +63,24 @@ class TestChain:
         assert report.intact, report.first
         assert report.records >= 75
         assert report.checkpoints >= 10
+
+    def test_submit_many_writes_in_order_and_answers_with_the_last_seq(self, tmp_path: Path) -> None:
+        """A group is written in order between single records; its future is the last seq, once on disk."""
+        ring = KeyRing.open(tmp_path / "keys")
+        writer = writer_for(tmp_path / "audit", ring, every=1000, rotate_bytes=2_000)
+        writer.open()
+        record = {"event": "keys.rotated", "ts": "2026-11-29T00:00:00Z"}
+        assert writer.submit({**record, "kid": "before"}).result() == 1
+        group = [{**record, "kid": f"g{i}"} for i in range(40)]
+        assert writer.submit_many(group).result() == 41
+        assert writer.submit_many([]).result() == 41  # nothing to write: the seq so far
+        assert writer.submit({**record, "kid": "after"}).result() == 42
+        writer.close()
+        report, files = _verify_dir(tmp_path)
+        assert report.intact, report.first
+        lines = [line for path in files for line in path.read_bytes().splitlines()]
+        kids = [kid for line in lines if (kid := json.loads(line).get("kid")) is not None]
+        assert kids == ["before", *(f"g{i}" for i in range(40)), "after"]
 
     def test_checkpoint_covers_itself_on_close(self, tmp_path: Path) -> None:
         """The last checkpoint covers every record, its own record included."""
