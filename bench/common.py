@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -36,6 +38,44 @@ def bench_vhost() -> Iterator[str]:
         yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
     finally:
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)
+
+
+@contextmanager
+def broker_on_core(core: int) -> Iterator[str]:
+    """Keep the local RabbitMQ on ``core`` for the block (then as it was); yields what was done.
+
+    The server under test and each baseline run pinned to core 0. Left to the
+    scheduler, the broker sometimes lands on that core too and the baselines,
+    which wait on it more, swung between two speeds from one run to the next;
+    on the load generator's core it costs every server the same.
+    """
+    if (os.cpu_count() or 1) <= core:
+        yield "left as is: one core"
+        return
+    found = subprocess.run(["pgrep", "-x", "beam.smp"], capture_output=True, text=True, check=False)
+    threads = [int(task.name) for pid in found.stdout.split() for task in Path(f"/proc/{pid}/task").iterdir()]
+    if not threads:
+        yield "left as is: no local beam.smp"
+        return
+    before: dict[int, set[int]] = {}
+    try:
+        for tid in threads:
+            before[tid] = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, {core})
+    except (PermissionError, ProcessLookupError) as exc:
+        _restore(before)
+        yield f"left as is: {type(exc).__name__}"
+        return
+    try:
+        yield f"pinned to core {core}"
+    finally:
+        _restore(before)
+
+
+def _restore(affinity: dict[int, set[int]]) -> None:
+    for tid, cores in affinity.items():
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(tid, cores)
 
 
 async def purge(url: str, queue: str) -> None:

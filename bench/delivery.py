@@ -6,7 +6,8 @@ loop: consume the same number of messages from a queue of the same kind with
 aio-pika (prefetch 500), POST each as a Standard Webhooks-signed request to the
 same receiver, ack after the answer. Each consumer runs in its own process,
 pinned to core 0 where ``taskset`` exists; the receiver runs in this process.
-The two alternate over a few rounds and the medians count.
+The two alternate over a few rounds and the medians count; the local RabbitMQ
+is kept on the other core for the run.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import aio_pika
 import uvloop
 from aiohttp import web
 
-from bench.common import Result, bench_vhost, purge
+from bench.common import Result, bench_vhost, broker_on_core, purge
 from bench.ingest import REPO, free_port, pin
 from gateway.bridge.models import InboundMessage
 from gateway.broker import topology
@@ -158,7 +159,7 @@ async def run(count: int = 5000, rounds: int = 3) -> Result:
     hostgate_runs: list[float] = []
     raw_runs: list[float] = []
     try:
-        with bench_vhost() as url, tempfile.TemporaryDirectory() as tmp:
+        with broker_on_core(1) as broker, bench_vhost() as url, tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "config"
             shutil.copytree(REPO / "config", config)
             business = config / "businesses" / "warung-sari.toml"
@@ -189,6 +190,7 @@ async def run(count: int = 5000, rounds: int = 3) -> Result:
         {
             "messages": count,
             "rounds": rounds,
+            "broker": broker,
             "rounds_per_s": [round(r, 1) for r in hostgate_runs],
             "baseline_rounds_per_s": [round(r, 1) for r in raw_runs],
         },

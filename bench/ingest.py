@@ -11,7 +11,8 @@ other core when ``taskset`` exists), with the same connections and requests:
 All three run at once, idle while another is measured. Each gets a warm-up,
 then closed-loop throughput runs in alternating rounds (the median counts, so a
 noisy minute on a shared machine cannot decide a ratio), then open-loop runs at
-a fixed offered rate (latency); its peak RSS (VmHWM) is read at the end.
+a fixed offered rate (latency); its peak RSS (VmHWM) is read at the end. The
+local RabbitMQ is kept on the load generator's core for the run.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import Result, bench_vhost, purge
+from bench.common import Result, bench_vhost, broker_on_core, purge
 from gateway.broker import topology
 
 REPO = Path(__file__).resolve().parent.parent
@@ -217,7 +218,12 @@ def _measure(servers: dict[str, Server], plan: Plan, amqp: str) -> dict[str, Fig
 def run(requests: int = 10_000, connections: int = 64, rate: float = 1000.0, rounds: int = 3) -> list[Result]:
     """Raw, audit on, audit off: throughput (median of ``rounds``), latency at ``rate`` req/s, peak memory."""
     plan = Plan(requests, connections, rate, rounds)
-    with bench_vhost() as amqp, tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+    with (
+        broker_on_core(1) as broker,
+        bench_vhost() as amqp,
+        tempfile.TemporaryDirectory() as tmp,
+        ExitStack() as stack,
+    ):
         # All three run at once (idle while another is measured); hostgate first: it declares the topology.
         servers = {
             "on": _hostgate(stack, bench_config(Path(tmp), audit=True), amqp),
@@ -231,6 +237,7 @@ def run(requests: int = 10_000, connections: int = 64, rate: float = 1000.0, rou
         "connections": connections,
         "rounds": rounds,
         "load_generator": "bench.loadgen (aiohttp, own process)",
+        "broker": broker,
     }
     return [
         Result(
