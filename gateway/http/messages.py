@@ -62,9 +62,9 @@ async def _json_body(request: web.Request) -> tuple[bytes, object]:
     if request.content_type != "application/json":
         raise RequestError(415, "unsupported_media_type", "send the body as application/json")
     try:
-        raw = await asyncio.wait_for(
-            request.read(), request.app[CONFIG].current.settings.http.body_timeout_seconds
-        )
+        # A timeout scope, not wait_for: wait_for wraps the read in a task of its own per request.
+        async with asyncio.timeout(request.app[CONFIG].current.settings.http.body_timeout_seconds):
+            raw = await request.read()
     except TimeoutError as exc:
         raise RequestError(408, "request_timeout", "the request body did not arrive in time") from exc
     try:
