@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 
 import aiormq
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel
+from aiormq.abc import DeliveredMessage
 from pydantic import ValidationError
 
 from gateway.broker.cloudevents import CloudEvent, CloudEventError, parse
@@ -66,8 +67,10 @@ class QueueConsumer:
             try:
                 channel = await connection.channel()
                 await channel.set_qos(prefetch_count=self._prefetch)
-                queue = await channel.get_queue(self._queue, ensure=False)
-                await queue.consume(self._on_message)
+                # aio-pika's IncomingMessage and its extra task per delivery cost more than the
+                # framing itself; the underlying aiormq channel hands over what arrived.
+                underlay = await channel.get_underlay_channel()
+                await underlay.basic_consume(self._queue, self._on_message)
                 log.info("consumer.started", queue=self._queue)
                 # aio-pika offers callbacks, not an awaitable, for a closing channel: poll.
                 while not channel.is_closed and self._link.status().connected:  # noqa: ASYNC110
@@ -80,32 +83,38 @@ class QueueConsumer:
                         await channel.close()
             await asyncio.sleep(0.5)
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+    async def _on_message(self, message: DeliveredMessage) -> None:
+        tag = message.delivery_tag
+        if tag is None:  # only a returned message or an empty basic.get lacks one; consumers never see them
+            return
+        headers = message.header.properties.headers or {}
         try:
-            event = parse(dict(message.headers), message.body)
+            event = parse(dict(headers), message.body)
             await self._handler(event)
         except (CloudEventError, PoisonMessageError, ValidationError, UnicodeDecodeError, ValueError) as exc:
-            await self._dead_letter(message, _reason(exc))
+            await self._dead_letter(message, tag, _reason(exc))
             return
         except Exception as exc:  # noqa: BLE001 -- anything else is retried; the delivery limit bounds it
             # Our own errors say what failed without content; others are named by type only.
             detail = str(exc) if isinstance(exc, HostgateError | RuntimeError) else type(exc).__name__
             log.warning("consumer.retry", queue=self._queue, error=detail[:200])
             await asyncio.sleep(0.5)
-            await message.nack(requeue=True)
+            await message.channel.basic_nack(tag, requeue=True)
             return
         self.handled += 1
-        await message.ack()
+        await message.channel.basic_ack(tag)
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+    async def _dead_letter(self, message: DeliveredMessage, tag: int, reason: str) -> None:
         """Publish to the dead-letter exchange with the reason (confirmed), then ack the original."""
-        headers = {k: v for k, v in dict(message.headers).items() if isinstance(v, str | int | bytes)}
+        properties = message.header.properties
+        given = properties.headers or {}
+        headers = {k: v for k, v in given.items() if isinstance(v, str | int | bytes)}
         headers.update({DLQ_REASON: reason[:300], DLQ_QUEUE: self._queue})
         copy = Outgoing(
             DEAD_LETTER_EXCHANGE,
             self._queue,
-            str(message.message_id or ""),
-            str(message.type or ""),
+            str(properties.message_id or ""),
+            str(properties.message_type or ""),
             {k: v.decode(errors="replace") if isinstance(v, bytes) else v for k, v in headers.items()},
             message.body,
         )
@@ -113,9 +122,9 @@ class QueueConsumer:
             await self._publisher.publish(copy)
         except HostgateError:
             # Could not keep it with its reason: let RabbitMQ dead-letter it (reason "rejected").
-            await message.reject(requeue=False)
+            await message.channel.basic_reject(tag, requeue=False)
         else:
-            await message.ack()
+            await message.channel.basic_ack(tag)
         self.dead_lettered += 1
         log.warning("consumer.dead_lettered", queue=self._queue, reason=reason[:200])
 
