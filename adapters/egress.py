@@ -15,6 +15,7 @@ import ipaddress
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -61,13 +62,22 @@ class EgressPolicy:
 
     def check_url(self, url: str) -> None:
         """Refuse a URL whose host is a literal address the policy does not permit."""
-        host = (URL(url).host or "").strip("[]")
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return  # a name: checked by the resolver at connect time
-        if not self.permits(address):
-            raise DestinationRefused(f"destination {host} is not a public address")
+        refusal = _refusal(self, url)
+        if refusal is not None:
+            raise DestinationRefused(refusal)
+
+
+# The same few URLs are checked on every delivery; the answer depends only on policy and URL.
+@lru_cache(maxsize=1024)
+def _refusal(policy: EgressPolicy, url: str) -> str | None:
+    host = (URL(url).host or "").strip("[]")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None  # a name: checked by the resolver at connect time
+    if not policy.permits(address):
+        return f"destination {host} is not a public address"
+    return None
 
 
 class GuardedResolver(AbstractResolver):
