@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Literal, Protocol, runtime_checkable
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
@@ -116,8 +117,9 @@ class EndpointKey(BaseModel):
             X25519PublicKey.from_public_bytes(self.public_key)
         return self
 
+    # Cached: the inbound path compares it on every message, and the key of a frozen model never moves.
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented pattern for derived fields
-    @property
+    @cached_property
     def kid(self) -> str:
         """Key id that envelopes name: a digest of suite and key, so it moves when the key does."""
         digest = hashlib.sha256(self.suite.encode() + b"\x00" + self.public_key).digest()
