@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import orjson
 
 from adapters.base import Envelope, b64url
 
 
 def envelope_body(envelope: Envelope, event_type: str = "message.received") -> bytes:
     """Serialize an envelope with its metadata; the ciphertext stays sealed."""
-    return json.dumps(
+    return orjson.dumps(
         {
             "type": event_type,
             "message_id": envelope.message_id,
@@ -21,6 +21,5 @@ def envelope_body(envelope: Envelope, event_type: str = "message.received") -> b
             "sent_at": envelope.sent_at.isoformat(),
             "disclosure_revision": envelope.disclosure_revision,
             "chat_sequence": envelope.chat_sequence,
-        },
-        separators=(",", ":"),
-    ).encode()
+        }
+    )
