@@ -102,7 +102,9 @@ class QueueConsumer:
             await message.channel.basic_nack(tag, requeue=True)
             return
         self.handled += 1
-        await message.channel.basic_ack(tag)
+        # Queued, not awaited until written: an ack lost with the connection means a redelivery,
+        # which the handlers already take (the same as an ack lost on the wire).
+        await message.channel.basic_ack(tag, wait=False)
 
     async def _dead_letter(self, message: DeliveredMessage, tag: int, reason: str) -> None:
         """Publish to the dead-letter exchange with the reason (confirmed), then ack the original."""
