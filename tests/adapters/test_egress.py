@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from adapters.egress import EgressPolicy, guarded_session, networks
+from adapters.egress import DestinationRefused, EgressPolicy, guarded_session, networks
 from adapters.http_delivery import post
 from tests.adapters.receivers import receiver
 
@@ -161,3 +161,14 @@ def test_public_addresses_permitted() -> None:
     assert policy.permits(ipaddress.ip_address("2606:4700::1111"))
     assert EgressPolicy(networks(["10.1.0.0/16"])).permits(ipaddress.ip_address("10.1.2.3"))
     assert not EgressPolicy(networks(["10.1.0.0/16"])).permits(ipaddress.ip_address("10.2.0.1"))
+
+
+def test_url_verdicts_follow_the_policy_they_were_given() -> None:
+    """A URL checked again (its verdict is remembered) gets the answer of the policy asking, every time."""
+    url = "http://10.1.2.3:8080/hook"
+    allowing = EgressPolicy(networks(["10.1.0.0/16"]))
+    for _ in range(3):
+        allowing.check_url(url)
+        with pytest.raises(DestinationRefused, match=r"10\.1\.2\.3 is not a public address"):
+            EgressPolicy().check_url(url)
+    EgressPolicy().check_url("https://hooks.example/x")  # a name: left to the resolver at connect time
