@@ -78,6 +78,13 @@ def _restore(affinity: dict[int, set[int]]) -> None:
             os.sched_setaffinity(tid, cores)
 
 
+def round_order(names: list[str], round_number: int) -> list[str]:
+    """The order of one round: each starts with the next side, so none always runs first or last."""
+    # Drift on a shared machine then hits every side alike.
+    shift = round_number % len(names)
+    return names[shift:] + names[:shift]
+
+
 async def purge(url: str, queue: str) -> None:
     """Empty a queue so one scenario's backlog does not slow the next."""
     connection = await aio_pika.connect(url)

@@ -28,7 +28,7 @@ import aio_pika
 import uvloop
 from aiohttp import web
 
-from bench.common import Result, bench_vhost, broker_on_core, purge
+from bench.common import Result, bench_vhost, broker_on_core, purge, round_order
 from bench.ingest import REPO, free_port, pin
 from gateway.bridge.models import InboundMessage
 from gateway.broker import topology
@@ -156,8 +156,7 @@ async def run(count: int = 5000, rounds: int = 3) -> Result:
     """Hostgate's delivery path and the raw loop in alternating rounds, to the same receiver; medians."""
     tally = Tally()
     runner, port = await _receiver(tally)
-    hostgate_runs: list[float] = []
-    raw_runs: list[float] = []
+    runs: dict[str, list[float]] = {"hostgate": [], "raw": []}
     try:
         with broker_on_core(1) as broker, bench_vhost() as url, tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "config"
@@ -170,29 +169,29 @@ async def run(count: int = 5000, rounds: int = 3) -> Result:
             )
             secret = read_env_file(config / "demo.env")["WARUNG_SARI_WEBHOOK_SECRET"]
             target = f"http://127.0.0.1:{port}/hook"
+            drain = {
+                "hostgate": lambda: _hostgate(url, config, count, tally),
+                "raw": lambda: _raw(url, count, target, secret, tally),
+            }
             for round_number in range(rounds):
-                # Alternate who goes first, so drift on a shared machine hits both alike.
-                order = ("hostgate", "raw") if round_number % 2 == 0 else ("raw", "hostgate")
-                for who in order:
-                    if who == "hostgate":
-                        hostgate_runs.append(count / await _hostgate(url, config, count, tally))
-                        await purge(url, topology.OUTBOUND.queue)
-                    else:
-                        raw_runs.append(count / await _raw(url, count, target, secret, tally))
+                for who in round_order(list(drain), round_number):
+                    runs[who].append(count / await drain[who]())
+                    # hostgate's receipts pile up in the outbound queue: start each run without them.
+                    await purge(url, topology.OUTBOUND.queue)
     finally:
         await runner.cleanup()
     return Result(
         "delivery",
         "del/s",
-        statistics.median(hostgate_runs),
-        statistics.median(raw_runs),
+        statistics.median(runs["hostgate"]),
+        statistics.median(runs["raw"]),
         0.7,
         {
             "messages": count,
             "rounds": rounds,
             "broker": broker,
-            "rounds_per_s": [round(r, 1) for r in hostgate_runs],
-            "baseline_rounds_per_s": [round(r, 1) for r in raw_runs],
+            "rounds_per_s": [round(r, 1) for r in runs["hostgate"]],
+            "baseline_rounds_per_s": [round(r, 1) for r in runs["raw"]],
         },
     )
 

@@ -23,7 +23,7 @@ import uvloop
 from aio_pika.abc import AbstractRobustConnection
 from pamqp.common import FieldValue
 
-from bench.common import Result, bench_vhost, purge
+from bench.common import Result, bench_vhost, purge, round_order
 from gateway.adapter_registry import AdapterRegistry
 from gateway.audit.pseudonym import Pseudonymizer
 from gateway.audit.trail import AuditTrail
@@ -146,9 +146,7 @@ async def run(count: int, window: int, rounds: int = 3) -> Result:
     with bench_vhost() as url, tempfile.TemporaryDirectory() as tmp:
         sample: CloudEvent | None = None
         for round_number in range(rounds):
-            # Alternate who goes first, so drift on a shared machine hits both alike.
-            order = ("hostgate", "raw") if round_number % 2 == 0 else ("raw", "hostgate")
-            for who in order:
+            for who in round_order(["hostgate", "raw"], round_number):
                 if who == "hostgate":
                     state = Path(tmp) / f"pool-{round_number}"
                     seconds, sample = await hostgate_fanout(url, state, count, window, 1)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import Result, bench_vhost, broker_on_core, purge
+from bench.common import Result, bench_vhost, broker_on_core, purge, round_order
 from gateway.broker import topology
 
 REPO = Path(__file__).resolve().parent.parent
@@ -193,9 +193,7 @@ def _measure(servers: dict[str, Server], plan: Plan, amqp: str) -> dict[str, Fig
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
     names = list(servers)
     for round_number in range(plan.rounds):
-        # Each round starts with a different server, so no one always runs first or last.
-        shift = round_number % len(names)
-        for name in names[shift:] + names[:shift]:
+        for name in round_order(names, round_number):
             # Every run publishes into the same queue: start each from an empty one.
             asyncio.run(purge(amqp, topology.OUTBOUND.queue))
             server = servers[name]
