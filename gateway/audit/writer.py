@@ -159,7 +159,11 @@ class ChainWriter:
     def _write_batch(self, batch: list[tuple[list[dict[str, Any]], Future[int]]]) -> None:
         if not batch:
             return
-        seqs = [[self._append(fields) for fields in records][-1] for records, _ in batch]
+        seqs = []  # the last seq of each group: what its future answers
+        for records, _ in batch:
+            for fields in records:
+                seq = self._append(fields)
+            seqs.append(seq)
         try:
             self._sync()
         except OSError as exc:
