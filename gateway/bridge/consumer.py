@@ -87,9 +87,8 @@ class QueueConsumer:
         tag = message.delivery_tag
         if tag is None:  # only a returned message or an empty basic.get lacks one; consumers never see them
             return
-        headers = message.header.properties.headers or {}
         try:
-            event = parse(dict(headers), message.body)
+            event = parse(message.header.properties.headers or {}, message.body)
             await self._handler(event)
         except (CloudEventError, PoisonMessageError, ValidationError, UnicodeDecodeError, ValueError) as exc:
             await self._dead_letter(message, tag, _reason(exc))
