@@ -32,16 +32,15 @@ from gateway.broker import topology
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.link import BrokerLink
 from gateway.broker.publisher import Publisher
-from gateway.broker.relay import OutboxRelay
 from gateway.config import load_config
 from gateway.config.settings import BrokerSettings
 from gateway.disclosure.document import build_disclosure, notice_template
 from gateway.disclosure.keys import KeyRing
-from gateway.disclosure.service import _queue_fanout
+from gateway.disclosure.service import queue_fanout
 from gateway.disclosure.signed import signed_event
 from gateway.disclosure.signing_pool import SigningPool
 from gateway.events import NOTICE_PUBLISHED
-from gateway.store import chats
+from gateway.relay.relay import OutboxRelay
 from gateway.store.sqlite import SqliteStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,9 +70,11 @@ async def hostgate_fanout(
     await store.open()
     keys = KeyRing.open(state / "keys")
     users = [f"user-{i:07d}" for i in range(count)]
-    await store.run(lambda: store.transaction(lambda db: chats.open_chats_many(db, business.id, users)))
+    async with store.unit() as tx:
+        await tx.chats.open_many(business.id, users)
     document = build_disclosure(business, 2, 1, datetime.now(UTC))
-    await store.run(lambda: store.transaction(lambda db: _queue_fanout(db, document, "hosting_changed")))
+    async with store.unit() as tx:
+        await queue_fanout(tx, document, "hosting_changed")
 
     link = BrokerLink(BrokerSettings.model_validate({"url": url}), name="bench:fanout", on_connect=_declare)
     await link.start()
@@ -111,7 +112,7 @@ async def hostgate_fanout(
     await relay.close()
     await publisher.close()
     await link.close()
-    await store.close()
+    await store.aclose()
     return elapsed, sample
 
 

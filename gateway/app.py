@@ -10,7 +10,7 @@ from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
 from gateway.audit.setup import make_trail
-from gateway.audit.staging import AuditDrain
+from gateway.audit.staging import AuditDrain, stage
 from gateway.audit.witness import CheckpointForwarder
 from gateway.bridge.consents import ConsentHandler
 from gateway.bridge.consumer import Handler, QueueConsumer
@@ -21,7 +21,6 @@ from gateway.bridge.retries import RetryScheduler
 from gateway.broker import topology
 from gateway.broker.link import BrokerLink
 from gateway.broker.publisher import Publisher
-from gateway.broker.relay import OutboxRelay
 from gateway.config.loader import GatewayConfig
 from gateway.console.routes import add_console
 from gateway.disclosure.keys import KeyRing
@@ -50,21 +49,21 @@ from gateway.http.keys import (
 )
 from gateway.http.metrics import METRICS, Metrics, metrics_middleware
 from gateway.http.ratelimit import RateLimiter
+from gateway.relay.relay import OutboxRelay
 from gateway.reload import ConfigHolder
 from gateway.rights.sweeper import RetentionSweeper
-from gateway.store.sqlite import SqliteStore
+from gateway.store import open_store_at
 
 INBOUND_PREFETCH = 250
 
 log = structlog.get_logger("hostgate.app")
 
-STORE_FILE = "hostgate.sqlite3"
-
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[STORE].open()
+    log.info("store.opened", engine=app[STORE].engine, url=app[CONFIG].current.settings.store.redacted_url())
     yield
-    await app[STORE].close()
+    await app[STORE].aclose()
 
 
 async def _audit_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -73,16 +72,35 @@ async def _audit_ctx(app: web.Application) -> AsyncIterator[None]:
     await loop.run_in_executor(None, trail.writer.open)
     await app[AUDIT_DRAIN].start()
     app[WITNESS].attach(loop, app[RELAY].wake)
-    app[SIGNING_KEYS].on_rotate = lambda old, new: trail.submit("keys.rotated", kid=new, previous_kid=old)
+    rotations: set[asyncio.Task[None]] = set()
+
+    def spawn(old: str, new: str) -> None:
+        task = loop.create_task(_record(app, "keys.rotated", kid=new, previous_kid=old))
+        rotations.add(task)
+        task.add_done_callback(rotations.discard)
+
+    def on_rotate(old: str, new: str) -> None:
+        # The key ring may notice a rotation on any thread (the signing pool's, a reader's).
+        loop.call_soon_threadsafe(spawn, old, new)
+
+    app[SIGNING_KEYS].on_rotate = on_rotate
     await _record_config(app, app[CONFIG].current)
     yield
+    await asyncio.gather(*rotations)
     await app[AUDIT_DRAIN].close()
     await loop.run_in_executor(None, trail.writer.close)
     await app[WITNESS].drain()
 
 
+async def _record(app: web.Application, event: str, **fields: object) -> None:
+    async with app[STORE].unit() as tx:
+        await stage(tx, app[AUDIT], event, **fields)
+    app[AUDIT_DRAIN].wake()
+
+
 async def _record_config(app: web.Application, config: GatewayConfig) -> None:
-    await app[AUDIT].record(
+    await _record(
+        app,
         "config.loaded",
         directory=str(config.directory),
         generation=app[CONFIG].generation,
@@ -136,7 +154,9 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
     app[METRICS] = Metrics()
     app[RATE_LIMITER] = RateLimiter()
     app[CONFIG] = ConfigHolder(config)
-    app[STORE] = SqliteStore(config.path(settings.state_dir) / STORE_FILE)
+    app[STORE] = open_store_at(
+        settings.store.url, config.path(settings.state_dir), pool_size=settings.store.pool_size
+    )
     app[SIGNING_KEYS] = KeyRing.open(config.path(settings.signing_key_dir))
     app[WITNESS] = CheckpointForwarder(app[STORE])
     app[AUDIT] = make_trail(config, app[SIGNING_KEYS], on_checkpoint=app[WITNESS])

@@ -1,19 +1,31 @@
 """Errors raised by hostgate.
 
 Every error hostgate raises on purpose derives from :class:`HostgateError`.
-Lower-level errors (tomllib, pydantic, aiormq, aiohttp client, sqlite3) are
-caught where they enter and re-raised as one of these ``from exc``; one HTTP
-middleware maps them to status codes and JSON bodies.
+Lower-level errors (tomllib, pydantic, aiormq, aiohttp client, sqlite3, asyncpg)
+are caught where they enter and re-raised as one of these ``from exc``; one HTTP
+middleware (``gateway/http/errors.py``) maps them to status codes and JSON bodies.
 
 * HostgateError
   + ConfigError            bad settings or business files; carries every problem found
+  + EnvFileError           the env file is missing or malformed
   + AdapterError           a hosting adapter failed to load or to run
   + AuthError              unknown or revoked credential
   + DisclosureError        a disclosure cannot be built, signed or verified
     - StaleDisclosure      envelope sealed to a key that is no longer current
+    - SignatureInvalid     a JWS is malformed, names an unknown key, or does not match
+    - DisclosurePending    the business has no published disclosure yet
   + BrokerError            RabbitMQ unreachable or misbehaving
     - PublishNotConfirmed  the broker did not confirm (nack, return or timeout)
+  + CloudEventError        a message lacks a CloudEvents attribute or has a malformed one
   + PoisonMessageError     a message from the network that can never be processed
+  + StoreError             the store cannot be opened, read or written
+    - StoreConflict        a write clashed with a unique key (someone else wrote it first)
+  + CheckpointError        an audit checkpoint is malformed or its signature fails
+  + TrailLocked            another writer holds the audit trail
+  + WebhookRejected        a webhook is unsigned, forged, stale, replayed or not ours
+  + SendRefused            a message a business may not send as asked
+    - IdempotencyKeyReused the Idempotency-Key was used with a different body
+    - RecipientBlocked     the recipient has blocked the business
   + RequestError           a business's HTTP request is wrong (status and code say how)
 """
 
@@ -86,6 +98,87 @@ class PublishNotConfirmed(BrokerError):  # noqa: N818 -- reads as the condition 
     """The broker nacked, returned or did not confirm a publish in time."""
 
     code = "publish_not_confirmed"
+
+
+class SignatureInvalid(DisclosureError):  # noqa: N818 -- reads as the condition it reports
+    """A JWS is malformed, names an unknown key, or does not match the payload."""
+
+    code = "signature_invalid"
+
+
+class DisclosurePending(DisclosureError):  # noqa: N818 -- reads as the condition it reports
+    """The business has no published disclosure yet: nothing may be sent under it."""
+
+    code = "disclosure_pending"
+
+    def __init__(self, message: str = "the business has no published disclosure yet") -> None:
+        super().__init__(message)
+
+
+class SendRefused(HostgateError):  # noqa: N818 -- reads as what happened to the message
+    """A business's message cannot be accepted as asked."""
+
+    code = "send_refused"
+
+
+class IdempotencyKeyReused(SendRefused):
+    """The Idempotency-Key was used before with a different body."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self, message: str = "this Idempotency-Key was used with a different body") -> None:
+        super().__init__(message)
+
+
+class RecipientBlocked(SendRefused):
+    """The recipient has blocked this business."""
+
+    code = "user_blocked"
+
+    def __init__(self, message: str = "the recipient has blocked this business; nothing was sent") -> None:
+        super().__init__(message)
+
+
+class EnvFileError(HostgateError):
+    """The env file is missing or has a line that is not ``NAME=value``."""
+
+    code = "config_invalid"
+
+
+class CloudEventError(HostgateError):
+    """A message lacks a required CloudEvents attribute or has a malformed one."""
+
+    code = "cloudevent_invalid"
+
+
+class StoreError(HostgateError):
+    """The store could not be opened, read or written (the message may name a file: log it, never serve)."""
+
+    code = "store_error"
+
+
+class StoreConflict(StoreError):  # noqa: N818 -- reads as the condition it reports
+    """A write clashed with a unique key: another unit wrote the same row first."""
+
+    code = "store_conflict"
+
+
+class CheckpointError(HostgateError):
+    """A checkpoint note is malformed or its signature does not verify."""
+
+    code = "checkpoint_invalid"
+
+
+class TrailLocked(HostgateError):  # noqa: N818 -- reads as the state of the trail
+    """Another writer (most likely a running gateway) holds the trail."""
+
+    code = "trail_locked"
+
+
+class WebhookRejected(HostgateError):  # noqa: N818 -- reads as what happened to the webhook
+    """The webhook is unsigned, forged, outside the time window, a replay, or not for this key."""
+
+    code = "webhook_rejected"
 
 
 class PoisonMessageError(HostgateError):

@@ -23,16 +23,10 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from adapters.webhook_signing import sign
-from gateway.errors import HostgateError
+from gateway.errors import WebhookRejected
 from gateway.sealing import EndpointPrivateKey
 
 TOLERANCE_SECONDS = 300
-
-
-class WebhookRejected(HostgateError):  # noqa: N818 -- reads as what happened to the webhook
-    """The webhook is unsigned, forged, outside the time window, a replay, or not for this key."""
-
-    code = "webhook_rejected"
 
 
 @dataclass(frozen=True, slots=True)

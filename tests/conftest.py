@@ -11,15 +11,43 @@ from pathlib import Path
 
 import pytest
 
+from tests.engines import SUITE_ENGINE, drop_leftover_schemas, drop_schema, new_schema_name, schema_url
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO / "config"
 
 
+def pytest_report_header() -> str:
+    """Say which store engine this run uses."""
+    return f"hostgate store engine: {SUITE_ENGINE} (HOSTGATE_TEST_STORE)"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_postgres() -> None:
+    """On PostgreSQL, start with no schema left over from an interrupted run."""
+    if SUITE_ENGINE == "postgresql":
+        drop_leftover_schemas()
+
+
 @pytest.fixture
-def config_dir(tmp_path: Path) -> Path:
-    """A private copy of the shipped example config that a test may break."""
+def store_schema() -> Iterator[str | None]:
+    """On PostgreSQL, a schema of this test's own (dropped after it); None on SQLite."""
+    if SUITE_ENGINE != "postgresql":
+        yield None
+        return
+    schema = new_schema_name()
+    yield schema
+    drop_schema(schema)
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, store_schema: str | None) -> Path:
+    """A private copy of the shipped example config that a test may break (on this run's store engine)."""
     target = tmp_path / "config"
     shutil.copytree(EXAMPLE_CONFIG, target)
+    if store_schema is not None:
+        with (target / "gateway.toml").open("a", encoding="utf-8") as settings:
+            settings.write(f'\n[store]\nurl = "{schema_url(store_schema)}"\n')
     return target
 
 

@@ -27,17 +27,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from gateway.errors import HostgateError
+from gateway.errors import CheckpointError
 
 ORIGIN_PREFIX = "hostgate.audit/"
 _ED25519 = b"\x01"
 _DASH = "\u2014"  # an em dash starts every signature line
-
-
-class CheckpointError(HostgateError):
-    """A checkpoint note is malformed or its signature does not verify."""
-
-    code = "checkpoint_invalid"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.audit.chain import GENESIS, canonical, record_hash
-from gateway.audit.checkpoint import Checkpoint, CheckpointError, split_notes, verify_note
+from gateway.audit.checkpoint import Checkpoint, split_notes, verify_note
+from gateway.errors import CheckpointError
 
 Kind = Literal[
     "changed", "missing", "reordered", "inserted", "duplicated",

@@ -14,8 +14,8 @@ from gateway.broker.topology import AUDIT
 from gateway.disclosure.document import canonical_json
 from gateway.events import AUDIT_CHECKPOINT
 from gateway.ids import new_id
-from gateway.store import outbox
-from gateway.store.sqlite import SqliteStore
+from gateway.relay.rows import outbox_row
+from gateway.store import Store
 
 log = structlog.get_logger("hostgate.audit")
 
@@ -23,7 +23,7 @@ log = structlog.get_logger("hostgate.audit")
 class CheckpointForwarder:
     """Called on the writer's thread; queues the checkpoint in the outbox on the event loop."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
         self._wake: Callable[[], None] = lambda: None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -55,18 +55,8 @@ class CheckpointForwarder:
             ),
         )
         try:
-            await self._store.run(
-                lambda: self._store.transaction(
-                    lambda db: outbox.insert(
-                        db,
-                        "",
-                        kind=outbox.RowKind.EVENT,
-                        exchange=AUDIT.exchange,
-                        routing_key="checkpoint",
-                        event=event,
-                    )
-                )
-            )
+            async with self._store.unit() as tx:
+                await tx.outbox.append(outbox_row("", AUDIT.exchange, "checkpoint", event))
         except Exception as exc:  # noqa: BLE001 -- the local checkpoint file already holds it
             log.warning("audit.checkpoint_not_queued", error=type(exc).__name__)
             return

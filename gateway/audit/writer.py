@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.audit.chain import FILE_PATTERN, GENESIS, file_name, seal
 from gateway.audit.checkpoint import Checkpoint, sign_note
-from gateway.errors import HostgateError
+from gateway.errors import TrailLocked
 
 log = structlog.get_logger("hostgate.audit")
 
@@ -252,12 +252,6 @@ class DisabledWriter(ChainWriter):
 
     def close(self) -> None:
         """Nothing to close."""
-
-
-class TrailLocked(HostgateError):  # noqa: N818 -- reads as the state of the trail
-    """Another writer (most likely a running gateway) holds the trail."""
-
-    code = "trail_locked"
 
 
 def _take_lock(path: Path) -> IO[bytes]:

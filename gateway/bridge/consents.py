@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
 from gateway.bridge.models import ConsentDecision
@@ -11,14 +9,13 @@ from gateway.broker.cloudevents import CloudEvent
 from gateway.errors import PoisonMessageError
 from gateway.events import CONSENT_DECISION
 from gateway.reload import ConfigHolder
-from gateway.store import consents, messages
-from gateway.store.sqlite import SqliteStore
+from gateway.store import Store
 
 
 class ConsentHandler:
     """Applies ``com.hostgate.consent.decision`` events."""
 
-    def __init__(self, store: SqliteStore, config: ConfigHolder, audit: AuditTrail) -> None:
+    def __init__(self, store: Store, config: ConfigHolder, audit: AuditTrail) -> None:
         self._store = store
         self._config = config
         self._audit = audit
@@ -30,22 +27,20 @@ class ConsentHandler:
         if decision.business_id not in self._config.current.businesses:
             raise PoisonMessageError(f"unknown business {decision.business_id!r}")
 
-        def work(db: sqlite3.Connection) -> bool:
-            if not messages.first_time(db, event.id):
-                return False
-            applied = consents.record(
-                db, decision.business_id, decision.user_id, decision.decision, decision.at.timestamp()
+        async with self._store.unit() as tx:
+            if not await tx.processed.first_time(event.type, event.id):
+                return
+            applied = await tx.consents.record(
+                decision.business_id, decision.user_id, decision.decision, decision.at.timestamp()
             )
             # Every decision is audited, including one that arrived after a later one.
-            stage(
-                db,
+            await stage(
+                tx,
                 self._audit,
                 "consent.recorded",
                 business=decision.business_id,
                 user=decision.user_id,
                 decision=decision.decision,
             )
-            return applied
-
-        if await self._store.transact(work):
+        if applied:
             self.recorded += 1

@@ -19,11 +19,11 @@ from aio_pika.abc import AbstractChannel
 from aiormq.abc import DeliveredMessage
 from pydantic import ValidationError
 
-from gateway.broker.cloudevents import CloudEvent, CloudEventError, parse
+from gateway.broker.cloudevents import CloudEvent, parse
 from gateway.broker.link import BrokerLink
 from gateway.broker.publisher import Outgoing, Publisher
 from gateway.broker.topology import DEAD_LETTER_EXCHANGE
-from gateway.errors import HostgateError, PoisonMessageError
+from gateway.errors import CloudEventError, HostgateError, PoisonMessageError
 
 log = structlog.get_logger("hostgate.consumer")
 

@@ -10,10 +10,8 @@ re-seals. Either way the chat is opened (or refreshed) for later notices.
 from __future__ import annotations
 
 import random
-import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Literal
 
 import structlog
@@ -23,9 +21,8 @@ from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
 from gateway.bridge.models import InboundMessage, InboundReceipt
 from gateway.bridge.retries import RetryScheduler, attempt_of, next_delay
-from gateway.bridge.status import Status
+from gateway.bridge.status import Status, apply_receipt
 from gateway.broker.cloudevents import CloudEvent
-from gateway.broker.relay import OutboxRelay
 from gateway.broker.topology import NOTICES, OUTBOUND
 from gateway.config.loader import Business
 from gateway.disclosure.document import DisclosureDocument, canonical_json, notice_template
@@ -35,9 +32,10 @@ from gateway.disclosure.signed import signed_event
 from gateway.errors import PoisonMessageError
 from gateway.events import ENDPOINT_DISABLED, INBOUND_MESSAGE, INBOUND_RECEIPT, NOTICE_PUBLISHED
 from gateway.ids import new_id
+from gateway.relay.relay import OutboxRelay
+from gateway.relay.rows import outbox_row
 from gateway.reload import ConfigHolder
-from gateway.store import chats, endpoints, messages, notices, outbox
-from gateway.store.sqlite import SqliteStore
+from gateway.store import Store, Unit
 
 log = structlog.get_logger("hostgate.inbound")
 
@@ -48,7 +46,7 @@ class InboundHandler:
     def __init__(
         self,
         config: ConfigHolder,
-        store: SqliteStore,
+        store: Store,
         disclosures: DisclosureService,
         keys: KeyRing,
         audit: AuditTrail,
@@ -103,48 +101,39 @@ class InboundHandler:
             when=now,
         )
 
-        def work(db: sqlite3.Connection) -> bool:
-            if not messages.first_time(db, event.id):
-                return False
-            chats.open_chat(db, message.business_id, message.sender)
-            notices.record_sent(
-                db,
-                message.business_id,
-                disclosure.revision,
-                "disclosure_stale",
-                [(message.sender, notice_id)],
+        business_id = message.business_id
+        async with self._store.unit() as tx:
+            if not await tx.processed.first_time(event.type, event.id):
+                return
+            await tx.chats.open(business_id, message.sender)
+            await tx.notices.record_sent(
+                business_id, disclosure.revision, "disclosure_stale", [(message.sender, notice_id)]
             )
-            outbox.queue(
-                db, message.business_id, OUTBOUND.exchange, f"{message.business_id}.receipt", receipt
+            await tx.outbox.append(
+                outbox_row(business_id, OUTBOUND.exchange, f"{business_id}.receipt", receipt)
             )
-            outbox.queue(
-                db, message.business_id, NOTICES.exchange, f"{message.business_id}.disclosure_stale", notice
+            await tx.outbox.append(
+                outbox_row(business_id, NOTICES.exchange, f"{business_id}.disclosure_stale", notice)
             )
-            stage(
-                db,
+            await stage(
+                tx,
                 self._audit,
                 "message.rejected",
-                business=message.business_id,
+                business=business_id,
                 message_id=message.message_id,
                 user=message.sender,
                 reason="disclosure_stale",
             )
-            return True
-
-        if await self._store.transact(work):
-            self.stale += 1
-            self._relay.wake()
+        self.stale += 1
+        self._relay.wake()
 
     async def _deliver(
         self, event: CloudEvent, message: InboundMessage, business: Business, revision: int
     ) -> None:
-        existing, reason = self._store.lookup(
-            lambda db: (
-                messages.get(db, message.business_id, message.message_id),
-                endpoints.disabled_reason(db, business.id),
-            )
-        )
-        if existing is not None and existing.status is Status.DELIVERED:
+        async with self._store.read() as tx:
+            existing = await tx.messages.state(message.business_id, message.message_id)
+            reason = await tx.endpoints.disabled_reason(business.id)
+        if existing is not None and existing.status == Status.DELIVERED:
             return  # a redelivery of something already handed over
         envelope = Envelope(
             message_id=message.message_id,
@@ -178,7 +167,8 @@ class InboundHandler:
         revision: int,
         result: DeliveryResult,
     ) -> None:
-        since = await self._store.transact(partial(endpoints.record_failure, business_id=business.id))
+        async with self._store.unit() as tx:
+            since = await tx.endpoints.record_failure(business.id)
         policy = business.file.delivery
         if time.time() - since > policy.disable_after_hours * 3600:
             await self._disable(business, f"failing for more than {policy.disable_after_hours:g} h")
@@ -210,13 +200,13 @@ class InboundHandler:
             data=canonical_json({"business_id": business.id, "reason": reason}),
         )
 
-        def work(db: sqlite3.Connection) -> None:
-            if not endpoints.disable(db, business.id, reason):
+        async with self._store.unit() as tx:
+            if not await tx.endpoints.disable(business.id, reason):
                 return
-            outbox.queue(db, business.id, OUTBOUND.exchange, f"{business.id}.endpoint", event)
-            stage(db, self._audit, "endpoint.disabled", business=business.id, reason=reason)
-
-        await self._store.transact(work)
+            await tx.outbox.append(
+                outbox_row(business.id, OUTBOUND.exchange, f"{business.id}.endpoint", event)
+            )
+            await stage(tx, self._audit, "endpoint.disabled", business=business.id, reason=reason)
         log.warning("endpoint.disabled", business=business.id, reason=reason)
         self._relay.wake()
 
@@ -230,10 +220,10 @@ class InboundHandler:
         )
         attempts = attempt_of(event)
 
-        def work(db: sqlite3.Connection) -> None:
-            self._record(db, event, message, revision, Status.FAILED, reason, receipt)
-            stage(
-                db,
+        async with self._store.unit() as tx:
+            await self._record(tx, event, message, revision, Status.FAILED, reason, receipt)
+            await stage(
+                tx,
                 self._audit,
                 "delivery.dead_lettered",
                 business=message.business_id,
@@ -241,8 +231,6 @@ class InboundHandler:
                 attempts=attempts,
                 reason=reason,
             )
-
-        await self._store.transact(work)
         self._relay.wake()
 
     async def _delivered(
@@ -250,11 +238,11 @@ class InboundHandler:
     ) -> None:
         receipt = _receipt(message, "delivered", revision=revision, key_id=business.facts.endpoint_key.kid)
 
-        def work(db: sqlite3.Connection) -> None:
-            self._record(db, event, message, revision, Status.DELIVERED, None, receipt)
-            endpoints.record_success(db, business.id)
-            stage(
-                db,
+        async with self._store.unit() as tx:
+            await self._record(tx, event, message, revision, Status.DELIVERED, None, receipt)
+            await tx.endpoints.record_success(business.id)
+            await stage(
+                tx,
                 self._audit,
                 "message.delivered",
                 business=message.business_id,
@@ -263,14 +251,12 @@ class InboundHandler:
                 host=business.facts.operator,
                 revision=revision,
             )
-
-        await self._store.transact(work)
         self.delivered += 1
         self._relay.wake()
 
     @staticmethod
-    def _record(
-        db: sqlite3.Connection,
+    async def _record(
+        tx: Unit,
         event: CloudEvent,
         message: InboundMessage,
         revision: int,
@@ -278,18 +264,19 @@ class InboundHandler:
         reason: str | None,
         receipt: CloudEvent,
     ) -> None:
-        messages.first_time(db, event.id)
-        chats.open_chat(db, message.business_id, message.sender)
-        messages.insert(
-            db,
-            message.business_id,
+        business_id = message.business_id
+        await tx.processed.first_time(event.type, event.id)
+        await tx.chats.open(business_id, message.sender)
+        await tx.messages.insert(
+            business_id,
             message.message_id,
             user_id=message.sender,
             direction="inbound",
+            status=Status.ACCEPTED.value,
             revision=revision,
         )
-        messages.apply_status(db, message.business_id, message.message_id, status, reason)
-        outbox.queue(db, message.business_id, OUTBOUND.exchange, f"{message.business_id}.receipt", receipt)
+        await apply_receipt(tx.messages, business_id, message.message_id, status, reason)
+        await tx.outbox.append(outbox_row(business_id, OUTBOUND.exchange, f"{business_id}.receipt", receipt))
 
 
 ReceiptStatus = Literal["delivered", "disclosure_stale", "rejected"]

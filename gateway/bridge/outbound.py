@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
 import orjson
 
 from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
 from gateway.bridge.models import OutboundMessage
+from gateway.bridge.status import Status
 from gateway.broker.cloudevents import CloudEvent
-from gateway.broker.relay import OutboxRelay
 from gateway.broker.topology import OUTBOUND
 from gateway.disclosure.document import canonical_json
 from gateway.disclosure.service import DisclosureService
-from gateway.errors import RequestError
+from gateway.errors import DisclosurePending, IdempotencyKeyReused, RecipientBlocked
 from gateway.events import OUTBOUND_MESSAGE
 from gateway.ids import new_uuid
-from gateway.store import chats, consents, messages, outbox
-from gateway.store.sqlite import SqliteStore
+from gateway.relay.relay import OutboxRelay
+from gateway.relay.rows import outbox_row
+from gateway.store import Store, Unit
+from gateway.store.records import StoredResponse
 
 ACCEPTED = 202
 
@@ -58,7 +58,7 @@ class OutboundService:
     """Accepts businesses' messages into the outbox."""
 
     def __init__(
-        self, store: SqliteStore, disclosures: DisclosureService, audit: AuditTrail, relay: OutboxRelay
+        self, store: Store, disclosures: DisclosureService, audit: AuditTrail, relay: OutboxRelay
     ) -> None:
         self._store = store
         self._disclosures = disclosures
@@ -69,7 +69,7 @@ class OutboundService:
         """Queue the message durably; answer 202 with its id (or the earlier answer for the same key)."""
         latest = await self._disclosures.latest(request.business_id)
         if latest is None:
-            raise RequestError(503, "disclosure_pending", "the business has no published disclosure yet")
+            raise DisclosurePending
         now = datetime.now(UTC)
         message_id = "msg_" + new_uuid().hex
         data = OutboundMessage(
@@ -89,41 +89,44 @@ class OutboundService:
             data=canonical_json(data.model_dump(mode="json")),
         )
         body = orjson.dumps({"message_id": message_id, "status": "accepted", "revision": latest.revision})
-        answer = await self._store.transact(partial(self._accept, request, event, latest.revision, body))
+        async with self._store.unit() as tx:
+            answer = await self._accept(tx, request, event, latest.revision, body)
         self._relay.wake()
         return answer
 
-    def _accept(
-        self, request: SendRequest, event: CloudEvent, revision: int, body: bytes, db: sqlite3.Connection
+    async def _accept(
+        self, tx: Unit, request: SendRequest, event: CloudEvent, revision: int, body: bytes
     ) -> Answer:
         if request.idempotency_key is not None:
-            earlier = messages.idempotent_response(db, request.business_id, request.idempotency_key)
+            earlier = await tx.messages.idempotent_response(request.business_id, request.idempotency_key)
             if earlier is not None:
                 if earlier.request_hash != request.request_hash:
-                    raise RequestError(
-                        409, "idempotency_key_reused", "this Idempotency-Key was used with a different body"
-                    )
+                    raise IdempotencyKeyReused
                 return Answer(earlier.status, earlier.body)
-        if consents.is_blocked(db, request.business_id, request.recipient):
-            raise RequestError(
-                403, "user_blocked", "the recipient has blocked this business; nothing was sent"
-            )
-        messages.insert(
-            db,
+        if await tx.consents.is_blocked(request.business_id, request.recipient):
+            raise RecipientBlocked
+        await tx.messages.insert(
             request.business_id,
             event.id,
             user_id=request.recipient,
             direction="outbound",
+            status=Status.ACCEPTED.value,
             revision=revision,
         )
-        chats.open_chat(db, request.business_id, request.recipient)
+        await tx.chats.open(request.business_id, request.recipient)
         # A copy waiting in a queue must not outlive the business's retention either.
         expiration_ms = max(1, int(request.retention.total_seconds() * 1000))
-        outbox.queue(
-            db, request.business_id, OUTBOUND.exchange, f"{request.business_id}.message", event, expiration_ms
+        await tx.outbox.append(
+            outbox_row(
+                request.business_id,
+                OUTBOUND.exchange,
+                f"{request.business_id}.message",
+                event,
+                expiration_ms=expiration_ms,
+            )
         )
-        stage(
-            db,
+        await stage(
+            tx,
             self._audit,
             "message.accepted",
             business=request.business_id,
@@ -133,12 +136,9 @@ class OutboundService:
             revision=revision,
         )
         if request.idempotency_key is not None:
-            messages.remember_response(
-                db,
+            await tx.messages.remember_response(
                 request.business_id,
                 request.idempotency_key,
-                request_hash=request.request_hash,
-                status=ACCEPTED,
-                body=body,
+                StoredResponse(request_hash=request.request_hash, status=ACCEPTED, body=body),
             )
         return Answer(ACCEPTED, body)

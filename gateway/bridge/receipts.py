@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Literal
 
 import structlog
 
 from adapters.base import StatusUpdate
 from gateway.bridge.models import DeliveryReceipt
-from gateway.bridge.status import Status
+from gateway.bridge.status import Status, apply_receipt
 from gateway.broker.cloudevents import CloudEvent
 from gateway.errors import PoisonMessageError
 from gateway.events import DELIVERY_RECEIPT
 from gateway.reload import ConfigHolder
-from gateway.store import messages
-from gateway.store.sqlite import SqliteStore
+from gateway.store import Store
 
 log = structlog.get_logger("hostgate.receipts")
 
@@ -23,7 +21,7 @@ log = structlog.get_logger("hostgate.receipts")
 class ReceiptHandler:
     """Applies ``com.hostgate.message.receipt`` events to message status, then tells the business."""
 
-    def __init__(self, store: SqliteStore, config: ConfigHolder) -> None:
+    def __init__(self, store: Store, config: ConfigHolder) -> None:
         self._store = store
         self._config = config
         self.applied = 0
@@ -33,14 +31,18 @@ class ReceiptHandler:
         """Apply one receipt, once (a redelivered event id changes nothing)."""
         receipt = event.data_as(DELIVERY_RECEIPT, DeliveryReceipt)
 
-        def work(db: sqlite3.Connection) -> Status | Literal[False] | None:
-            if not messages.first_time(db, event.id):
-                return False
-            return messages.apply_status(
-                db, receipt.business_id, receipt.message_id, Status(receipt.status), receipt.reason
-            )
-
-        result = await self._store.transact(work)
+        result: Status | Literal[False] | None
+        async with self._store.unit() as tx:
+            if not await tx.processed.first_time(event.type, event.id):
+                result = False
+            else:
+                result = await apply_receipt(
+                    tx.messages,
+                    receipt.business_id,
+                    receipt.message_id,
+                    Status(receipt.status),
+                    receipt.reason,
+                )
         if result is None:
             raise PoisonMessageError(f"receipt for unknown message {receipt.message_id!r}")
         if result is False:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from gateway.store.port import Messages
+from gateway.store.records import MessageState
+
 
 class Status(StrEnum):
     """Where a message stands."""
@@ -28,3 +31,18 @@ RANK = {status: rank for rank, status in enumerate(Status)}
 def merge(current: Status, reported: Status) -> Status:
     """The status after a receipt: the higher of the two."""
     return reported if RANK[reported] > RANK[current] else current
+
+
+async def apply_receipt(
+    messages: Messages, business_id: str, message_id: str, reported: Status, reason: str | None
+) -> Status | None:
+    """Apply a receipt in the caller's unit; return the resulting status, or None for an unknown message."""
+    current = await messages.state(business_id, message_id)
+    if current is None:
+        return None
+    new = merge(Status(current.status), reported)
+    failure = (reason or "failed") if reported is Status.FAILED else current.failure
+    await messages.set_state(
+        business_id, message_id, MessageState(new.value, failure), reported=reported.value, reason=reason
+    )
+    return new

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import aio_pika
 from pydantic import BaseModel
 
-from gateway.errors import HostgateError, PoisonMessageError
+from gateway.errors import CloudEventError, PoisonMessageError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -22,12 +22,6 @@ PREFIX = "cloudEvents_"
 # The AMQP binding spec used ``cloudEvents:`` before ``cloudEvents_``; accept both when reading.
 PREFIXES = ("cloudEvents_", "cloudEvents:")
 REQUIRED = ("specversion", "id", "source", "type")
-
-
-class CloudEventError(HostgateError):
-    """A message lacks a required CloudEvents attribute or has a malformed one."""
-
-    code = "cloudevent_invalid"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,14 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway.audit.checkpoint import CheckpointError, parse_verifier_key, verifier_key
+from gateway.audit.checkpoint import parse_verifier_key, verifier_key
 from gateway.audit.pseudonym import Pseudonymizer
 from gateway.audit.query import Filter, read_records, table, to_csv, to_jsonl, trail_files
 from gateway.audit.setup import CHECKPOINTS_FILE, audit_dir
 from gateway.audit.verify import verify
 from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, EXIT_USAGE, load_or_report
 from gateway.disclosure.keys import KeyRing
+from gateway.errors import CheckpointError
 
 EXIT_TAMPERED, EXIT_INCOMPLETE = 1, 3
 

@@ -17,8 +17,7 @@ from gateway.broker.topology import INBOUND
 from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
 from gateway.config.loader import GatewayConfig
 from gateway.config.settings import AMQP_URL_ENV
-from gateway.store import endpoints
-from gateway.store.sqlite import SqliteStore
+from gateway.store import open_store_at
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -119,12 +118,13 @@ def run_enable(args: argparse.Namespace) -> int:
         return EXIT_INVALID
 
     async def enable() -> bool:
-        store = SqliteStore(config.path(config.settings.state_dir) / "hostgate.sqlite3")
+        store = open_store_at(config.settings.store.url, config.path(config.settings.state_dir))
         await store.open()
         try:
-            return await store.run(lambda: store.transaction(lambda db: endpoints.enable(db, args.business)))
+            async with store.unit() as tx:
+                return await tx.endpoints.enable(args.business)
         finally:
-            await store.close()
+            await store.aclose()
 
     changed = asyncio.run(enable())
     print(f"{args.business}: {'re-enabled' if changed else 'was not disabled'}")

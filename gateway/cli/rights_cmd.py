@@ -7,21 +7,21 @@ import asyncio
 import json
 import os
 import sys
-from functools import partial
 from pathlib import Path
 
 import aiohttp
 
 from gateway.audit.setup import make_trail
+from gateway.audit.staging import AuditDrain
 from gateway.audit.trail import AuditTrail
-from gateway.audit.writer import TrailLocked
 from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
 from gateway.config.loader import GatewayConfig
 from gateway.disclosure.keys import KeyRing
-from gateway.rights.export import build_export
-from gateway.rights.retention import purge
+from gateway.errors import TrailLocked
+from gateway.rights.export import export_user
+from gateway.rights.retention import PurgeReport, purge
 from gateway.rights.sweeper import purge_and_audit
-from gateway.store.sqlite import SqliteStore
+from gateway.store import Store, open_store_at
 
 TOKEN_ENV = "HOSTGATE_NETWORK_TOKEN"  # noqa: S105 -- the name of a variable, not a secret
 
@@ -43,8 +43,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     export.set_defaults(run=run_export)
 
 
-def _store(config: GatewayConfig) -> SqliteStore:
-    return SqliteStore(config.path(config.settings.state_dir) / "hostgate.sqlite3")
+def _store(config: GatewayConfig) -> Store:
+    return open_store_at(config.settings.store.url, config.path(config.settings.state_dir))
 
 
 def _open_trail(config: GatewayConfig) -> AuditTrail | None:
@@ -70,8 +70,10 @@ async def _purge(config: GatewayConfig, *, dry_run: bool) -> int:
     store = _store(config)
     await store.open()
     try:
+        report: PurgeReport
         if dry_run:
-            report = await store.run(lambda: purge(store.db, windows, dry_run=True))
+            async with store.read() as tx:
+                report = await purge(tx, windows, dry_run=True)
         else:
             trail = _open_trail(config)
             if trail is None:
@@ -82,11 +84,12 @@ async def _purge(config: GatewayConfig, *, dry_run: bool) -> int:
                 )
                 return EXIT_INVALID
             try:
-                report = await store.run(partial(purge_and_audit, store, trail, windows))
+                report = await purge_and_audit(store, trail, windows)
+                await AuditDrain(store, trail).flush()
             finally:
                 trail.writer.close()
     finally:
-        await store.close()
+        await store.aclose()
     verb = "would remove" if dry_run else "removed"
     if not report.removed:
         print(f"nothing past retention; {verb} 0 rows")
@@ -134,10 +137,10 @@ async def _export_local(config: GatewayConfig, user_id: str) -> int:
     try:
         operators = {b.id: b.facts.operator for b in config.businesses.values()}
         windows = {b.id: b.facts.retention for b in config.businesses.values()}
-        document = await store.run(lambda: build_export(store.db, user_id, windows, operators))
-        await trail.record("export.served", user=user_id, requester="cli")
+        document = await export_user(store, trail, user_id, windows, operators, requester="cli")
+        await AuditDrain(store, trail).flush()
     finally:
-        await store.close()
+        await store.aclose()
         trail.writer.close()
     print(json.dumps(document, indent=2, ensure_ascii=False))
     return EXIT_OK

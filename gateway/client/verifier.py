@@ -14,11 +14,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
-from gateway.broker.cloudevents import PREFIX, CloudEventError, parse
+from gateway.broker.cloudevents import PREFIX, parse
 from gateway.client.jwks import kid_of
 from gateway.disclosure.document import DisclosureDocument, NoticeDocument
-from gateway.disclosure.jws import SignatureInvalid
 from gateway.disclosure.signed import verify_event
+from gateway.errors import CloudEventError, SignatureInvalid
 from gateway.events import DISCLOSURE_PUBLISHED, NOTICE_PUBLISHED
 
 

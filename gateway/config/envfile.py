@@ -5,15 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from gateway.errors import HostgateError
+from gateway.errors import EnvFileError
 
 _LINE = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)")
-
-
-class EnvFileError(HostgateError):
-    """The env file is missing or has a line that is not ``NAME=value``."""
-
-    code = "config_invalid"
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -15,9 +15,9 @@ from adapters.base import AdapterContext, HostingAdapter, HostingFacts, WebhookT
 from adapters.egress import EgressPolicy
 from gateway.adapter_registry import AdapterRegistry
 from gateway.config.business import BusinessFile
-from gateway.config.envfile import EnvFileError, read_env_file
-from gateway.config.settings import AMQP_URL_ENV, GatewaySettings
-from gateway.errors import AdapterError, ConfigError, ConfigProblem
+from gateway.config.envfile import read_env_file
+from gateway.config.settings import AMQP_URL_ENV, STORE_URL_ENV, GatewaySettings
+from gateway.errors import AdapterError, ConfigError, ConfigProblem, EnvFileError
 
 SETTINGS_FILE = "gateway.toml"
 BUSINESS_DIR = "businesses"
@@ -121,6 +121,8 @@ def _validate_settings(
         return None
     if env.get(AMQP_URL_ENV):
         raw = {**raw, "broker": {**raw.get("broker", {}), "url": env[AMQP_URL_ENV]}}
+    if env.get(STORE_URL_ENV):
+        raw = {**raw, "store": {**raw.get("store", {}), "url": env[STORE_URL_ENV]}}
     try:
         return GatewaySettings.model_validate(raw, context={"env": env})
     except ValidationError as exc:

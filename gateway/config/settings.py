@@ -11,6 +11,7 @@ from gateway.config.fields import ApiKeyHash, Locale
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 AMQP_URL_ENV = "HOSTGATE_AMQP_URL"
+STORE_URL_ENV = "HOSTGATE_STORE_URL"
 
 
 def _check_amqp(url: AnyUrl) -> AnyUrl:
@@ -56,6 +57,32 @@ class BrokerSettings(_Section):
         return f"{url.scheme}://{user}{url.host}{port}{url.path or '/'}"
 
 
+def _check_store_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in {"sqlite", "postgresql", "postgres"}:
+        raise ValueError("must be sqlite:///path/to/file or postgresql://user@host:port/database")
+    return url
+
+
+class StoreSettings(_Section):
+    """Where durable state lives: the embedded SQLite file (default) or PostgreSQL."""
+
+    # None: hostgate.sqlite3 in state_dir. HOSTGATE_STORE_URL overrides it.
+    url: Annotated[str | None, AfterValidator(_check_store_url)] = None
+    pool_size: int = Field(default=10, ge=1, le=200)
+
+    def redacted_url(self) -> str:
+        """The URL without its password, for logs."""
+        if self.url is None:
+            return "sqlite (state_dir)"
+        scheme, _, rest = self.url.partition("://")
+        credentials, at, location = rest.rpartition("@")
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}{at}{location}" if at else self.url
+
+
 class AuditSettings(_Section):
     """Where the audit trail goes and how often it is checkpointed."""
 
@@ -99,6 +126,7 @@ class GatewaySettings(_Section):
 
     http: HttpSettings = HttpSettings()
     broker: BrokerSettings = BrokerSettings()
+    store: StoreSettings = StoreSettings()
     audit: AuditSettings = AuditSettings()
     network: NetworkSettings = NetworkSettings()
     console: ConsoleSettings = ConsoleSettings()

@@ -9,11 +9,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway.audit.checkpoint import CheckpointError, split_notes, verify_note
+from gateway.audit.checkpoint import split_notes, verify_note
 from gateway.audit.query import details
 from gateway.client.render import pick_locale
 from gateway.disclosure.catalog import load_catalogs
 from gateway.disclosure.document import DisclosureDocument
+from gateway.errors import CheckpointError
 
 # The audit table shows the newest rows that match; the CLI exports everything.
 AUDIT_ROWS = 500

@@ -16,15 +16,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from adapters.base import b64url
-from gateway.errors import DisclosureError
+from gateway.errors import SignatureInvalid
 
 ALLOWED_HEADER = frozenset({"alg", "kid"})
-
-
-class SignatureInvalid(DisclosureError):  # noqa: N818 -- reads as the condition it reports
-    """A JWS is malformed, names an unknown key, or does not match the payload."""
-
-    code = "signature_invalid"
 
 
 def _b64url_decode(text: str) -> bytes:

@@ -1,22 +1,20 @@
 """Disclosure revisions: a new one whenever what a business discloses changes.
 
-Each revision is persisted, signed and queued for publishing in one SQLite
-transaction, before anything else can happen under it. A hosting change also
+Each revision is persisted, signed, audited and queued for publishing in one
+unit of work, before anything else can happen under it. A hosting change also
 queues a fan-out of per-chat notices, which the relay publishes only after the
 disclosure itself is confirmed.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 
 import structlog
 
+from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.topology import DISCLOSURES, NOTICES
@@ -34,8 +32,9 @@ from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.signed import signed_event
 from gateway.events import DISCLOSURE_PUBLISHED, NOTICE_PUBLISHED
 from gateway.ids import new_id
-from gateway.store import outbox
-from gateway.store.sqlite import SqliteStore
+from gateway.relay.rows import outbox_row
+from gateway.store import RowKind, Store, Unit
+from gateway.store.records import DisclosureRow
 
 log = structlog.get_logger("hostgate.disclosure")
 
@@ -72,7 +71,7 @@ class PastRevision:
 class DisclosureService:
     """Keeps each business's persisted revision in step with its config."""
 
-    def __init__(self, store: SqliteStore, keys: KeyRing, audit: AuditTrail) -> None:
+    def __init__(self, store: Store, keys: KeyRing, audit: AuditTrail) -> None:
         self._store = store
         self._keys = keys
         self._audit = audit
@@ -82,37 +81,29 @@ class DisclosureService:
 
     async def sync(self, businesses: Mapping[str, Business]) -> list[NewRevision]:
         """Create a revision for every business whose disclosure changed; return them."""
-        created = await self._store.run(lambda: self._sync(businesses))
-        for revision in created:
-            self._latest.pop(revision.business_id, None)
-        await self.feed.publish(RevisionChange(r.business_id, r.revision) for r in created)
-        return created
-
-    def _sync(self, businesses: Mapping[str, Business]) -> list[NewRevision]:
         created = []
         for business in businesses.values():
-            revision = self._store.transaction(partial(self._sync_one, business=business))
+            async with self._store.unit() as tx:
+                revision = await self._sync_one(tx, business)
             if revision is not None:
                 created.append(revision)
+                self._latest.pop(revision.business_id, None)
                 log.info(
                     "disclosure.revised",
                     business=revision.business_id,
                     revision=revision.revision,
                     hosting_changed=revision.hosting_changed,
                 )
+        await self.feed.publish(RevisionChange(r.business_id, r.revision) for r in created)
         return created
 
-    def _sync_one(self, db: sqlite3.Connection, *, business: Business) -> NewRevision | None:
-        latest = db.execute(
-            "SELECT revision, fingerprint, hosting_fingerprint FROM disclosures"
-            " WHERE business_id = ? ORDER BY revision DESC LIMIT 1",
-            (business.id,),
-        ).fetchone()
+    async def _sync_one(self, tx: Unit, business: Business) -> NewRevision | None:
+        latest = await tx.disclosures.latest(business.id)
         fingerprint = document_fingerprint(business)
         hosting = hosting_fingerprint(business)
-        if latest is not None and latest[1] == fingerprint:
+        if latest is not None and latest.fingerprint == fingerprint:
             return None
-        previous = None if latest is None else int(latest[0])
+        previous = None if latest is None else latest.revision
         revision = 1 if previous is None else previous + 1
         now = datetime.now(UTC)
         document = build_disclosure(business, revision, previous, now)
@@ -124,41 +115,42 @@ class DisclosureService:
             key=self._keys.active,
             when=now,
         )
-        body = event.data
-        jws = str(event.extensions["jws"])
-        db.execute(
-            "INSERT INTO disclosures (business_id, revision, fingerprint, hosting_fingerprint,"
-            " document, jws, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (business.id, revision, fingerprint, hosting, body, jws, now.isoformat()),
+        await tx.disclosures.add(
+            DisclosureRow(
+                business_id=business.id,
+                revision=revision,
+                fingerprint=fingerprint,
+                hosting_fingerprint=hosting,
+                body=event.data,
+                jws=str(event.extensions["jws"]),
+                created_at=now.isoformat(),
+            )
         )
-        outbox.insert(
-            db,
-            business.id,
-            kind=outbox.RowKind.DISCLOSURE,
-            exchange=DISCLOSURES.exchange,
-            routing_key=business.id,
-            event=event,
+        await tx.outbox.append(
+            outbox_row(business.id, DISCLOSURES.exchange, business.id, event, kind=RowKind.DISCLOSURE)
         )
-        hosting_changed = latest is not None and latest[2] != hosting
+        hosting_changed = latest is not None and latest.hosting_fingerprint != hosting
         if hosting_changed:
-            _queue_fanout(db, document, "hosting_changed")
-        # On disk before the revision commits (we are on the store's thread; the writer has its own).
-        self._store.defer(
-            self._record_revision(document, onboarded=latest is None, hosting_changed=hosting_changed)
-        )
+            await queue_fanout(tx, document, "hosting_changed")
+        await self._record_revision(tx, document, onboarded=latest is None, hosting_changed=hosting_changed)
         return NewRevision(business.id, revision, hosting_changed)
 
-    def _record_revision(
-        self, document: DisclosureDocument, *, onboarded: bool, hosting_changed: bool
-    ) -> Future[int]:
+    async def _record_revision(
+        self, tx: Unit, document: DisclosureDocument, *, onboarded: bool, hosting_changed: bool
+    ) -> None:
         if onboarded:
-            return self._audit.submit(
+            await stage(
+                tx,
+                self._audit,
                 "business.onboarded",
                 business=document.business_id,
                 hosting_class=document.hosting_class.value,
                 operator=document.operator,
             )
-        return self._audit.submit(
+            return
+        await stage(
+            tx,
+            self._audit,
             "hosting.changed" if hosting_changed else "disclosure.revised",
             business=document.business_id,
             revision=document.revision,
@@ -174,43 +166,25 @@ class DisclosureService:
         cached = self._latest.get(business_id)
         if cached is not None:
             return cached
-        found = await self._read_latest(business_id)
-        if found is not None:
-            self._latest[business_id] = found
+        async with self._store.read() as tx:
+            row = await tx.disclosures.latest(business_id)
+        if row is None:
+            return None
+        found = StoredDisclosure(
+            row.revision, row.body, row.jws, DisclosureDocument.model_validate_json(row.body)
+        )
+        self._latest[business_id] = found
         return found
-
-    async def _read_latest(self, business_id: str) -> StoredDisclosure | None:
-
-        def read() -> StoredDisclosure | None:
-            row = self._store.db.execute(
-                "SELECT revision, document, jws FROM disclosures WHERE business_id = ?"
-                " ORDER BY revision DESC LIMIT 1",
-                (business_id,),
-            ).fetchone()
-            if row is None:
-                return None
-            body = bytes(row[1])
-            return StoredDisclosure(
-                int(row[0]), body, str(row[2]), DisclosureDocument.model_validate_json(body)
-            )
-
-        return await self._store.run(read)
 
     async def history(self, business_id: str) -> list[PastRevision]:
         """Every persisted revision of a business, newest first."""
-
-        def read() -> list[PastRevision]:
-            rows = self._store.db.execute(
-                "SELECT revision, document, created_at FROM disclosures WHERE business_id = ?"
-                " ORDER BY revision DESC",
-                (business_id,),
-            ).fetchall()
-            return [PastRevision(int(r[0]), bytes(r[1]), datetime.fromisoformat(r[2])) for r in rows]
-
-        return await self._store.run(read)
+        async with self._store.read() as tx:
+            rows = await tx.disclosures.history(business_id)
+        return [PastRevision(r.revision, r.body, datetime.fromisoformat(r.created_at)) for r in rows]
 
 
-def _queue_fanout(db: sqlite3.Connection, document: DisclosureDocument, reason: str) -> None:
+async def queue_fanout(tx: Unit, document: DisclosureDocument, reason: str) -> None:
+    """Queue one fan-out row: a notice under ``document`` to every open chat of its business."""
     template = CloudEvent(
         id=new_id(),
         type=NOTICE_PUBLISHED,
@@ -218,11 +192,6 @@ def _queue_fanout(db: sqlite3.Connection, document: DisclosureDocument, reason: 
         data=canonical_json(notice_template(document, reason)),
     )
     routing_key = f"{document.business_id}.{reason}"
-    outbox.insert(
-        db,
-        document.business_id,
-        kind=outbox.RowKind.FANOUT,
-        exchange=NOTICES.exchange,
-        routing_key=routing_key,
-        event=template,
+    await tx.outbox.append(
+        outbox_row(document.business_id, NOTICES.exchange, routing_key, template, kind=RowKind.FANOUT)
     )

@@ -14,8 +14,9 @@ from typing import Any
 
 from gateway.broker.cloudevents import PREFIX, PREFIXES, CloudEvent
 from gateway.disclosure.document import canonical_json
-from gateway.disclosure.jws import DetachedSigner, SignatureInvalid, verify_detached
+from gateway.disclosure.jws import DetachedSigner, verify_detached
 from gateway.disclosure.keys import SigningKey
+from gateway.errors import SignatureInvalid
 
 JWS_EXTENSION = "jws"
 

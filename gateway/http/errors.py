@@ -7,14 +7,33 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from gateway.errors import AuthError, BrokerError, HostgateError, RequestError, StaleDisclosure
+from gateway.errors import (
+    AuthError,
+    BrokerError,
+    DisclosurePending,
+    HostgateError,
+    IdempotencyKeyReused,
+    RecipientBlocked,
+    RequestError,
+    StaleDisclosure,
+    StoreError,
+)
 
 log = structlog.get_logger("hostgate.http")
 
+# Errors whose own message is written for the caller; first match wins.
 _STATUS: list[tuple[type[HostgateError], int]] = [
     (AuthError, 401),
     (StaleDisclosure, 409),
-    (BrokerError, 503),
+    (DisclosurePending, 503),
+    (IdempotencyKeyReused, 409),
+    (RecipientBlocked, 403),
+]
+# Errors whose message is for the operator (it may name a file, a host or a driver's words):
+# the caller gets a fixed answer, the log gets the detail.
+_FIXED: list[tuple[type[HostgateError], int, str]] = [
+    (StoreError, 503, "the gateway cannot reach its store; retry later"),
+    (BrokerError, 503, "the gateway cannot reach its broker; retry later"),
 ]
 
 # aiohttp's own HTTP errors, given codes that say what to fix.
@@ -36,12 +55,17 @@ def error_response(
     return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
 
 
-def _ours(exc: HostgateError) -> web.Response:
+def _ours(exc: HostgateError) -> web.Response | None:
     if isinstance(exc, RequestError):
         return error_response(exc.status, exc.code, str(exc), exc.headers)
-    status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
-    headers = {"WWW-Authenticate": 'Bearer realm="hostgate"'} if isinstance(exc, AuthError) else None
-    return error_response(status, exc.code, str(exc), headers)
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            headers = {"WWW-Authenticate": 'Bearer realm="hostgate"'} if isinstance(exc, AuthError) else None
+            return error_response(status, exc.code, str(exc), headers)
+    for cls, status, message in _FIXED:
+        if isinstance(exc, cls):
+            return error_response(status, exc.code, message, {"Retry-After": "1"})
+    return None
 
 
 @web.middleware
@@ -51,7 +75,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except HostgateError as exc:
         response = _ours(exc)
-        log.info("http.refused", path=request.path, code=exc.code, status=response.status)
+        if response is None:
+            log.error(  # noqa: TRY400 -- a HostgateError with no HTTP mapping; its text is the detail
+                "http.unexpected_error", path=request.path, code=exc.code, error=str(exc)
+            )
+            return _internal()
+        if response.status >= 500:  # noqa: PLR2004 -- server-side: the operator needs the detail
+            log.warning("http.unavailable", path=request.path, code=exc.code, error=str(exc))
+        else:
+            log.info("http.refused", path=request.path, code=exc.code, status=response.status)
         return response
     except web.HTTPException as exc:
         if exc.status < 400:  # noqa: PLR2004 -- redirects and the like pass through
@@ -62,4 +94,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(exc.status, code, exc.reason, kept or None)
     except Exception:
         log.exception("http.unexpected_error", path=request.path)
-        return error_response(500, "internal_error", "the gateway failed; the request can be retried")
+        return _internal()
+
+
+def _internal() -> web.Response:
+    return error_response(500, "internal_error", "the gateway failed; the request can be retried")

@@ -11,17 +11,17 @@ from gateway.bridge.consumer import QueueConsumer
 from gateway.bridge.outbound import OutboundService
 from gateway.broker.link import BrokerLink
 from gateway.broker.publisher import Publisher
-from gateway.broker.relay import OutboxRelay
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.service import DisclosureService
 from gateway.http.ratelimit import RateLimiter
+from gateway.relay.relay import OutboxRelay
 from gateway.reload import ConfigHolder
 from gateway.rights.sweeper import RetentionSweeper
-from gateway.store.sqlite import SqliteStore
+from gateway.store import Store
 
 CONFIG = web.AppKey("config", ConfigHolder)
 BROKER = web.AppKey("broker", BrokerLink)
-STORE = web.AppKey("store", SqliteStore)
+STORE = web.AppKey("store", Store)
 SIGNING_KEYS = web.AppKey("signing_keys", KeyRing)
 DISCLOSURES = web.AppKey("disclosures", DisclosureService)
 PUBLISHER = web.AppKey("publisher", Publisher)

@@ -12,13 +12,12 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
+from gateway.bridge.history import find_message
 from gateway.bridge.models import UserId
 from gateway.bridge.outbound import SendRequest, request_hash
 from gateway.errors import RequestError
 from gateway.http.auth import caller
 from gateway.http.keys import CONFIG, DISCLOSURES, OUTBOUND_SERVICE, STORE
-from gateway.rights.retention import cutoff
-from gateway.store import messages
 
 routes = web.RouteTableDef()
 
@@ -110,16 +109,14 @@ async def get_message(request: web.Request) -> web.Response:
     """A message's status and history; another business's id is simply not found."""
     business = caller(request)
     message_id = request.match_info["message_id"]
-    store = request.app[STORE]
-    record = await store.run(lambda: messages.get(store.db, business.id, message_id))
-    # Past the business's retention a message is no longer served, purged or not yet.
-    if record is None or record.created_at < cutoff(business.facts.retention):
+    record = await find_message(request.app[STORE], business.id, message_id, business.facts.retention)
+    if record is None:
         raise RequestError(404, "message_not_found", f"no message {message_id!r} for this business")
     return web.json_response(
         {
             "message_id": record.message_id,
             "direction": record.direction,
-            "status": record.status.value,
+            "status": record.status,
             "revision": record.revision,
             "failure": record.failure,
             "created_at": _iso(record.created_at),

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from aiohttp import web
 
 from gateway.http.keys import AUDIT, CONFIG, STORE
-from gateway.rights.export import build_export
+from gateway.rights.export import export_user as build_user_export
 from gateway.rights.sweeper import retentions
 
 routes = web.RouteTableDef()
@@ -19,7 +17,7 @@ async def export_user(request: web.Request) -> web.Response:
     user_id = request.match_info["user_id"]
     holder = request.app[CONFIG]
     operators = {b.id: b.facts.operator for b in holder.current.businesses.values()}
-    store = request.app[STORE]
-    document = await store.run(partial(build_export, store.db, user_id, retentions(holder), operators))
-    await request.app[AUDIT].record("export.served", user=user_id, requester="network")
+    document = await build_user_export(
+        request.app[STORE], request.app[AUDIT], user_id, retentions(holder), operators, requester="network"
+    )
     return web.json_response(document)

@@ -10,13 +10,12 @@ expires too.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-TABLES = ("messages", "message_events", "idempotency", "notices_sent", "chats")
+from gateway.store import Unit
 
 
 def cutoff(retention: timedelta, now: float | None = None) -> float:
@@ -36,40 +35,17 @@ class PurgeReport:
         return sum(self.removed.get(business_id, {}).values())
 
 
-_WHERE = {
-    "messages": "business_id = ? AND created_at < ?",
-    "message_events": (
-        "(business_id, message_id) IN (SELECT business_id, message_id FROM messages"
-        " WHERE business_id = ? AND created_at < ?)"
-    ),
-    "idempotency": "business_id = ? AND created_at < ?",
-    "notices_sent": "business_id = ? AND at < ?",
-    "chats": "business_id = ? AND last_seen < ?",
-}
-# Children before parents: message events are found through their message.
-_ORDER = ("message_events", "messages", "idempotency", "notices_sent", "chats")
-# Built once from the constants above; no caller input reaches the SQL text.
-_COUNT = {t: f"SELECT count(*) FROM {t} WHERE {_WHERE[t]}" for t in _ORDER}  # noqa: S608
-_DELETE = {t: f"DELETE FROM {t} WHERE {_WHERE[t]}" for t in _ORDER}  # noqa: S608
-
-
-def purge(
-    db: sqlite3.Connection, retentions: Mapping[str, timedelta], *, dry_run: bool, now: float | None = None
+async def purge(
+    tx: Unit, retentions: Mapping[str, timedelta], *, dry_run: bool, now: float | None = None
 ) -> PurgeReport:
-    """Delete (or count, with ``dry_run``) everything past each business's retention."""
+    """Delete (or count, with ``dry_run``) everything past each business's retention, in the caller's unit."""
     report = PurgeReport(dry_run)
     for business_id, retention in retentions.items():
-        args = (business_id, cutoff(retention, now))
-        counts = {
-            table: int(db.execute(_COUNT[table], args).fetchone()[0])
-            if dry_run
-            else db.execute(_DELETE[table], args).rowcount
-            for table in _ORDER
-        }
+        counts = await tx.retention.expired(business_id, cutoff(retention, now), delete=not dry_run)
         if any(counts.values()):
             report.removed[business_id] = counts
     if not dry_run and retentions:
-        db.execute("DELETE FROM processed_events WHERE at < ?", (cutoff(max(retentions.values()), now),))
+        await tx.retention.forget_processed(cutoff(max(retentions.values()), now))
     return report
 
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import Mapping
 from datetime import timedelta
-from functools import partial
 
 import structlog
 
+from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
 from gateway.reload import ConfigHolder
 from gateway.rights.retention import PurgeReport, older_than, purge
-from gateway.store.sqlite import SqliteStore
+from gateway.store import Store
 
 log = structlog.get_logger("hostgate.retention")
 
@@ -24,29 +23,26 @@ def retentions(config: ConfigHolder) -> dict[str, timedelta]:
     return {b.id: b.facts.retention for b in config.current.businesses.values()}
 
 
-def purge_and_audit(store: SqliteStore, audit: AuditTrail, windows: Mapping[str, timedelta]) -> PurgeReport:
-    """One purge in one transaction; its audit records are on disk before it commits."""
-
-    def work(conn: sqlite3.Connection) -> PurgeReport:
-        report = purge(conn, windows, dry_run=False)
+async def purge_and_audit(store: Store, audit: AuditTrail, windows: Mapping[str, timedelta]) -> PurgeReport:
+    """One purge in one unit of work, its audit records staged in the same unit."""
+    async with store.unit() as tx:
+        report = await purge(tx, windows, dry_run=False)
         for business_id, counts in report.removed.items():
-            store.defer(
-                audit.submit(
-                    "data.purged",
-                    business=business_id,
-                    records=sum(counts.values()),
-                    older_than=older_than(windows[business_id]),
-                )
+            await stage(
+                tx,
+                audit,
+                "data.purged",
+                business=business_id,
+                records=sum(counts.values()),
+                older_than=older_than(windows[business_id]),
             )
-        return report
-
-    return store.transaction(work)
+    return report
 
 
 class RetentionSweeper:
     """A background task that purges every ``interval`` seconds."""
 
-    def __init__(self, store: SqliteStore, config: ConfigHolder, audit: AuditTrail, interval: float) -> None:
+    def __init__(self, store: Store, config: ConfigHolder, audit: AuditTrail, interval: float) -> None:
         self._store = store
         self._config = config
         self._audit = audit
@@ -56,7 +52,7 @@ class RetentionSweeper:
     async def sweep(self) -> PurgeReport:
         """Purge now."""
         windows = retentions(self._config)
-        report = await self._store.run(partial(purge_and_audit, self._store, self._audit, windows))
+        report = await purge_and_audit(self._store, self._audit, windows)
         for business_id, counts in report.removed.items():
             log.info("data.purged", business=business_id, **counts)
         return report

@@ -1,308 +1,247 @@
-"""SQLite opened for durability (WAL, synchronous=FULL), driven from one worker thread.
+"""The embedded engine: one SQLite file (WAL, synchronous=FULL), group commit, no hand-offs per statement.
 
-Every write runs on a single dedicated thread, so the event loop never blocks on
-an fsync and the writing connection is never shared between threads. Point
-reads on the hot path use a second, read-only connection inline (``lookup``).
+A unit's statements run inline on the event loop: a statement on the hot path takes
+microseconds, far less than a hop to a thread. Only what can wait on the disk —
+``BEGIN IMMEDIATE`` (another process may hold the write lock) and ``COMMIT`` (an
+fsync) — runs on the store's one thread. Units take turns on the one connection
+(an asyncio lock, FIFO); each is a savepoint inside a transaction shared with the
+units that came before the next COMMIT, so one fsync covers all of them, and no
+unit returns before the COMMIT that holds its writes. ``read()`` uses a second,
+read-only connection that sees only what is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from functools import partial
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from gateway.errors import HostgateError
+from gateway.errors import StoreConflict, StoreError
+from gateway.store.sql import Row
+from gateway.store.sqlite_schema import MIGRATIONS
+from gateway.store.unit import SqlUnit
 
 T = TypeVar("T")
 
-_SCHEMA = [
-    # version 1
-    """
-    CREATE TABLE disclosures (
-        business_id TEXT NOT NULL,
-        revision INTEGER NOT NULL,
-        fingerprint TEXT NOT NULL,
-        hosting_fingerprint TEXT NOT NULL,
-        document BLOB NOT NULL,
-        jws TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (business_id, revision)
-    ) WITHOUT ROWID;
-    CREATE TABLE outbox (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        business_id TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        exchange TEXT NOT NULL,
-        routing_key TEXT NOT NULL,
-        event_id TEXT NOT NULL,
-        event_type TEXT NOT NULL,
-        headers TEXT NOT NULL,
-        body BLOB NOT NULL,
-        cursor TEXT,
-        created_at REAL NOT NULL
-    );
-    CREATE TABLE chats (
-        business_id TEXT NOT NULL,
-        user_id TEXT NOT NULL,
-        opened_at REAL NOT NULL,
-        last_seen REAL NOT NULL,
-        PRIMARY KEY (business_id, user_id)
-    ) WITHOUT ROWID;
-    """,
-    # version 2: the network bridge
-    """
-    CREATE TABLE messages (
-        business_id TEXT NOT NULL,
-        message_id TEXT NOT NULL,
-        user_id TEXT NOT NULL,
-        direction TEXT NOT NULL,
-        status TEXT NOT NULL,
-        revision INTEGER NOT NULL,
-        failure TEXT,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        PRIMARY KEY (business_id, message_id)
-    ) WITHOUT ROWID;
-    CREATE TABLE message_events (
-        business_id TEXT NOT NULL,
-        message_id TEXT NOT NULL,
-        status TEXT NOT NULL,
-        reason TEXT,
-        at REAL NOT NULL
-    );
-    CREATE INDEX message_events_by_message ON message_events (business_id, message_id);
-    CREATE TABLE idempotency (
-        business_id TEXT NOT NULL,
-        key TEXT NOT NULL,
-        request_hash TEXT NOT NULL,
-        status INTEGER NOT NULL,
-        response BLOB NOT NULL,
-        created_at REAL NOT NULL,
-        PRIMARY KEY (business_id, key)
-    ) WITHOUT ROWID;
-    CREATE TABLE processed_events (
-        event_id TEXT PRIMARY KEY,
-        at REAL NOT NULL
-    ) WITHOUT ROWID;
-    """,
-    # version 3: users' rights
-    """
-    CREATE TABLE consents (
-        business_id TEXT NOT NULL,
-        user_id TEXT NOT NULL,
-        decision TEXT NOT NULL,
-        decided_at REAL NOT NULL,
-        recorded_at REAL NOT NULL,
-        PRIMARY KEY (business_id, user_id)
-    ) WITHOUT ROWID;
-    CREATE TABLE notices_sent (
-        business_id TEXT NOT NULL,
-        user_id TEXT NOT NULL,
-        revision INTEGER NOT NULL,
-        reason TEXT NOT NULL,
-        notice_id TEXT NOT NULL,
-        at REAL NOT NULL
-    );
-    CREATE INDEX notices_sent_by_user ON notices_sent (user_id);
-    CREATE INDEX notices_sent_by_business ON notices_sent (business_id, at);
-    CREATE INDEX messages_by_user ON messages (user_id);
-    CREATE INDEX messages_by_age ON messages (business_id, created_at);
-    CREATE INDEX chats_by_user ON chats (user_id);
-    """,
-    # version 4: endpoint health
-    """
-    CREATE TABLE endpoint_health (
-        business_id TEXT PRIMARY KEY,
-        failing_since REAL,
-        disabled_at REAL,
-        reason TEXT
-    ) WITHOUT ROWID;
-    """,
-    # version 5: audit records staged with the work they record, drained into the trail in order
-    """
-    CREATE TABLE audit_staged (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        record BLOB NOT NULL
-    );
-    """,
-]
+ENGINE = "sqlite"
 
 
-class StoreError(HostgateError):
-    """The embedded store could not be opened or written."""
+def _translate(exc: sqlite3.Error, path: Path) -> StoreError:
+    if isinstance(exc, sqlite3.IntegrityError):
+        return StoreConflict(f"store {path}: {exc}")
+    return StoreError(f"store {path}: {exc}")
 
-    code = "store_error"
+
+class _SqliteSql:
+    """:class:`~gateway.store.sql.Sql` over one sqlite3 connection, run right here."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db = db
+        self._path = path
+
+    async def execute(self, sql: str, args: Sequence[object] = ()) -> int:
+        try:
+            return self._db.execute(sql, args).rowcount
+        except sqlite3.Error as exc:
+            raise _translate(exc, self._path) from exc
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        try:
+            self._db.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise _translate(exc, self._path) from exc
+
+    async def one(self, sql: str, args: Sequence[object] = ()) -> Row | None:
+        try:
+            row: Row | None = self._db.execute(sql, args).fetchone()
+        except sqlite3.Error as exc:
+            raise _translate(exc, self._path) from exc
+        return row
+
+    async def all(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise _translate(exc, self._path) from exc
 
 
-class _Batch(threading.local):
-    """The audit records the transaction now running on the store's thread must wait for."""
+def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    if read_only:
+        db.execute("PRAGMA query_only=ON")
+        # A WAL reader is only ever busy while a crashed writer's WAL is recovered.
+        db.execute("PRAGMA busy_timeout=1000")
+        return db
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA foreign_keys=ON")
+    # Deleted outbox rows (opaque payloads on their way out) are zeroed, not left in free pages.
+    db.execute("PRAGMA secure_delete=ON")
+    db.execute("PRAGMA busy_timeout=5000")
+    return db
 
-    def __init__(self) -> None:
-        self.pending: list[Future[int]] | None = None
+
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Apply the versions this file lacks; refuse a file newer than this code."""
+    # BEGIN IMMEDIATE takes the write lock first, so two processes cannot both migrate.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(MIGRATIONS):
+            raise StoreError(  # noqa: TRY301 -- raised inside the transaction so the ROLLBACK below runs
+                f"store {path} has schema version {version}, newer than this hostgate knows"
+                f" ({len(MIGRATIONS)}); upgrade hostgate or point [store] url elsewhere"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in _statements(script):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version={number}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    # Our scripts hold no ';' inside literals, so splitting on it is exact.
+    return [s.strip() for s in script.split(";") if s.strip()]
 
 
 class SqliteStore:
-    """One SQLite database file and the single thread that touches it.
+    """One SQLite database file; the default engine."""
 
-    ``transact`` is the hot path: work from concurrent callers is run in one
-    transaction (each in its own savepoint), with one COMMIT and one fsync for
-    all of it, and the audit records the work deferred are awaited together
-    (one fsync of the trail) just before that COMMIT.
-
-    ``lookup`` runs point reads inline with a second, read-only connection:
-    under WAL it sees every committed transaction and never waits behind a
-    COMMIT's fsync, so hot-path lookups do not queue behind writes.
-    """
+    engine = ENGINE
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
-        self._reader: sqlite3.Connection | None = None
         self._db: sqlite3.Connection | None = None
-        self._queue: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
-        self._draining = False
-        self._batch = _Batch()
+        self._reader: sqlite3.Connection | None = None
+        self._unit: SqlUnit | None = None
+        self._read_unit: SqlUnit | None = None
+        self._turn = asyncio.Lock()
+        self._in_transaction = False
+        self._waiting: list[asyncio.Future[None]] = []
+        self._committer: asyncio.Task[None] | None = None
+        self._savepoints = 0
 
     async def open(self) -> None:
-        """Create the file and schema if needed."""
-        await self.run(self._open)
+        """Create the file and its directory (owner only), and bring the schema up to date."""
+        await self._on_thread(self._open)
 
     def _open(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA foreign_keys=ON")
-            # Deleted outbox rows (opaque payloads on their way out) are zeroed, not left in free pages.
-            db.execute("PRAGMA secure_delete=ON")
-            db.execute("PRAGMA busy_timeout=5000")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(_SCHEMA[version:], start=version + 1):
-                db.executescript(f"BEGIN;{script};PRAGMA user_version={number};COMMIT;")
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self.path.exists():
+                # Phone-number pseudonyms and consent decisions live here: owner only, whatever the umask.
+                fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+            db = _connect(self.path, read_only=False)
+            try:
+                migrate(db, self.path)
+                reader = _connect(self.path, read_only=True)
+            except BaseException:
+                db.close()
+                raise
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
-        self._db = db
+        except OSError as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc.strerror}") from exc
+        self._db, self._reader = db, reader
+        self._unit = SqlUnit(_SqliteSql(db, self.path))
+        self._read_unit = SqlUnit(_SqliteSql(reader, self.path))
 
-    @property
-    def db(self) -> sqlite3.Connection:
-        """The connection; only for functions passed to ``run``."""
-        if self._db is None:
+    async def _on_thread(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    def _connection(self) -> tuple[sqlite3.Connection, SqlUnit]:
+        if self._db is None or self._unit is None:
             raise StoreError("store is not open")
-        return self._db
+        return self._db, self._unit
 
-    async def run(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` on the store's thread and return its result."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn)
-
-    def lookup(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run a read-only ``fn`` right here, on the caller's thread; it sees everything committed.
-
-        For point reads on the hot path (a primary-key lookup takes microseconds): a hop to a
-        thread costs more than the read itself, and under WAL a reader never waits for the
-        writer's COMMIT. Scans and anything slow belong on the store's thread (``run``).
-        """
-        if self._db is None:
-            raise StoreError("store is not open")
-        if self._reader is None:
+    @contextlib.asynccontextmanager
+    async def unit(self) -> AsyncIterator[SqlUnit]:
+        """A savepoint in the shared transaction; returns once the COMMIT holding it is on disk."""
+        db, unit = self._connection()
+        committed: asyncio.Future[None] | None = None
+        async with self._turn:
+            if not self._in_transaction:
+                await self._begin(db)
+            self._savepoints += 1
+            name = f"u{self._savepoints}"
             try:
-                reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-                reader.execute("PRAGMA query_only=ON")
-                # A WAL reader is only ever busy while a crashed writer's WAL is recovered.
-                reader.execute("PRAGMA busy_timeout=1000")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot open store {self.path} for reading: {exc}") from exc
-            self._reader = reader
-        try:
-            return fn(self._reader)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read store {self.path}: {exc}") from exc
-
-    def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` inside BEGIN IMMEDIATE ... COMMIT (on the store's thread)."""
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        self._batch.pending = []
-        try:
-            result = fn(db)
-            for record in self._batch.pending:
-                record.result()
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        finally:
-            self._batch.pending = None
-        db.execute("COMMIT")
-        return result
-
-    def defer(self, record: Future[int]) -> None:
-        """Hold the COMMIT of the running transaction until ``record`` (an audit record) is on disk."""
-        if self._batch.pending is None:
-            record.result()
-        else:
-            self._batch.pending.append(record)
-
-    async def transact(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in a transaction shared with concurrent callers (group commit); its own savepoint."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((fn, future))
-        if not self._draining:
-            self._draining = True
-            asyncio.get_running_loop().create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        try:
-            while self._queue:
-                batch, self._queue = self._queue, []
-                outcomes = await self.run(partial(self._run_batch, [fn for fn, _ in batch]))
-                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                    if future.done():
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
-        finally:
-            self._draining = False
-
-    def _run_batch(self, work: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
-        db = self.db
-        outcomes: list[tuple[bool, Any]] = []
-        self._batch.pending = []
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            for index, fn in enumerate(work):
-                db.execute(f"SAVEPOINT s{index}")
+                db.execute(f"SAVEPOINT {name}")
                 try:
-                    outcomes.append((True, fn(db)))
-                except Exception as exc:  # noqa: BLE001 -- handed to that caller; the others go on
-                    db.execute(f"ROLLBACK TO s{index}")
-                    outcomes.append((False, exc))
-                db.execute(f"RELEASE s{index}")
-            for record in self._batch.pending:
-                record.result()
-            db.execute("COMMIT")
-        except Exception as exc:  # noqa: BLE001 -- the batch failed as a whole: every caller hears of it
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            return [(False, exc)] * len(work)
-        finally:
-            self._batch.pending = None
-        return outcomes
+                    yield unit
+                except BaseException:
+                    db.execute(f"ROLLBACK TO {name}")
+                    db.execute(f"RELEASE {name}")
+                    raise
+                db.execute(f"RELEASE {name}")
+                committed = asyncio.get_running_loop().create_future()
+                self._waiting.append(committed)
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from exc
+            finally:
+                # Even a unit that rolled back leaves the shared transaction to be ended.
+                if self._committer is None:
+                    self._committer = asyncio.create_task(self._commit_when_free(db), name="sqlite-commit")
+        if committed is not None:  # None only when the body raised, and then we never get here
+            await committed
 
-    async def close(self) -> None:
-        """Close the connections and stop the threads."""
+    async def _begin(self, db: sqlite3.Connection) -> None:
+        try:
+            await self._on_thread(lambda: db.execute("BEGIN IMMEDIATE"))
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+        self._in_transaction = True
+
+    async def _commit_when_free(self, db: sqlite3.Connection) -> None:
+        # Behind the units already waiting for their turn (the lock is FIFO), so they share this COMMIT.
+        async with self._turn:
+            waiting, self._waiting = self._waiting, []
+            self._committer = None
+            self._savepoints = 0
+            failure: StoreError | None = None
+            try:
+                await self._on_thread(lambda: db.execute("COMMIT"))
+            except sqlite3.Error as exc:
+                failure = _translate(exc, self.path)
+                with contextlib.suppress(sqlite3.Error):
+                    await self._on_thread(lambda: db.execute("ROLLBACK"))
+            finally:
+                self._in_transaction = db.in_transaction
+            for future in waiting:
+                if future.done():
+                    continue
+                if failure is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(failure)
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[SqlUnit]:
+        """The read-only connection, inline: it sees every COMMIT and never waits behind one."""
+        if self._read_unit is None:
+            raise StoreError("store is not open")
+        yield self._read_unit
+
+    async def aclose(self) -> None:
+        """Close the connections and stop the thread."""
+        async with self._turn:
+            pass  # the last COMMIT, if one is pending, takes its turn first
+        if self._committer is not None:
+            await self._committer
         if self._reader is not None:
             self._reader.close()
             self._reader = None
         if self._db is not None:
-            await self.run(self._db.close)
-            self._db = None
+            db, self._db = self._db, None
+            await self._on_thread(db.close)
+        self._unit = self._read_unit = None
         self._executor.shutdown(wait=True)

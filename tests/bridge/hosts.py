@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from gateway.receiver import WebhookReceiver, WebhookRejected, open_envelope
+from gateway.errors import WebhookRejected
+from gateway.receiver import WebhookReceiver, open_envelope
 from gateway.sealing import EndpointPrivateKey
 from tests.support import served
 

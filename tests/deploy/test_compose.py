@@ -41,3 +41,26 @@ class TestDockerfile:
         assert "\nUSER 10001:10001\n" in text
         assert "HEALTHCHECK" in text
         assert "/healthz" in text
+
+
+class TestComposePostgres:
+    def test_postgres_profile_runs_a_gateway_on_postgresql(self) -> None:
+        """The postgres profile adds PostgreSQL and a gateway that waits for it healthy and uses it."""
+        services = _compose()["services"]
+        assert services["postgres"]["profiles"] == ["postgres"]
+        assert "healthcheck" in services["postgres"]
+        gateway = services["hostgate-pg"]
+        assert gateway["profiles"] == ["postgres"]
+        assert gateway["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert gateway["environment"]["HOSTGATE_STORE_URL"].startswith("postgresql://hostgate@postgres:5432/")
+        assert "profiles" not in services["hostgate"], "plain `docker compose up` must still run the gateway"
+
+    def test_no_database_password_in_the_file(self) -> None:
+        """The database password comes from a secret file, not from compose.yaml."""
+        services = _compose()["services"]
+        assert "POSTGRES_PASSWORD" not in services["postgres"]["environment"]
+        assert services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"].startswith("/run/secrets/")
+        assert (
+            ":"
+            not in services["hostgate-pg"]["environment"]["HOSTGATE_STORE_URL"].split("@")[0].split("//")[1]
+        )

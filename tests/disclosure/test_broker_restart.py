@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,6 @@ from gateway.client.jwks import keys_from_jwks
 from gateway.client.verifier import Accepted, EventVerifier, Rejected
 from gateway.disclosure.document import DisclosureDocument, NoticeDocument
 from gateway.http.keys import AUDIT, CONFIG, RELAY, STORE
-from gateway.store import chats
 from tests.broker_capture import Captured, capture
 from tests.conftest import edit, quick_reconnects
 from tests.support import broker_stopping, gateway_client, wait_until
@@ -74,7 +71,8 @@ async def test_nothing_lost_when_broker_stops_mid_stream(
     store = app[STORE]
     for business in BUSINESSES:
         users = [f"user-{business[:3]}-{i:04d}" for i in range(CHATS_PER_BUSINESS)]
-        await store.run(partial(store.transaction, partial(_open, business=business, users=users)))
+        async with store.unit() as tx:
+            await tx.chats.open_many(business, users)
 
     relay = app[RELAY]
     revisions = 1
@@ -156,10 +154,6 @@ def _assert_per_business_order(accepted: list[Accepted]) -> None:
                 seen_revision = revision
             else:
                 assert revision <= seen_revision, f"{business}: notice for {revision} before its disclosure"
-
-
-def _open(db: sqlite3.Connection, *, business: str, users: list[str]) -> None:
-    chats.open_chats_many(db, business, users)
 
 
 async def _drained(client: TestClient[Any, Any]) -> bool:

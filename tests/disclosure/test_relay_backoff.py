@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 from typing import cast
 
@@ -14,12 +13,12 @@ from gateway.audit.pseudonym import Pseudonymizer
 from gateway.audit.trail import AuditTrail
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.publisher import Outgoing, Publisher
-from gateway.broker.relay import OutboxRelay
 from gateway.disclosure.keys import KeyRing
 from gateway.errors import BrokerError
-from gateway.store import outbox
-from gateway.store.sqlite import SqliteStore
+from gateway.relay.relay import OutboxRelay
+from gateway.relay.rows import outbox_row
 from tests.audit.trails import writer_for
+from tests.engines import SUITE_ENGINE, make_store
 
 
 class DownBroker:
@@ -42,9 +41,11 @@ class DownBroker:
         return len(items)
 
 
-async def test_new_rows_do_not_make_the_relay_spin_while_the_broker_is_down(tmp_path: Path) -> None:
+async def test_new_rows_do_not_make_the_relay_spin_while_the_broker_is_down(
+    tmp_path: Path, store_schema: str | None
+) -> None:
     """100 wake-ups in an outage cost a few attempts and one log line; an unexpected error does not stop it."""
-    store = SqliteStore(tmp_path / "store.sqlite3")
+    store = make_store(SUITE_ENGINE, tmp_path, store_schema)
     await store.open()
     ring = KeyRing.open(tmp_path / "keys")
     writer = writer_for(tmp_path / "audit", ring)
@@ -58,14 +59,15 @@ async def test_new_rows_do_not_make_the_relay_spin_while_the_broker_is_down(tmp_
         idle_poll=0.5,
     )
 
-    def add(i: int) -> None:
+    async def add(i: int) -> None:
         event = CloudEvent(id=f"e-{i}", type="com.hostgate.test", subject="b", data=b"{}")
-        store.transaction(lambda db: outbox.queue(db, "b", "hostgate.outbound", "b.test", event))
+        async with store.unit() as tx:
+            await tx.outbox.append(outbox_row("b", "hostgate.outbound", "b.test", event))
 
     with structlog.testing.capture_logs() as logs:
         await relay.start()
         for i in range(100):
-            await store.run(partial(add, i))
+            await add(i)
             relay.wake()
             await asyncio.sleep(0.01)
         attempts_while_down = broker.attempts
@@ -77,7 +79,7 @@ async def test_new_rows_do_not_make_the_relay_spin_while_the_broker_is_down(tmp_
             await asyncio.sleep(0.02)
         await relay.close()
     writer.close()
-    await store.close()
+    await store.aclose()
     waiting = [entry for entry in logs if entry["event"] == "relay.waiting_for_broker"]
     print(f"100 rows during the outage: {attempts_while_down} publish attempts, {len(waiting)} log line(s)")
     assert attempts_while_down <= 4

@@ -6,16 +6,13 @@ import asyncio
 import base64
 import json
 import re
-import sqlite3
-from datetime import UTC, datetime
 from typing import Any
 
 import jsonschema
 import pytest
 
+from gateway.http.keys import STORE
 from gateway.rights.export import SCHEMA_ID
-from gateway.store import consents
-from gateway.store.sqlite import _SCHEMA
 from tests.bridge.conftest import Bridge
 from tests.conftest import REPO, edit
 from tests.support import wait_for_trail
@@ -74,18 +71,6 @@ class TestConsent:
 
         await _eventually(arrived, "the message to reach the network")
 
-    def test_an_older_decision_never_overrides_a_newer_one(self) -> None:
-        """Decisions are ordered by when the user made them, not by when they arrived."""
-        db = sqlite3.connect(":memory:", isolation_level=None)
-        for script in _SCHEMA:
-            db.executescript(script)
-        now = datetime.now(UTC).timestamp()
-        assert consents.record(db, "acme", "u1", "block", now)
-        assert not consents.record(db, "acme", "u1", "allow", now - 60)
-        assert consents.is_blocked(db, "acme", "u1")
-        assert consents.record(db, "acme", "u1", "allow", now + 1)
-        assert not consents.is_blocked(db, "acme", "u1")
-
 
 class TestRetention:
     @pytest.fixture
@@ -114,11 +99,9 @@ class TestRetention:
         assert gone.status == 404
 
         var = bridge.config_dir.parent / "var"
-        db = sqlite3.connect(var / "state" / "hostgate.sqlite3")
-        for table, where in (("messages", "message_id = ?"), ("message_events", "message_id = ?")):
-            assert db.execute(f"SELECT count(*) FROM {table} WHERE {where}", (message_id,)).fetchone()[0] == 0  # noqa: S608 -- constants
-        assert db.execute("SELECT count(*) FROM idempotency WHERE key = 'retention-1'").fetchone()[0] == 0
-        db.close()
+        async with bridge.client.app[STORE].read() as tx:
+            assert await tx.messages.get("nimbus-shop", message_id) is None
+            assert await tx.messages.idempotent_response("nimbus-shop", "retention-1") is None
         trail = await wait_for_trail(var, '"event":"data.purged"')
         purged = [json.loads(line) for line in trail.splitlines() if '"data.purged"' in line]
         assert any(r["business"] == "nimbus-shop" and r["records"] >= 3 for r in purged), purged

@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sqlite3
 import uuid
 from datetime import UTC, datetime
-from functools import partial
 
 import structlog
 
@@ -27,9 +25,8 @@ from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.signing_pool import NoticeWindow, Signed, SigningPool
 from gateway.errors import BrokerError
 from gateway.events import DISCLOSURE_PUBLISHED
-from gateway.store import chats, notices, outbox
-from gateway.store.outbox import OutboxRow, RowKind
-from gateway.store.sqlite import SqliteStore
+from gateway.store import Store
+from gateway.store.records import OutboxDepth, OutboxRow, RowKind
 
 log = structlog.get_logger("hostgate.relay")
 
@@ -38,7 +35,7 @@ _NOTICE_NAMESPACE = uuid.UUID("6f1d8a8e-3c1b-4c1e-9d0a-1f6f2b7f0e11")
 
 def _notice_id(row: OutboxRow, user: str) -> str:
     """Stable per fan-out and user, so a window sent twice after a crash carries the same ids."""
-    return str(uuid.uuid5(_NOTICE_NAMESPACE, f"{row.event.id}:{user}"))
+    return str(uuid.uuid5(_NOTICE_NAMESPACE, f"{row.event_id}:{user}"))
 
 
 class OutboxRelay:
@@ -46,7 +43,7 @@ class OutboxRelay:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         publisher: Publisher,
         keys: KeyRing,
         audit: AuditTrail,
@@ -116,7 +113,7 @@ class OutboxRelay:
 
     async def drain(self) -> None:
         """Publish until the outbox is empty; raise BrokerError when the broker fails."""
-        while rows := await self._store.run(lambda: outbox.fetch(self._store.db, self._window)):
+        while rows := await self._fetch():
             window: list[OutboxRow] = []
             for row in rows:
                 if row.kind is RowKind.EVENT:
@@ -130,32 +127,39 @@ class OutboxRelay:
                     await self._fan_out(row)
             await self._publish_rows(window)
 
+    async def _fetch(self) -> list[OutboxRow]:
+        async with self._store.read() as tx:
+            return await tx.outbox.fetch(self._window)
+
     async def _publish_rows(self, rows: list[OutboxRow]) -> None:
         if not rows:
             return
-        items = [Outgoing.of(r.exchange, r.routing_key, r.event, r.expiration_ms) for r in rows]
+        items = [
+            Outgoing(r.exchange, r.routing_key, r.event_id, r.event_type, r.headers, r.body, r.expiration_ms)
+            for r in rows
+        ]
         confirmed = await self._publisher.publish_window(items)
-        # Recorded after the confirm and before the row goes: a crash in between
-        # re-publishes (a copy consumers drop) rather than leaving a gap in the trail.
-        await self._record_published(rows[:confirmed])
-        done = [r.seq for r in rows[:confirmed]]
+        done = rows[:confirmed]
         if done:
-            await self._store.run(lambda: self._store.transaction(lambda db: outbox.delete(db, done)))
+            # Recorded in the unit that forgets the rows: a crash before it re-publishes
+            # (a copy consumers drop) rather than leaving a gap in the trail.
+            async with self._store.unit() as tx:
+                for row in done:
+                    if row.event_type == DISCLOSURE_PUBLISHED:
+                        document = json.loads(row.body)
+                        await stage(
+                            tx,
+                            self._audit,
+                            "disclosure.published",
+                            business=row.business_id,
+                            revision=document["revision"],
+                            event_id=row.event_id,
+                            kid=kid_of(row.headers) or "unknown",
+                        )
+                await tx.outbox.delete([r.seq for r in done])
             self.published += len(done)
         if confirmed < len(rows):
             raise BrokerError(f"{len(rows) - confirmed} event(s) not confirmed; will retry")
-
-    async def _record_published(self, rows: list[OutboxRow]) -> None:
-        for row in rows:
-            if row.event.type == DISCLOSURE_PUBLISHED:
-                document = json.loads(row.event.data)
-                await self._audit.record(
-                    "disclosure.published",
-                    business=row.business_id,
-                    revision=document["revision"],
-                    event_id=row.event.id,
-                    kid=kid_of(row.event.headers()) or "unknown",
-                )
 
     async def _fan_out(self, row: OutboxRow) -> None:
         # A pipeline over windows of users. While window k is on its way to the broker,
@@ -163,14 +167,15 @@ class OutboxRelay:
         # is one) and window k-1's progress is written. Window k+1 is published only once
         # window k is wholly confirmed, and progress is written in window order, so the
         # durable cursor never passes an unconfirmed notice.
-        template = json.loads(row.event.data)
+        template = json.loads(row.body)
         revision, reason = int(str(template["revision"])), str(template["reason"])
         key, when = self._keys.active, datetime.now(UTC)
 
         async def next_window(cursor: str | None) -> tuple[NoticeWindow, list[Signed]]:
-            users = await self._store.run(partial(self._users_after, row.business_id, cursor))
+            async with self._store.read() as tx:
+                users = await tx.chats.users_after(row.business_id, cursor, self._window)
             recipients = [(user, _notice_id(row, user)) for user in users]
-            window = NoticeWindow(row.event.type, row.business_id, when, template, recipients)
+            window = NoticeWindow(row.event_type, row.business_id, when, template, recipients)
             return window, await self._signing.sign(window, key)
 
         upcoming = asyncio.create_task(next_window(row.cursor))
@@ -182,7 +187,7 @@ class OutboxRelay:
                 if not window.recipients:
                     break
                 items = [
-                    Outgoing(row.exchange, row.routing_key, notice_id, row.event.type, headers, body)
+                    Outgoing(row.exchange, row.routing_key, notice_id, row.event_type, headers, body)
                     for (_user, notice_id), (headers, body) in zip(window.recipients, signed, strict=True)
                 ]
                 publishing = asyncio.create_task(self._publisher.publish_window(items))
@@ -192,9 +197,7 @@ class OutboxRelay:
                     await saving
                 if confirmed:
                     sent = list(window.recipients[:confirmed])
-                    saving = asyncio.create_task(
-                        self._store.run(partial(self._save_progress, row, sent, revision, reason))
-                    )
+                    saving = asyncio.create_task(self._save_progress(row, sent, revision, reason))
                     self.published += confirmed
                 if confirmed < len(items):
                     raise BrokerError(f"notice fan-out for {row.business_id} paused at a failed confirm")
@@ -205,19 +208,19 @@ class OutboxRelay:
             )
             if saving is not None:
                 await saving
-        await self._store.run(lambda: self._store.transaction(lambda db: outbox.delete(db, [row.seq])))
-        log.info("notices.fanned_out", business=row.business_id, fanout=row.event.id)
+        async with self._store.unit() as tx:
+            await tx.outbox.delete([row.seq])
+        log.info("notices.fanned_out", business=row.business_id, fanout=row.event_id)
 
-    def _users_after(self, business_id: str, cursor: str | None) -> list[str]:
-        return chats.users_after(self._store.db, business_id, cursor, self._window)
-
-    def _save_progress(self, row: OutboxRow, sent: list[tuple[str, str]], revision: int, reason: str) -> None:
-        def work(db: sqlite3.Connection) -> None:
-            outbox.set_cursor(db, row.seq, sent[-1][0])
-            notices.record_sent(db, row.business_id, revision, reason, sent)
+    async def _save_progress(
+        self, row: OutboxRow, sent: list[tuple[str, str]], revision: int, reason: str
+    ) -> None:
+        async with self._store.unit() as tx:
+            await tx.outbox.set_cursor(row.seq, sent[-1][0])
+            await tx.notices.record_sent(row.business_id, revision, reason, sent)
             for user, notice_id in sent:
-                stage(
-                    db,
+                await stage(
+                    tx,
                     self._audit,
                     "notice.published",
                     business=row.business_id,
@@ -227,8 +230,7 @@ class OutboxRelay:
                     reason=reason,
                 )
 
-        self._store.transaction(work)
-
-    async def depth(self) -> outbox.OutboxDepth:
+    async def depth(self) -> OutboxDepth:
         """What is waiting in the outbox."""
-        return await self._store.run(lambda: outbox.depth(self._store.db))
+        async with self._store.read() as tx:
+            return await tx.outbox.depth()

@@ -1,0 +1,26 @@
+"""Audit records staged in the unit of the work they record, until the drain moves them to the chain."""
+
+from __future__ import annotations
+
+from gateway.store.records import StagedRecord
+from gateway.store.sql import Sql
+
+
+class SqlAuditStaging:
+    """Staged audit records over :class:`Sql`."""
+
+    def __init__(self, sql: Sql) -> None:
+        self._sql = sql
+
+    async def stage(self, record: bytes) -> None:
+        """Stage one rendered record."""
+        await self._sql.execute("INSERT INTO audit_staged (record) VALUES (?)", (record,))
+
+    async def pending(self, limit: int) -> list[StagedRecord]:
+        """The oldest staged records."""
+        rows = await self._sql.all("SELECT id, record FROM audit_staged ORDER BY id LIMIT ?", (limit,))
+        return [StagedRecord(int(r[0]), bytes(r[1])) for r in rows]
+
+    async def forget(self, up_to: int) -> None:
+        """Drop staged records with id ≤ ``up_to`` (the trail has them)."""
+        await self._sql.execute("DELETE FROM audit_staged WHERE id <= ?", (up_to,))

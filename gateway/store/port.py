@@ -1,0 +1,213 @@
+"""The storage port: what hostgate's services may ask of durable state, and nothing else.
+
+Services see these Protocols and the rows in :mod:`gateway.store.records`; they never
+see a connection, a cursor or SQL. Every read and write goes through a unit of work::
+
+    async with store.unit() as tx:
+        if await tx.processed.first_time("com.hostgate.message.receipt", event_id):
+            await tx.outbox.append(row)
+
+A unit commits on a clean exit and rolls back when its body raises; the body's own
+exception comes out unchanged. Driver errors come out as :class:`~gateway.errors.StoreError`
+(a unique-key clash as :class:`~gateway.errors.StoreConflict`). A unit's body awaits only
+its own store calls: anything slow (a webhook, a publish) happens before or after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol, runtime_checkable
+
+from gateway.store.records import (
+    DisclosureRow,
+    MessageRecord,
+    MessageState,
+    NewOutboxRow,
+    OutboxDepth,
+    OutboxRow,
+    StagedRecord,
+    StoredResponse,
+    UserData,
+)
+
+
+class Disclosures(Protocol):
+    """**Protocol:** every disclosure revision of every business."""
+
+    async def latest(self, business_id: str) -> DisclosureRow | None:
+        """The newest revision of a business."""
+
+    async def history(self, business_id: str) -> list[DisclosureRow]:
+        """Every revision of a business, newest first."""
+
+    async def add(self, row: DisclosureRow) -> None:
+        """Persist a new revision; StoreConflict when that revision exists already."""
+
+
+class Outbox(Protocol):
+    """**Protocol:** events written with the state they report, published in ``seq`` order."""
+
+    async def append(self, row: NewOutboxRow) -> int:
+        """Queue a row; return its seq."""
+
+    async def fetch(self, limit: int) -> list[OutboxRow]:
+        """The oldest ``limit`` rows, in publish order."""
+
+    async def delete(self, seqs: Sequence[int]) -> None:
+        """Remove rows the broker confirmed."""
+
+    async def set_cursor(self, seq: int, cursor: str) -> None:
+        """Record fan-out progress: every chat up to ``cursor`` has been told."""
+
+    async def depth(self) -> OutboxDepth:
+        """Rows waiting, fan-outs among them, age of the oldest."""
+
+
+class Messages(Protocol):
+    """**Protocol:** message metadata (never content), status history and idempotency records."""
+
+    async def insert(
+        self, business_id: str, message_id: str, *, user_id: str, direction: str, status: str, revision: int
+    ) -> bool:
+        """Record a new message; False when the id exists already."""
+
+    async def state(self, business_id: str, message_id: str) -> MessageState | None:
+        """The status and failure of a message, or None when unknown."""
+
+    async def set_state(
+        self, business_id: str, message_id: str, state: MessageState, *, reported: str, reason: str | None
+    ) -> None:
+        """Store the new state and append what was reported to the history."""
+
+    async def get(self, business_id: str, message_id: str) -> MessageRecord | None:
+        """One message of one business (another business's id is simply not found)."""
+
+    async def idempotent_response(self, business_id: str, key: str) -> StoredResponse | None:
+        """The answer given before under this key, if any."""
+
+    async def remember_response(self, business_id: str, key: str, response: StoredResponse) -> None:
+        """Keep the answer for this key (in the same unit as the work it reports)."""
+
+
+class ProcessedEvents(Protocol):
+    """**Protocol:** incoming event ids already handled, for dedup."""
+
+    async def first_time(self, event_type: str, event_id: str) -> bool:
+        """Mark (type, id) processed; False when it already was (a redelivery)."""
+
+
+class Chats(Protocol):
+    """**Protocol:** which users talk to which business."""
+
+    async def open(self, business_id: str, user_id: str) -> bool:
+        """Open (or refresh) a chat; True when it is new."""
+
+    async def open_many(self, business_id: str, user_ids: Sequence[str]) -> None:
+        """Open many chats at once (bulk onboarding, tests and benchmarks)."""
+
+    async def users_after(self, business_id: str, after: str | None, limit: int) -> list[str]:
+        """Users with an open chat, in user-id (byte) order, after ``after``."""
+
+
+class Consents(Protocol):
+    """**Protocol:** users' decisions to allow or block a business; the latest decision wins."""
+
+    async def record(self, business_id: str, user_id: str, decision: str, decided_at: float) -> bool:
+        """Store a decision unless a later one is stored; True when it took effect."""
+
+    async def is_blocked(self, business_id: str, user_id: str) -> bool:
+        """Whether the user's latest decision about this business is to block it."""
+
+
+class Endpoints(Protocol):
+    """**Protocol:** whether a business's endpoint is healthy, failing since when, or disabled."""
+
+    async def record_success(self, business_id: str) -> None:
+        """A delivery went through."""
+
+    async def record_failure(self, business_id: str) -> float:
+        """A delivery failed; return since when the endpoint has been failing."""
+
+    async def disable(self, business_id: str, reason: str) -> bool:
+        """Disable the endpoint; False when it already was."""
+
+    async def enable(self, business_id: str) -> bool:
+        """Re-enable the endpoint; False when it was not disabled."""
+
+    async def disabled_reason(self, business_id: str) -> str | None:
+        """Why the endpoint is disabled, or None."""
+
+
+class Notices(Protocol):
+    """**Protocol:** which notice each user was sent (for exports)."""
+
+    async def record_sent(
+        self, business_id: str, revision: int, reason: str, sent: Iterable[tuple[str, str]]
+    ) -> None:
+        """Record notices confirmed by the broker: ``sent`` is (user id, notice id) pairs."""
+
+
+class AuditStaging(Protocol):
+    """**Protocol:** audit records staged in the unit of the work they record, drained in id order."""
+
+    async def stage(self, record: bytes) -> None:
+        """Stage one rendered record."""
+
+    async def pending(self, limit: int) -> list[StagedRecord]:
+        """The oldest staged records."""
+
+    async def forget(self, up_to: int) -> None:
+        """Drop staged records with id ≤ ``up_to`` (the trail has them)."""
+
+
+class Retention(Protocol):
+    """**Protocol:** what is past a business's retention, counted or deleted."""
+
+    async def expired(self, business_id: str, before: float, *, delete: bool) -> dict[str, int]:
+        """Rows older than ``before`` per table, deleted when ``delete``."""
+
+    async def forget_processed(self, before: float) -> None:
+        """Drop processed-event ids older than ``before``."""
+
+
+class Export(Protocol):
+    """**Protocol:** everything held about one user."""
+
+    async def user_data(self, user_id: str) -> UserData:
+        """Chats, consents, notices and messages of a user."""
+
+
+class Unit(Protocol):
+    """**Protocol:** one transaction; commits on clean exit, rolls back on error."""
+
+    disclosures: Disclosures
+    outbox: Outbox
+    messages: Messages
+    processed: ProcessedEvents
+    chats: Chats
+    consents: Consents
+    endpoints: Endpoints
+    notices: Notices
+    audit: AuditStaging
+    retention: Retention
+    export: Export
+
+
+@runtime_checkable
+class Store(Protocol):
+    """**Protocol:** hostgate's durable state; every read and write goes through a unit of work."""
+
+    engine: str
+
+    async def open(self) -> None:
+        """Connect, and create or migrate the schema (under a lock)."""
+
+    def unit(self) -> AbstractAsyncContextManager[Unit, bool | None]:
+        """A read-write unit of work."""
+
+    def read(self) -> AbstractAsyncContextManager[Unit, bool | None]:
+        """A read-only view of what is committed (writes in it fail)."""
+
+    async def aclose(self) -> None:
+        """Close connections and threads."""

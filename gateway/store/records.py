@@ -1,0 +1,171 @@
+"""Plain data that crosses the storage port: frozen rows in, frozen rows out (no domain types)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class RowKind(StrEnum):
+    """How the relay treats an outbox row."""
+
+    EVENT = "event"
+    DISCLOSURE = "disclosure"
+    FANOUT = "fanout"
+
+
+@dataclass(frozen=True, slots=True)
+class NewOutboxRow:
+    """A publish to queue: where it goes, its CloudEvents headers and its body."""
+
+    business_id: str
+    kind: RowKind
+    exchange: str
+    routing_key: str
+    event_id: str
+    event_type: str
+    headers: dict[str, Any]
+    body: bytes
+    expiration_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One pending publish, as stored."""
+
+    seq: int
+    business_id: str
+    kind: RowKind
+    exchange: str
+    routing_key: str
+    event_id: str
+    event_type: str
+    headers: dict[str, Any]
+    body: bytes
+    cursor: str | None
+    created_at: float
+    expiration_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxDepth:
+    """How much is waiting, and for how long the oldest has waited."""
+
+    rows: int
+    fanouts: int
+    oldest_age_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosureRow:
+    """One persisted disclosure revision: its exact signed body and detached JWS."""
+
+    business_id: str
+    revision: int
+    fingerprint: str
+    hosting_fingerprint: str
+    body: bytes
+    jws: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """What hostgate holds about one message (never content)."""
+
+    business_id: str
+    message_id: str
+    user_id: str
+    direction: str
+    status: str
+    revision: int
+    failure: str | None
+    created_at: float
+    updated_at: float
+    history: tuple[tuple[str, str | None, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageState:
+    """The part of a message a receipt changes."""
+
+    status: str
+    failure: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """An answer kept for an idempotency key."""
+
+    request_hash: str
+    status: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StagedRecord:
+    """An audit record staged with the work it records, waiting for the chain."""
+
+    id: int
+    record: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRow:
+    """One open chat of a user."""
+
+    business_id: str
+    opened_at: float
+    last_seen: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRow:
+    """A user's latest decision about one business."""
+
+    business_id: str
+    decision: str
+    decided_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeRow:
+    """A notice a user was sent."""
+
+    business_id: str
+    revision: int
+    reason: str
+    notice_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class UserMessageRow:
+    """A message to or from a user, for their export."""
+
+    message_id: str
+    business_id: str
+    direction: str
+    status: str
+    revision: int
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class UserData:
+    """Everything held about one user, oldest first within each kind."""
+
+    chats: tuple[ChatRow, ...]
+    consents: tuple[ConsentRow, ...]
+    notices: tuple[NoticeRow, ...]
+    messages: tuple[UserMessageRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeCounts:
+    """Rows past retention for one business, per table."""
+
+    business_id: str
+    tables: dict[str, int] = field(default_factory=dict)

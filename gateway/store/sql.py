@@ -1,0 +1,29 @@
+"""The one seam between the repositories and a database driver.
+
+Repositories hold SQL that both engines run (``?`` placeholders, ``ON CONFLICT``,
+``RETURNING``, ``FILTER``); each engine adapts its driver to :class:`Sql`, turning
+driver errors into :class:`~gateway.errors.StoreError` as they come out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+Row = Sequence[Any]
+
+
+class Sql(Protocol):
+    """**Protocol:** run one statement on the unit's connection."""
+
+    async def execute(self, sql: str, args: Sequence[object] = ()) -> int:
+        """Run a statement; return the rows it changed."""
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        """Run a statement once per row of arguments."""
+
+    async def one(self, sql: str, args: Sequence[object] = ()) -> Row | None:
+        """The first row of a query, or None."""
+
+    async def all(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+        """Every row of a query."""

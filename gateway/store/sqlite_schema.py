@@ -1,0 +1,143 @@
+"""The SQLite schema, one script per version; ``PRAGMA user_version`` says which are applied."""
+
+from __future__ import annotations
+
+MIGRATIONS = [
+    # version 1
+    """
+    CREATE TABLE disclosures (
+        business_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        fingerprint TEXT NOT NULL,
+        hosting_fingerprint TEXT NOT NULL,
+        document BLOB NOT NULL,
+        jws TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (business_id, revision)
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        business_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        exchange TEXT NOT NULL,
+        routing_key TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        headers TEXT NOT NULL,
+        body BLOB NOT NULL,
+        cursor TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE chats (
+        business_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        opened_at REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        PRIMARY KEY (business_id, user_id)
+    ) WITHOUT ROWID;
+    """,
+    # version 2: the network bridge
+    """
+    CREATE TABLE messages (
+        business_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        status TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        failure TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (business_id, message_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE message_events (
+        business_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT,
+        at REAL NOT NULL
+    );
+    CREATE INDEX message_events_by_message ON message_events (business_id, message_id);
+    CREATE TABLE idempotency (
+        business_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        response BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (business_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE processed_events (
+        event_id TEXT PRIMARY KEY,
+        at REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # version 3: users' rights
+    """
+    CREATE TABLE consents (
+        business_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        decided_at REAL NOT NULL,
+        recorded_at REAL NOT NULL,
+        PRIMARY KEY (business_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE notices_sent (
+        business_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        notice_id TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX notices_sent_by_user ON notices_sent (user_id);
+    CREATE INDEX notices_sent_by_business ON notices_sent (business_id, at);
+    CREATE INDEX messages_by_user ON messages (user_id);
+    CREATE INDEX messages_by_age ON messages (business_id, created_at);
+    CREATE INDEX chats_by_user ON chats (user_id);
+    """,
+    # version 4: endpoint health
+    """
+    CREATE TABLE endpoint_health (
+        business_id TEXT PRIMARY KEY,
+        failing_since REAL,
+        disabled_at REAL,
+        reason TEXT
+    ) WITHOUT ROWID;
+    """,
+    # version 5: audit records staged with the work they record, drained into the trail in order
+    """
+    CREATE TABLE audit_staged (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        record BLOB NOT NULL
+    );
+    """,
+    # version 6: the storage port. Status history gets its own ordering column (rowid is
+    # SQLite's alone) and processed events are keyed by (type, id), so a consent and a
+    # receipt that happen to share an id are both processed.
+    """
+    CREATE TABLE message_events_v6 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        business_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT,
+        at REAL NOT NULL
+    );
+    INSERT INTO message_events_v6 (id, business_id, message_id, status, reason, at)
+        SELECT rowid, business_id, message_id, status, reason, at FROM message_events ORDER BY rowid;
+    DROP TABLE message_events;
+    ALTER TABLE message_events_v6 RENAME TO message_events;
+    CREATE INDEX message_events_by_message ON message_events (business_id, message_id);
+    CREATE TABLE processed_events_v6 (
+        event_type TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (event_type, event_id)
+    ) WITHOUT ROWID;
+    INSERT INTO processed_events_v6 (event_type, event_id, at) SELECT '', event_id, at FROM processed_events;
+    DROP TABLE processed_events;
+    ALTER TABLE processed_events_v6 RENAME TO processed_events;
+    CREATE INDEX processed_events_by_age ON processed_events (at);
+    """,
+]

@@ -1,0 +1,405 @@
+"""The store contract: every engine behind the port passes the same tests."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import StoreConflict, StoreError
+from gateway.store import RowKind, Store
+from gateway.store.records import DisclosureRow, MessageState, NewOutboxRow, StoredResponse
+from tests.conftest import REPO
+from tests.engines import make_store, schema_url
+
+BUSINESS = "warung-sari"
+
+
+def _row(n: int, kind: RowKind = RowKind.EVENT, business: str = BUSINESS) -> NewOutboxRow:
+    return NewOutboxRow(
+        business_id=business,
+        kind=kind,
+        exchange="hostgate.outbound",
+        routing_key=f"{business}.message",
+        event_id=f"ev-{n}",
+        event_type="com.hostgate.test",
+        headers={"cloudEvents_id": f"ev-{n}", "cloudEvents_specversion": "1.0"},
+        body=b'{"n":%d}' % n,
+    )
+
+
+def _disclosure(revision: int, business: str = BUSINESS) -> DisclosureRow:
+    return DisclosureRow(business, revision, f"fp-{revision}", "hosting", b'{"r":%d}' % revision, "jws", "t")
+
+
+async def _insert(store: Store, message_id: str) -> bool:
+    async with store.unit() as tx:
+        return await tx.messages.insert(
+            BUSINESS, message_id, user_id="user-1", direction="inbound", status="accepted", revision=1
+        )
+
+
+class TestUnits:
+    async def test_commit_on_clean_exit(self, store: Store) -> None:
+        """What a unit wrote is visible to a read once the unit has returned."""
+        assert await _insert(store, "m-1")
+        async with store.read() as tx:
+            found = await tx.messages.get(BUSINESS, "m-1")
+        assert found is not None
+        assert (found.user_id, found.status, [h[0] for h in found.history]) == (
+            "user-1",
+            "accepted",
+            ["accepted"],
+        )
+
+    async def test_rollback_keeps_others(self, store: Store) -> None:
+        """A unit that raises leaves nothing behind, its own error comes out, and concurrent units commit."""
+
+        async def fails() -> None:
+            async with store.unit() as tx:
+                await tx.messages.insert(
+                    BUSINESS, "m-bad", user_id="u", direction="inbound", status="accepted", revision=1
+                )
+                raise ValueError("the caller's work failed")
+
+        results = await asyncio.gather(
+            *(_insert(store, f"m-{i}") for i in range(40)), fails(), return_exceptions=True
+        )
+        assert isinstance(results[-1], ValueError)
+        assert results[:-1] == [True] * 40
+        async with store.read() as tx:
+            assert await tx.messages.get(BUSINESS, "m-bad") is None
+            for i in range(40):
+                assert await tx.messages.get(BUSINESS, f"m-{i}") is not None
+
+    async def test_read_view_refuses_writes(self, store: Store) -> None:
+        """Writing through a read view is a StoreError and leaves nothing."""
+        with pytest.raises(StoreError):
+            async with store.read() as tx:
+                await tx.chats.open(BUSINESS, "user-1")
+        async with store.read() as tx:
+            assert await tx.chats.users_after(BUSINESS, None, 10) == []
+
+    async def test_two_units_racing_for_one_row(self, store: Store) -> None:
+        """Two units adding the same revision at once: exactly one wins, the other gets StoreConflict."""
+
+        async def add() -> None:
+            async with store.unit() as tx:
+                await tx.disclosures.add(_disclosure(1))
+
+        results = await asyncio.gather(add(), add(), return_exceptions=True)
+        assert sorted(type(r).__name__ for r in results) == ["NoneType", "StoreConflict"]
+        assert any(isinstance(r, StoreConflict) for r in results)
+
+    async def test_closed_store_is_a_store_error(
+        self, engine: str, tmp_path: Path, schema: str | None
+    ) -> None:
+        """A store used before open or after close answers StoreError, not a driver error."""
+        store = make_store(engine, tmp_path, schema)
+        with pytest.raises(StoreError, match="not open"):
+            async with store.unit():
+                pass
+
+
+class TestOutbox:
+    async def test_rows_come_back_in_append_order(self, store: Store) -> None:
+        """Rows appended by concurrent units are fetched in seq order, with their content intact."""
+
+        async def append(n: int) -> int:
+            async with store.unit() as tx:
+                return await tx.outbox.append(_row(n))
+
+        seqs = await asyncio.gather(*(append(n) for n in range(30)))
+        async with store.read() as tx:
+            rows = await tx.outbox.fetch(100)
+        assert [r.seq for r in rows] == sorted(seqs)
+        by_event = {r.event_id: r for r in rows}
+        assert by_event["ev-7"].body == b'{"n":7}'
+        assert by_event["ev-7"].headers == {"cloudEvents_id": "ev-7", "cloudEvents_specversion": "1.0"}
+
+    async def test_delete_cursor_and_depth(self, store: Store) -> None:
+        """Deleted rows are gone, a fan-out's cursor is kept, depth counts rows and fan-outs."""
+        async with store.unit() as tx:
+            first = await tx.outbox.append(_row(1))
+            fanout = await tx.outbox.append(_row(2, RowKind.FANOUT))
+            await tx.outbox.append(_row(3))
+        async with store.unit() as tx:
+            await tx.outbox.delete([first])
+            await tx.outbox.set_cursor(fanout, "user-0042")
+        async with store.read() as tx:
+            rows = await tx.outbox.fetch(10)
+            depth = await tx.outbox.depth()
+        assert [(r.kind, r.cursor) for r in rows] == [(RowKind.FANOUT, "user-0042"), (RowKind.EVENT, None)]
+        assert (depth.rows, depth.fanouts) == (2, 1)
+        assert depth.oldest_age_seconds >= 0
+
+    async def test_expiration_travels_with_the_row(self, store: Store) -> None:
+        """A row's per-message expiration comes back as it went in, apart from its headers."""
+        row = NewOutboxRow(
+            business_id=BUSINESS,
+            kind=RowKind.EVENT,
+            exchange="x",
+            routing_key="k",
+            event_id="e",
+            event_type="t",
+            headers={"cloudEvents_id": "e"},
+            body=b"{}",
+            expiration_ms=5000,
+        )
+        async with store.unit() as tx:
+            await tx.outbox.append(row)
+        async with store.read() as tx:
+            (stored,) = await tx.outbox.fetch(1)
+        assert (stored.expiration_ms, stored.headers) == (5000, {"cloudEvents_id": "e"})
+
+
+class TestMessages:
+    async def test_insert_is_idempotent(self, store: Store) -> None:
+        """The same message id twice: the second insert is refused and changes nothing."""
+        assert await _insert(store, "m-1")
+        assert not await _insert(store, "m-1")
+        async with store.read() as tx:
+            found = await tx.messages.get(BUSINESS, "m-1")
+        assert found is not None
+        assert len(found.history) == 1
+
+    async def test_state_and_history(self, store: Store) -> None:
+        """A new state is stored and every report is appended to the history, in order."""
+        await _insert(store, "m-1")
+        async with store.unit() as tx:
+            await tx.messages.set_state(
+                BUSINESS, "m-1", MessageState("failed", "bounced"), reported="failed", reason="bounced"
+            )
+        async with store.unit() as tx:
+            await tx.messages.set_state(
+                BUSINESS, "m-1", MessageState("delivered", "bounced"), reported="delivered", reason=None
+            )
+        async with store.read() as tx:
+            state = await tx.messages.state(BUSINESS, "m-1")
+            found = await tx.messages.get(BUSINESS, "m-1")
+            other = await tx.messages.get("another-business", "m-1")
+        assert state == MessageState("delivered", "bounced")
+        assert found is not None
+        assert [(s, r) for s, r, _ in found.history] == [
+            ("accepted", None),
+            ("failed", "bounced"),
+            ("delivered", None),
+        ]
+        assert other is None
+
+    async def test_idempotency_records(self, store: Store) -> None:
+        """An answer kept under a key is found again for that business only."""
+        async with store.unit() as tx:
+            await tx.messages.remember_response(BUSINESS, "key-1", StoredResponse("hash", 202, b"{}"))
+        async with store.read() as tx:
+            assert await tx.messages.idempotent_response(BUSINESS, "key-1") == StoredResponse(
+                "hash", 202, b"{}"
+            )
+            assert await tx.messages.idempotent_response("other", "key-1") is None
+
+    async def test_dedup_is_by_type_and_id(self, store: Store) -> None:
+        """An event id is processed once per event type; the same id under another type is new."""
+        async with store.unit() as tx:
+            assert await tx.processed.first_time("com.hostgate.consent.decision", "ev-1")
+            assert not await tx.processed.first_time("com.hostgate.consent.decision", "ev-1")
+            assert await tx.processed.first_time("com.hostgate.message.receipt", "ev-1")
+
+
+class TestDisclosures:
+    async def test_latest_and_history(self, store: Store) -> None:
+        """The latest revision is the highest; history is newest first; bytes come back exactly."""
+        for revision in (1, 2, 3):
+            async with store.unit() as tx:
+                await tx.disclosures.add(_disclosure(revision))
+        async with store.read() as tx:
+            latest = await tx.disclosures.latest(BUSINESS)
+            history = await tx.disclosures.history(BUSINESS)
+            none = await tx.disclosures.latest("nobody")
+        assert latest == _disclosure(3)
+        assert [r.revision for r in history] == [3, 2, 1]
+        assert none is None
+
+
+class TestChatsConsentsEndpoints:
+    async def test_chats_page_in_byte_order(self, store: Store) -> None:
+        """Users come back in byte order (upper case before lower), page after page, each once."""
+        users = ["b", "B", "a", "A", "user-10", "user-9", "Zed", "émile"]
+        async with store.unit() as tx:
+            assert await tx.chats.open(BUSINESS, "a")
+            assert not await tx.chats.open(BUSINESS, "a")
+            await tx.chats.open_many(BUSINESS, users)
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            async with store.read() as tx:
+                page = await tx.chats.users_after(BUSINESS, cursor, 3)
+            if not page:
+                break
+            seen += page
+            cursor = page[-1]
+        assert seen == sorted(set(users), key=lambda u: u.encode())
+
+    async def test_latest_consent_wins(self, store: Store) -> None:
+        """Decisions are ordered by when the user made them, not by when they arrived."""
+        async with store.unit() as tx:
+            assert await tx.consents.record(BUSINESS, "u1", "block", 100.0)
+            assert not await tx.consents.record(BUSINESS, "u1", "allow", 40.0)
+            assert await tx.consents.is_blocked(BUSINESS, "u1")
+            assert await tx.consents.record(BUSINESS, "u1", "allow", 101.0)
+            assert not await tx.consents.is_blocked(BUSINESS, "u1")
+
+    async def test_endpoint_health(self, store: Store) -> None:
+        """Failing since is the first failure; disable and enable report whether they changed anything."""
+        async with store.unit() as tx:
+            first = await tx.endpoints.record_failure(BUSINESS)
+            again = await tx.endpoints.record_failure(BUSINESS)
+            assert again == first
+            assert await tx.endpoints.disable(BUSINESS, "gone")
+            assert not await tx.endpoints.disable(BUSINESS, "gone again")
+            assert await tx.endpoints.disabled_reason(BUSINESS) == "gone"
+            assert await tx.endpoints.enable(BUSINESS)
+            assert not await tx.endpoints.enable(BUSINESS)
+            assert await tx.endpoints.disabled_reason(BUSINESS) is None
+            await tx.endpoints.record_success(BUSINESS)
+
+
+class TestRetentionAndExport:
+    async def test_expired_counts_then_deletes(self, store: Store) -> None:
+        """Counting changes nothing; deleting removes the message, its history, chats and notices."""
+        await _insert(store, "m-old")
+        async with store.unit() as tx:
+            await tx.chats.open(BUSINESS, "user-1")
+            await tx.notices.record_sent(BUSINESS, 1, "hosting_changed", [("user-1", "n-1")])
+            await tx.messages.remember_response(BUSINESS, "k", StoredResponse("h", 202, b"{}"))
+        future = 1e12
+        async with store.unit() as tx:
+            counted = await tx.retention.expired(BUSINESS, future, delete=False)
+            again = await tx.retention.expired(BUSINESS, future, delete=False)
+        assert counted == again
+        assert counted == {
+            "message_events": 1,
+            "messages": 1,
+            "idempotency": 1,
+            "notices_sent": 1,
+            "chats": 1,
+        }
+        async with store.unit() as tx:
+            assert await tx.retention.expired(BUSINESS, future, delete=True) == counted
+            await tx.retention.forget_processed(future)
+        async with store.read() as tx:
+            assert await tx.messages.get(BUSINESS, "m-old") is None
+            assert await tx.retention.expired(BUSINESS, future, delete=False) == dict.fromkeys(counted, 0)
+
+    async def test_export_reads_everything_of_one_user(self, store: Store) -> None:
+        """A user's chats, consents, notices and messages, and nothing of another user."""
+        await _insert(store, "m-1")
+        async with store.unit() as tx:
+            await tx.chats.open(BUSINESS, "user-1")
+            await tx.chats.open(BUSINESS, "user-2")
+            await tx.consents.record(BUSINESS, "user-1", "block", 5.0)
+            await tx.notices.record_sent(
+                BUSINESS, 2, "hosting_changed", [("user-1", "n-1"), ("user-2", "n-2")]
+            )
+        async with store.read() as tx:
+            data = await tx.export.user_data("user-1")
+        assert [c.business_id for c in data.chats] == [BUSINESS]
+        assert [(c.decision, c.decided_at) for c in data.consents] == [("block", 5.0)]
+        assert [n.notice_id for n in data.notices] == ["n-1"]
+        assert [m.message_id for m in data.messages] == ["m-1"]
+
+
+class TestAuditStaging:
+    async def test_staged_records_drain_in_order(self, store: Store) -> None:
+        """Staged records come back in staging order and are forgotten up to an id."""
+        async with store.unit() as tx:
+            for n in range(5):
+                await tx.audit.stage(b'{"n":%d}' % n)
+        async with store.read() as tx:
+            staged = await tx.audit.pending(10)
+        assert [s.record for s in staged] == [b'{"n":%d}' % n for n in range(5)]
+        async with store.unit() as tx:
+            await tx.audit.forget(staged[2].id)
+        async with store.read() as tx:
+            assert [s.record for s in await tx.audit.pending(10)] == [b'{"n":3}', b'{"n":4}']
+
+
+_CRASH = """
+import asyncio, os, sys
+from pathlib import Path
+from tests.engines import make_store
+
+async def main() -> None:
+    store = make_store({engine!r}, Path({tmp!r}), {schema!r})
+    await store.open()
+    async with store.unit() as tx:
+        await tx.chats.open("b", "committed")
+    async with store.unit() as tx:
+        await tx.chats.open("b", "never-committed")
+        os._exit(0)  # the process dies between the write and the commit
+
+asyncio.run(main())
+"""
+
+
+class TestCrashAndMigrations:
+    async def test_crash_between_write_and_commit(
+        self, engine: str, tmp_path: Path, schema: str | None
+    ) -> None:
+        """A process killed inside a unit leaves what it committed before and nothing of that unit."""
+        script = textwrap.dedent(_CRASH).format(engine=engine, tmp=str(tmp_path), schema=schema)
+        child = await asyncio.create_subprocess_exec(sys.executable, "-c", script, cwd=REPO)
+        assert await asyncio.wait_for(child.wait(), 60) == 0
+        store = make_store(engine, tmp_path, schema)
+        await store.open()
+        try:
+            async with store.read() as tx:
+                assert await tx.chats.users_after("b", None, 10) == ["committed"]
+        finally:
+            await store.aclose()
+
+    async def test_processes_starting_together_migrate_once(
+        self, engine: str, tmp_path: Path, schema: str | None
+    ) -> None:
+        """Four stores opening the same fresh state at once all come up on one schema."""
+        stores = [make_store(engine, tmp_path, schema) for _ in range(4)]
+        await asyncio.gather(*(s.open() for s in stores))
+        try:
+            async with stores[0].unit() as tx:
+                await tx.chats.open("b", "u")
+            async with stores[3].read() as tx:
+                assert await tx.chats.users_after("b", None, 10) == ["u"]
+        finally:
+            for s in stores:
+                await s.aclose()
+
+    async def test_schema_newer_than_the_code(self, engine: str, tmp_path: Path, schema: str | None) -> None:
+        """A database migrated by a newer hostgate is refused with an error naming the setting."""
+        store = make_store(engine, tmp_path, schema)
+        await store.open()
+        async with store.unit() as tx:
+            await tx.chats.open("b", "u")
+        await store.aclose()
+        await _pretend_newer(engine, tmp_path, schema)
+        with pytest.raises(StoreError, match=r"newer than this hostgate.*\[store\] url"):
+            await make_store(engine, tmp_path, schema).open()
+
+
+async def _pretend_newer(engine: str, tmp_path: Path, schema: str | None) -> None:
+    if engine == "sqlite":
+        import sqlite3  # noqa: PLC0415 -- the test reaches under the port on purpose
+
+        db = sqlite3.connect(tmp_path / "state" / "hostgate.sqlite3")
+        db.execute("PRAGMA user_version=999")
+        db.close()
+        return
+    import asyncpg  # noqa: PLC0415 -- the test reaches under the port on purpose
+
+    assert schema is not None
+    conn = await asyncpg.connect(schema_url(schema).split("?")[0], server_settings={"search_path": schema})
+    try:
+        await conn.execute("INSERT INTO hostgate_schema (version) VALUES (999)")
+    finally:
+        await conn.close()
