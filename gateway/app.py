@@ -13,14 +13,14 @@ from gateway.audit.setup import make_trail
 from gateway.audit.staging import AuditDrain, stage
 from gateway.audit.witness import CheckpointForwarder
 from gateway.bridge.consents import ConsentHandler
-from gateway.bridge.consumer import Handler, QueueConsumer
 from gateway.bridge.inbound import InboundHandler
 from gateway.bridge.outbound import OutboundService
 from gateway.bridge.receipts import ReceiptHandler
-from gateway.bridge.retries import RetryScheduler
 from gateway.broker import topology
+from gateway.broker.consumer import Handler, QueueConsumer
 from gateway.broker.link import BrokerLink
 from gateway.broker.publisher import Publisher
+from gateway.broker.retries import RetryScheduler
 from gateway.config.loader import GatewayConfig
 from gateway.console.routes import add_console
 from gateway.disclosure.keys import KeyRing

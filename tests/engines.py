@@ -104,8 +104,13 @@ async def break_store(store: Store) -> None:
         db, reader = store._db, store._reader
         assert db is not None
         assert reader is not None
+
+        def close_both() -> None:
+            db.close()
+            reader.close()
+
         async with store._turn:
-            await store._on_thread(lambda: (db.close(), reader.close()))
+            await store._on_thread(close_both)
     else:
         assert isinstance(store, PostgresStore)
         conn = await asyncpg.connect(PG_URL)

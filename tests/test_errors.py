@@ -50,5 +50,7 @@ def test_every_error_is_in_errors_py_and_drawn_under_its_parent() -> None:
     for cls in classes:
         assert cls.__module__ == "gateway.errors", f"{cls.__qualname__} is defined in {cls.__module__}"
         assert cls.__name__ in drawn, f"{cls.__name__} is missing from the drawing in gateway/errors.py"
-        assert drawn[cls.__name__] == cls.__base__.__name__, f"{cls.__name__} is drawn under the wrong parent"
+        assert drawn[cls.__name__] == cls.__mro__[1].__name__, (
+            f"{cls.__name__} is drawn under the wrong parent"
+        )
     assert set(drawn) == {c.__name__ for c in classes}, "the drawing names a class that does not exist"

@@ -20,9 +20,9 @@ from adapters.base import DeliveryResult, Envelope
 from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
 from gateway.bridge.models import InboundMessage, InboundReceipt
-from gateway.bridge.retries import RetryScheduler, attempt_of, next_delay
 from gateway.bridge.status import Status, apply_receipt
 from gateway.broker.cloudevents import CloudEvent
+from gateway.broker.retries import RetryScheduler, attempt_of, next_delay
 from gateway.broker.topology import NOTICES, OUTBOUND
 from gateway.config.loader import Business
 from gateway.disclosure.document import DisclosureDocument, canonical_json, notice_template

@@ -11,8 +11,8 @@ from pathlib import Path
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from gateway.bridge.retries import ATTEMPT, dead_queue
 from gateway.broker.cloudevents import PREFIX, parse
+from gateway.broker.retries import ATTEMPT, dead_queue
 from gateway.broker.topology import INBOUND
 from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
 from gateway.config.loader import GatewayConfig

@@ -7,8 +7,8 @@ from aiohttp import web
 from gateway.audit.staging import AuditDrain
 from gateway.audit.trail import AuditTrail
 from gateway.audit.witness import CheckpointForwarder
-from gateway.bridge.consumer import QueueConsumer
 from gateway.bridge.outbound import OutboundService
+from gateway.broker.consumer import QueueConsumer
 from gateway.broker.link import BrokerLink
 from gateway.broker.publisher import Publisher
 from gateway.disclosure.keys import KeyRing

@@ -11,9 +11,9 @@ import aio_pika
 import pytest
 from pamqp.common import FieldValue
 
-from gateway.bridge.consumer import DLQ_REASON
 from gateway.broker import topology
 from gateway.broker.cloudevents import CloudEvent
+from gateway.broker.consumer import DLQ_REASON
 from gateway.events import CONSENT_DECISION, DELIVERY_RECEIPT, INBOUND_MESSAGE
 from tests.bridge.conftest import BROKER_URL, Bridge, example_key
 from tests.support import purge_network_queues

@@ -152,7 +152,7 @@ class TestSchedule:
         import random  # noqa: PLC0415 -- only here
         from datetime import timedelta  # noqa: PLC0415 -- only here
 
-        from gateway.bridge.retries import next_delay  # noqa: PLC0415 -- only here
+        from gateway.broker.retries import next_delay  # noqa: PLC0415 -- only here
 
         rng = random.Random(1)  # noqa: S311 -- a reproducible test, not a secret
         schedule: list[float] = [0, 5, 300, 1800]

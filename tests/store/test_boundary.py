@@ -29,11 +29,12 @@ def _sources() -> list[Path]:
 def _driver_imports(path: Path, base: Path = REPO) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-        names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
             names = [node.module]
+        else:
+            continue
         found += [
             f"{path.relative_to(base)}:{node.lineno}: imports {n}"
             for n in names
