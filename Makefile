@@ -1,13 +1,20 @@
 # hostgate: the two commands are `make run` and `make test`; `make check` is everything CI checks.
+# `make test` runs the suite on each store engine in STORES (default: both); `make test STORES=sqlite`
+# for the embedded engine alone.
 .PHONY: run test lint check bench fuzz fmt
+
+STORES ?= sqlite postgresql
 
 run:
 	@scripts/bootstrap
 	.venv/bin/hostgate serve --config config
 
 test:
-	@scripts/bootstrap --need-broker --need-browser
-	.venv/bin/pytest
+	@scripts/bootstrap --need-broker --need-browser $(if $(findstring postgresql,$(STORES)),--need-postgres)
+	@status=0; for store in $(STORES); do \
+	  echo "== make test: store engine $$store (HOSTGATE_TEST_STORE=$$store)"; \
+	  HOSTGATE_TEST_STORE=$$store .venv/bin/pytest || status=1; \
+	done; exit $$status
 
 lint:
 	@scripts/bootstrap
@@ -19,7 +26,7 @@ lint:
 check: lint test
 
 bench:
-	@scripts/bootstrap --need-broker
+	@scripts/bootstrap --need-broker --need-postgres
 	.venv/bin/python -m bench
 
 # schemathesis at 1,000 examples per operation (CI runs 200): all checks, stateful links.

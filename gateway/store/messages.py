@@ -34,8 +34,10 @@ class SqlMessages:
 
     async def state(self, business_id: str, message_id: str) -> MessageState | None:
         """The status and failure of a message, or None when unknown."""
+        # Locked until the unit ends: two receipts for one message merge one after the other.
         row = await self._sql.one(
-            "SELECT status, failure FROM messages WHERE business_id = ? AND message_id = ?",
+            "SELECT status, failure FROM messages WHERE business_id = ? AND message_id = ?"  # noqa: S608 -- a constant suffix
+            + self._sql.for_update,
             (business_id, message_id),
         )
         return None if row is None else MessageState(str(row[0]), row[1])

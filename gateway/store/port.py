@@ -73,7 +73,7 @@ class Messages(Protocol):
         """Record a new message; False when the id exists already."""
 
     async def state(self, business_id: str, message_id: str) -> MessageState | None:
-        """The status and failure of a message, or None when unknown."""
+        """The status and failure of a message, or None; in a unit, the row stays locked until it ends."""
 
     async def set_state(
         self, business_id: str, message_id: str, state: MessageState, *, reported: str, reason: str | None

@@ -74,8 +74,10 @@ class PostgresUrl:
 class _PgSql:
     """:class:`~gateway.store.sql.Sql` over one asyncpg connection."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, read_only: bool = False) -> None:
         self._conn = conn
+        # A read-only transaction may not lock rows, and has no update to protect.
+        self.for_update = "" if read_only else " FOR UPDATE"
 
     async def execute(self, sql: str, args: Sequence[object] = ()) -> int:
         try:
@@ -217,7 +219,7 @@ class PostgresStore:
             except _DRIVER_ERRORS as exc:
                 raise _translate(exc) from exc
             try:
-                yield SqlUnit(_PgSql(conn))
+                yield SqlUnit(_PgSql(conn, read_only=True))
             finally:
                 with contextlib.suppress(*_DRIVER_ERRORS):
                     await transaction.rollback()

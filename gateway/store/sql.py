@@ -16,6 +16,10 @@ Row = Sequence[Any]
 class Sql(Protocol):
     """**Protocol:** run one statement on the unit's connection."""
 
+    # Appended to a SELECT whose row the unit goes on to update: " FOR UPDATE" where units run
+    # concurrently (PostgreSQL), "" where they already take turns (SQLite).
+    for_update: str
+
     async def execute(self, sql: str, args: Sequence[object] = ()) -> int:
         """Run a statement; return the rows it changed."""
 

@@ -40,6 +40,8 @@ def _translate(exc: sqlite3.Error, path: Path) -> StoreError:
 class _SqliteSql:
     """:class:`~gateway.store.sql.Sql` over one sqlite3 connection, run right here."""
 
+    for_update = ""  # units take turns on the one connection: nothing to lock
+
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self._db = db
         self._path = path
