@@ -7,17 +7,28 @@ import argparse
 import uvloop
 
 from bench import delivery, fanout, ingest, soak
+from bench.engines import ENGINES
 
 
 def main() -> None:
     """Run the scenarios in turn with their default sizes; the soak last (10 minutes unless told)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--soak-minutes", type=float, default=10.0, help="0 skips the soak")
+    parser.add_argument(
+        "--engines",
+        default=",".join(ENGINES),
+        help="store engines, comma-separated (default: both)",
+    )
     args = parser.parse_args()
-    uvloop.run(fanout.run(count=100_000, window=500)).report()
-    uvloop.run(delivery.run()).report()
-    for result in ingest.run():
-        result.report()
+    engines = [e for e in args.engines.split(",") if e]
+    unknown = set(engines) - set(ENGINES)
+    if unknown:
+        parser.error(f"--engines: unknown {', '.join(sorted(unknown))}; choose from {', '.join(ENGINES)}")
+    for engine in engines:
+        uvloop.run(fanout.run(count=100_000, window=500, engine=engine)).report()
+        uvloop.run(delivery.run(engine=engine)).report()
+        for result in ingest.run(engine=engine):
+            result.report()
     if args.soak_minutes > 0:
         soak.run(minutes=args.soak_minutes).report()
 

@@ -107,6 +107,8 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
     # For figures where lower is better (latency, memory): the target is this absolute ceiling.
     ceiling: float | None = None
+    engine: str = "sqlite"
+    workers: int = 1
 
     @property
     def ratio(self) -> float:
@@ -137,6 +139,8 @@ class Result:
             "ratio": round(self.ratio, 3),
             "target": self.target,
             "meets_target": self.meets_target,
+            "engine": self.engine,
+            "workers": self.workers,
             "python": platform.python_version(),
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             **self.extra,
@@ -144,6 +148,6 @@ class Result:
         print(json.dumps(record))
         verdict = "meets" if self.meets_target else "MISSES"
         print(
-            f"{self.scenario:<10} hostgate {self.hostgate:>10,.1f} {self.unit:<10} "
+            f"{self.scenario:<10} {self.engine:<10} hostgate {self.hostgate:>10,.1f} {self.unit:<10} "
             f"baseline {self.baseline:>10,.1f}  ratio {self.ratio:.2f} ({verdict} target {self.target})"
         )

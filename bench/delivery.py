@@ -29,6 +29,7 @@ import uvloop
 from aiohttp import web
 
 from bench.common import Result, bench_vhost, broker_on_core, purge, round_order
+from bench.engines import store_url, use_store
 from bench.ingest import REPO, free_port, pin
 from gateway.bridge.models import InboundMessage
 from gateway.broker import topology
@@ -152,15 +153,21 @@ async def _raw(url: str, count: int, target: str, secret: str, tally: Tally) -> 
     return await _timed(command, dict(os.environ), tally)
 
 
-async def run(count: int = 5000, rounds: int = 3) -> Result:
+async def run(count: int = 5000, rounds: int = 3, engine: str = "sqlite") -> Result:
     """Hostgate's delivery path and the raw loop in alternating rounds, to the same receiver; medians."""
     tally = Tally()
     runner, port = await _receiver(tally)
     runs: dict[str, list[float]] = {"hostgate": [], "raw": []}
     try:
-        with broker_on_core(1) as broker, bench_vhost() as url, tempfile.TemporaryDirectory() as tmp:
+        with (
+            broker_on_core(1) as broker,
+            bench_vhost() as url,
+            tempfile.TemporaryDirectory() as tmp,
+            store_url(engine) as store,
+        ):
             config = Path(tmp) / "config"
             shutil.copytree(REPO / "config", config)
+            use_store(config, store)
             business = config / "businesses" / "warung-sari.toml"
             business.write_text(
                 business.read_text().replace(
@@ -193,6 +200,7 @@ async def run(count: int = 5000, rounds: int = 3) -> Result:
             "rounds_per_s": [round(r, 1) for r in runs["hostgate"]],
             "baseline_rounds_per_s": [round(r, 1) for r in runs["raw"]],
         },
+        engine=engine,
     )
 
 

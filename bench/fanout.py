@@ -24,6 +24,7 @@ from aio_pika.abc import AbstractRobustConnection
 from pamqp.common import FieldValue
 
 from bench.common import Result, bench_vhost, purge, round_order
+from bench.engines import ENGINES, store_url
 from gateway.adapter_registry import AdapterRegistry
 from gateway.audit.pseudonym import Pseudonymizer
 from gateway.audit.trail import AuditTrail
@@ -41,7 +42,7 @@ from gateway.disclosure.signed import signed_event
 from gateway.disclosure.signing_pool import SigningPool
 from gateway.events import NOTICE_PUBLISHED
 from gateway.relay.relay import OutboxRelay
-from gateway.store.sqlite import SqliteStore
+from gateway.store import open_store_at
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -61,12 +62,12 @@ async def _until_connected(link: BrokerLink) -> None:
 
 
 async def hostgate_fanout(
-    url: str, state: Path, count: int, window: int, signing_processes: int
+    url: str, state: Path, count: int, window: int, signing_processes: int, store_at: str | None = None
 ) -> tuple[float, CloudEvent]:
     """Time the relay telling ``count`` open chats about a new revision; return (seconds, a sample)."""
     config = load_config(REPO / "config", {}, AdapterRegistry())
     business = config.businesses["nimbus-shop"]
-    store = SqliteStore(state / "bench.sqlite3")
+    store = open_store_at(store_at, state)
     await store.open()
     keys = KeyRing.open(state / "keys")
     users = [f"user-{i:07d}" for i in range(count)]
@@ -140,7 +141,7 @@ async def raw_publish(url: str, count: int, window: int, sample: CloudEvent) -> 
     return elapsed
 
 
-async def run(count: int, window: int, rounds: int = 3) -> Result:
+async def run(count: int, window: int, rounds: int = 3, engine: str = "sqlite") -> Result:
     """Both sides in alternating rounds, in one process on one vhost; medians count."""
     hostgate_runs: list[float] = []
     raw_runs: list[float] = []
@@ -150,14 +151,16 @@ async def run(count: int, window: int, rounds: int = 3) -> Result:
             for who in round_order(["hostgate", "raw"], round_number):
                 if who == "hostgate":
                     state = Path(tmp) / f"pool-{round_number}"
-                    seconds, sample = await hostgate_fanout(url, state, count, window, 1)
+                    with store_url(engine) as store:
+                        seconds, sample = await hostgate_fanout(url, state, count, window, 1, store)
                     hostgate_runs.append(count / seconds)
                 else:
                     assert sample is not None  # noqa: S101 -- hostgate goes first in round 0
                     raw_runs.append(count / await raw_publish(url, count, window, sample))
                 await purge(url, topology.NOTICES.queue)
         # For comparison, once: signing on the loop thread instead of the helper process.
-        inline_seconds, _ = await hostgate_fanout(url, Path(tmp) / "inline", count, window, 0)
+        with store_url(engine) as store:
+            inline_seconds, _ = await hostgate_fanout(url, Path(tmp) / "inline", count, window, 0, store)
         await purge(url, topology.NOTICES.queue)
     assert sample is not None  # noqa: S101 -- hostgate went first in round 0
     return Result(
@@ -176,6 +179,7 @@ async def run(count: int, window: int, rounds: int = 3) -> Result:
             "signing_processes": 1,
             "signing_on_loop_per_s": round(count / inline_seconds, 1),
         },
+        engine=engine,
     )
 
 
@@ -184,8 +188,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chats", type=int, default=100_000)
     parser.add_argument("--window", type=int, default=500)
+    parser.add_argument("--engine", choices=ENGINES, default="sqlite")
     args = parser.parse_args()
-    uvloop.run(run(args.chats, args.window)).report()
+    uvloop.run(run(args.chats, args.window, engine=args.engine)).report()
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Result, bench_vhost, broker_on_core, purge, round_order
+from bench.engines import store_url, use_store
 from gateway.broker import topology
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,10 +85,11 @@ def gateway_server(command: list[str], ready_url: str, env: dict[str, str]) -> I
             process.kill()
 
 
-def bench_config(base: Path, *, audit: bool) -> Path:
+def bench_config(base: Path, *, audit: bool, store: str | None = None) -> Path:
     """A copy of the example config: private state, a rate limit out of the way, audit on or off."""
     target = base / ("audit-on" if audit else "audit-off") / "config"
     shutil.copytree(REPO / "config", target)
+    use_store(target, store)
     business = target / "businesses" / "warung-sari.toml"
     business.write_text(
         business.read_text()
@@ -213,19 +215,27 @@ def _measure(servers: dict[str, Server], plan: Plan, amqp: str) -> dict[str, Fig
     return figures
 
 
-def run(requests: int = 10_000, connections: int = 64, rate: float = 1000.0, rounds: int = 3) -> list[Result]:
+def run(
+    requests: int = 10_000,
+    connections: int = 64,
+    rate: float = 1000.0,
+    rounds: int = 3,
+    engine: str = "sqlite",
+) -> list[Result]:
     """Raw, audit on, audit off: throughput (median of ``rounds``), latency at ``rate`` req/s, peak memory."""
     plan = Plan(requests, connections, rate, rounds)
     with (
         broker_on_core(1) as broker,
         bench_vhost() as amqp,
         tempfile.TemporaryDirectory() as tmp,
+        store_url(engine) as store_on,
+        store_url(engine) as store_off,
         ExitStack() as stack,
     ):
         # All three run at once (idle while another is measured); hostgate first: it declares the topology.
         servers = {
-            "on": _hostgate(stack, bench_config(Path(tmp), audit=True), amqp),
-            "off": _hostgate(stack, bench_config(Path(tmp), audit=False), amqp),
+            "on": _hostgate(stack, bench_config(Path(tmp), audit=True, store=store_on), amqp),
+            "off": _hostgate(stack, bench_config(Path(tmp), audit=False, store=store_off), amqp),
             "raw": _raw(stack, amqp),
         }
         figures = _measure(servers, plan, amqp)
@@ -253,6 +263,7 @@ def run(requests: int = 10_000, connections: int = 64, rate: float = 1000.0, rou
                 "raw_p99_ms": raw.throughput["p99_ms"],
                 "errors": on.throughput["errors"],
             },
+            engine=engine,
         ),
         Result(
             "audit",
@@ -266,6 +277,7 @@ def run(requests: int = 10_000, connections: int = 64, rate: float = 1000.0, rou
                 "audit_off_p99_ms": off.throughput["p99_ms"],
                 "errors": off.throughput["errors"],
             },
+            engine=engine,
         ),
         Result(
             "latency",
@@ -287,6 +299,7 @@ def run(requests: int = 10_000, connections: int = 64, rate: float = 1000.0, rou
                 "raw_half_capacity_p99_ms": raw.latency_half["p99_ms"],
             },
             ceiling=100.0,
+            engine=engine,
         ),
         Result(
             "memory",
@@ -296,6 +309,7 @@ def run(requests: int = 10_000, connections: int = 64, rate: float = 1000.0, rou
             0.0,
             {"audit_off_peak_rss_mb": off.peak_rss_mb, "measured": "VmHWM after all ingest runs"},
             ceiling=150.0,
+            engine=engine,
         ),
     ]
 

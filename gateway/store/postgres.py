@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from asyncpg.transaction import Transaction
 
 from gateway.errors import StoreConflict, StoreError
 from gateway.store.postgres_schema import MIGRATIONS
@@ -186,16 +187,21 @@ class PostgresStore:
         return self._pool
 
     @contextlib.asynccontextmanager
-    async def unit(self) -> AsyncIterator[SqlUnit]:
-        """One transaction on a pooled connection."""
+    async def _transaction(self, *, readonly: bool) -> AsyncIterator[tuple[Connection, Transaction]]:
         pool = self._require_pool()
         async with contextlib.AsyncExitStack() as stack:
             try:
                 conn = await stack.enter_async_context(pool.acquire())
-                transaction = conn.transaction()
+                transaction = conn.transaction(readonly=readonly)
                 await transaction.start()
             except _DRIVER_ERRORS as exc:
                 raise _translate(exc) from exc
+            yield conn, transaction
+
+    @contextlib.asynccontextmanager
+    async def unit(self) -> AsyncIterator[SqlUnit]:
+        """One transaction on a pooled connection."""
+        async with self._transaction(readonly=False) as (conn, transaction):
             try:
                 yield SqlUnit(_PgSql(conn))
             except BaseException:
@@ -209,15 +215,8 @@ class PostgresStore:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[SqlUnit]:
-        """A pooled connection in autocommit, read-only."""
-        pool = self._require_pool()
-        async with contextlib.AsyncExitStack() as stack:
-            try:
-                conn = await stack.enter_async_context(pool.acquire())
-                transaction = conn.transaction(readonly=True)
-                await transaction.start()
-            except _DRIVER_ERRORS as exc:
-                raise _translate(exc) from exc
+        """A read-only transaction on a pooled connection."""
+        async with self._transaction(readonly=True) as (conn, transaction):
             try:
                 yield SqlUnit(_PgSql(conn, read_only=True))
             finally:
@@ -234,3 +233,18 @@ class PostgresStore:
 async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     # Every statement and lock wait is bounded, so a stuck database surfaces as StoreError.
     await conn.execute("SET statement_timeout = '30s'; SET lock_timeout = '10s'")
+
+
+async def drop_schema(url: str) -> None:
+    """Drop the schema a ``?schema=`` URL names, with everything in it (scratch state of benchmarks)."""
+    parsed = PostgresUrl.parse(url)
+    if parsed.schema is None:
+        raise StoreError("[store] url: drop_schema needs a ?schema= URL; it never drops a whole database")
+    try:
+        conn = await asyncpg.connect(parsed.dsn, timeout=10)
+    except _DRIVER_ERRORS as exc:
+        raise _translate(exc) from exc
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {parsed.schema} CASCADE")
+    finally:
+        await conn.close()

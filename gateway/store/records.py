@@ -30,22 +30,13 @@ class NewOutboxRow:
     expiration_ms: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    """One pending publish, as stored."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxRow(NewOutboxRow):
+    """One pending publish, as stored: the row queued, its place in line and its fan-out progress."""
 
     seq: int
-    business_id: str
-    kind: RowKind
-    exchange: str
-    routing_key: str
-    event_id: str
-    event_type: str
-    headers: dict[str, Any]
-    body: bytes
     cursor: str | None
     created_at: float
-    expiration_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
