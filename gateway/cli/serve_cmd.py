@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import resource
 import signal
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from aiohttp import web
 from gateway.app import apply_config, build_app
 from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
 from gateway.config.loader import GatewayConfig
+from gateway.errors import HostgateError
 from gateway.http.connections import DeadlineSite
 from gateway.http.keys import CONFIG
 from gateway.logging import configure_logging
@@ -41,7 +43,13 @@ def run_serve(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     host = args.host or config.settings.http.host
     port = config.settings.http.port if args.port is None else args.port
-    _run(_serve(config, host, port))
+    try:
+        _run(_serve(config, host, port))
+    except HostgateError as exc:
+        # A resource the gateway cannot start without (the store, the trail): say which, plainly.
+        log.error("gateway.start_failed", code=exc.code, error=str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_OK
 
 

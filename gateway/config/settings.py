@@ -62,7 +62,10 @@ def _check_store_url(url: str | None) -> str | None:
         return None
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme not in {"sqlite", "postgresql", "postgres"}:
-        raise ValueError("must be sqlite:///path/to/file or postgresql://user@host:port/database")
+        raise ValueError(
+            "must be sqlite:///path/to/file or postgresql://user@host:port/database"
+            " (set here or by HOSTGATE_STORE_URL)"
+        )
     return url
 
 

@@ -249,6 +249,19 @@ class TestExamples:
         config = load_config(config_dir, env, AdapterRegistry())
         assert config.settings.broker.redacted_url() == "amqp://u@127.0.0.1:5673/vh"
 
+    def test_store_url_from_environment(self, config_dir: Path) -> None:
+        """HOSTGATE_STORE_URL chooses the store engine over gateway.toml; its password never reaches logs."""
+        env = {"HOSTGATE_STORE_URL": "postgresql://hg:secret@db.internal:5432/hostgate?schema=blue"}
+        config = load_config(config_dir, env, AdapterRegistry())
+        assert config.settings.store.url == env["HOSTGATE_STORE_URL"]
+        assert config.settings.store.redacted_url() == "postgresql://hg@db.internal:5432/hostgate?schema=blue"
+
+    def test_bad_store_url_names_the_field(self, config_dir: Path) -> None:
+        """A store URL of an unknown kind is refused at store.url, saying what is accepted."""
+        error = _load(config_dir, {"HOSTGATE_STORE_URL": "mysql://root@127.0.0.1/hostgate"})
+        (problem,) = [p for p in error.problems if p.field == "store.url"]
+        assert "postgresql://" in problem.message
+
 
 class TestBrokenConfigs:
     @pytest.mark.parametrize("case", BROKEN, ids=[c.name for c in BROKEN])
