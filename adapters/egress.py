@@ -24,10 +24,23 @@ from yarl import URL
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Not "global" in the sense that matters here, even where ipaddress says otherwise.
+# Not "global" in the sense that matters here, even where ipaddress says otherwise: CGNAT, IETF
+# protocol assignments, benchmarking, NAT64, 6to4 (and its deprecated relay anycast range), the
+# deprecated IPv4-compatible IPv6 form (::a.b.c.d, e.g. ::7f00:1 for 127.0.0.1), and a cloud
+# platform's host-internal service address (DNS, metadata and health for its VMs).
 _ALWAYS_REFUSED = tuple(
     ipaddress.ip_network(n)
-    for n in ("100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16")
+    for n in (
+        "100.64.0.0/10",
+        "192.0.0.0/24",
+        "198.18.0.0/15",
+        "192.88.99.0/24",
+        "168.63.129.16/32",
+        "64:ff9b::/96",
+        "64:ff9b:1::/48",
+        "2002::/16",
+        "::/96",
+    )
 )
 
 
