@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from adapters.egress import EgressPolicy
+from gateway.encoding import b64url_decode
 
 # Sizes from RFC 9180 (X25519) and draft-ietf-hpke-pq (ML-KEM-768 + X25519: 1184 + 32 bytes).
 _KEY_SIZES = {"x25519": 32, "mlkem768-x25519": 1216}
@@ -50,9 +51,9 @@ class HostingClass(StrEnum):
 def _b64url_decode(value: object) -> object:
     if isinstance(value, str):
         try:
-            return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+            return b64url_decode(value)
         except ValueError as exc:
-            raise ValueError("not valid base64url") from exc
+            raise ValueError(str(exc)) from exc
     return value
 
 

@@ -12,7 +12,6 @@ print(message.sender, message.plaintext)
 
 from __future__ import annotations
 
-import base64
 import hmac
 import json
 import time
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from adapters.webhook_signing import sign
+from gateway.encoding import b64url_decode
 from gateway.errors import WebhookRejected
 from gateway.sealing import EndpointPrivateKey
 
@@ -98,7 +98,7 @@ def open_envelope(document: Mapping[str, object], key: EndpointPrivateKey) -> Re
     sealed = str(document["sealed"])
     business_id = str(document["business_id"])
     try:
-        plaintext = key.open(base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4)), business_id)
+        plaintext = key.open(b64url_decode(sealed), business_id)
     except Exception as exc:
         raise WebhookRejected("the envelope does not open with this key") from exc
     return ReceivedMessage(

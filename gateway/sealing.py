@@ -12,7 +12,6 @@ envelope cannot be replayed to another business or under another key.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.hpke import (
 )
 
 from adapters.base import EndpointKey, b64url
+from gateway.encoding import b64url_decode
 
 _MLKEM768_PUBLIC = 1184
 _SUITES = {
@@ -96,7 +96,7 @@ class EndpointPrivateKey:
     def from_text(cls, text: str, suite: str = "x25519") -> EndpointPrivateKey:
         """Load the base64url form used by files in ``examples/endpoint-keys``."""
         value = text.strip()
-        return cls.from_bytes(suite, base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        return cls.from_bytes(suite, b64url_decode(value))
 
     def open(self, sealed: bytes, business_id: str) -> bytes:
         """Open an envelope sealed to this key for ``business_id``; raises if it was not."""

@@ -47,7 +47,7 @@ def run_serve(args: argparse.Namespace) -> int:
         _run(_serve(config, host, port))
     except HostgateError as exc:
         # A resource the gateway cannot start without (the store, the trail): say which, plainly.
-        log.error("gateway.start_failed", code=exc.code, error=str(exc))
+        log.error("gateway.start_failed", code=exc.code, error=str(exc))  # noqa: TRY400 -- no traceback: the message says it all
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     return EXIT_OK

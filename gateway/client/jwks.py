@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from gateway.encoding import b64url_decode
 from gateway.errors import DisclosureError
 
 
@@ -18,7 +18,7 @@ def keys_from_jwks(document: Mapping[str, Any]) -> dict[str, Ed25519PublicKey]:
     keys: dict[str, Ed25519PublicKey] = {}
     for jwk in document.get("keys", []):
         if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519" and isinstance(jwk.get("kid"), str):
-            raw = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
+            raw = b64url_decode(str(jwk["x"]))
             keys[jwk["kid"]] = Ed25519PublicKey.from_public_bytes(raw)
     return keys
 
@@ -40,7 +40,7 @@ def kid_of(headers: Mapping[str, Any]) -> str | None:
         return None
     text = raw.decode() if isinstance(raw, bytes) else str(raw)
     try:
-        header = json.loads(base64.urlsafe_b64decode(text.split(".")[0] + "=="))
+        header = json.loads(b64url_decode(text.split(".")[0]))
     except ValueError:
         return None
     kid = header.get("kid") if isinstance(header, dict) else None
