@@ -62,9 +62,13 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+# Control, format (bidi overrides above all), line/paragraph separators, private-use and
+# surrogate code points: each could spoof a notice or a terminal that shows one.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs"})
+
+
 def _printable(value: str) -> str:
-    # Control and format characters (bidi overrides above all) could spoof a notice.
-    if any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in value):
+    if any(unicodedata.category(ch) in _UNPRINTABLE for ch in value):
         raise ValueError("must not contain control or formatting characters")
     return value
 

@@ -12,7 +12,6 @@ from adapters.egress import DestinationRefused, EgressPolicy, guarded_session
 
 _GONE = 410
 _TOO_MANY = 429
-_CLIENT_ERRORS = range(400, 500)
 # Not followed, and not a success either: a webhook endpoint that redirects is misconfigured.
 _REDIRECTS = range(300, 400)
 
@@ -39,8 +38,8 @@ def classify(status: int, retry_after: str | None) -> DeliveryResult:
         return DeliveryResult("retry", "http 429", retry_after=_retry_after(retry_after))
     if status in _REDIRECTS:
         return DeliveryResult("retry", f"http {status}: redirects are not followed")
-    if status in _CLIENT_ERRORS and status not in {408, 409, 425}:
-        return DeliveryResult("rejected", f"http {status}")
+    # Standard Webhooks: every other non-2xx is retried on the schedule. A 404 or 401 is most
+    # often an endpoint mid-deploy or a secret mid-rotation; giving up at once would lose it.
     return DeliveryResult("retry", f"http {status}")
 
 

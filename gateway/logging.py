@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import structlog
 
@@ -26,10 +27,47 @@ _REDACTED_KEYS = frozenset(
 )
 
 
+# Credentials inside free text: a library quoting a header line in its error (aiohttp's parser
+# does), a traceback, a URL with a password. Keys and secrets have recognisable shapes.
+_SECRET_PATTERNS = (
+    (re.compile(r"(?i)(authorization\s*[:=]\s*)[^\r\n'\"]*"), r"\1[redacted]"),
+    (re.compile(r"(?i)\bbearer\s+[^\s'\"\\]+"), "Bearer [redacted]"),
+    (re.compile(r"\bhg[no]?_[A-Za-z0-9_-]{16,}"), "[redacted]"),
+    (re.compile(r"\bwhsec_[A-Za-z0-9+/=]{8,}"), "[redacted]"),
+    (re.compile(r"(://[^:/@\s]+):[^@\s]+@"), r"\1:[redacted]@"),
+)
+
+
+def scrub(text: str) -> str:
+    """``text`` with anything shaped like a credential replaced by ``[redacted]``."""
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def _redact(_logger: object, _method: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
     for key in _REDACTED_KEYS.intersection(event):
         event[key] = "[redacted]"
     return event
+
+
+def _scrub_values(
+    _logger: object, _method: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    # Last before rendering, after exceptions became text: every string value, ours or a library's.
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = scrub(value)
+        elif isinstance(value, (list, tuple)):
+            event[key] = [scrub(v) if isinstance(v, str) else v for v in value]
+    return event
+
+
+def _scrub_record_args(record: logging.LogRecord) -> bool:
+    """A logging filter: render a library record's message now, and scrub it (args may hold the secret)."""
+    message: Any = record.getMessage()
+    record.msg, record.args = scrub(str(message)), None
+    return True
 
 
 def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
@@ -45,6 +83,7 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
         processors=[
             *shared,
             structlog.processors.format_exc_info,
+            _scrub_values,
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
@@ -56,11 +95,14 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
         structlog.stdlib.ProcessorFormatter(
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                _scrub_values,
                 structlog.processors.JSONRenderer(),
             ],
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
         )
     )
+    handler.addFilter(_scrub_record_args)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     # Library chatter (aio-pika's reconnect warnings) stays at WARNING and above.

@@ -20,7 +20,20 @@ def test_round_trip_padded_or_not(data: bytes) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["AAAA!!!!AAAA", "AA AA", "AAAA\n", "A", "AAAAA", "AB+/", "AB==A", "AB===", "ABC==", "AB=", "AAB", "AB"[:1] + "F"],
+    [
+        "AAAA!!!!AAAA",
+        "AA AA",
+        "AAAA\n",
+        "A",
+        "AAAAA",
+        "AB+/",
+        "AB==A",
+        "AB===",
+        "ABC==",
+        "AB=",
+        "AAB",
+        "AB"[:1] + "F",
+    ],
 )
 def test_anything_else_is_refused(text: str) -> None:
     """Characters outside the URL-safe alphabet, bad padding, impossible lengths and stray bits are refused."""

@@ -14,7 +14,10 @@ async def find_message(
 ) -> MessageRecord | None:
     """The message of this business, or None when unknown or past the business's retention."""
     async with store.read() as tx:
-        record = await tx.messages.get(business_id, message_id)
+        # Ids are per direction; a business asks first about what it sent.
+        record = await tx.messages.get(business_id, message_id, direction="outbound")
+        if record is None:
+            record = await tx.messages.get(business_id, message_id, direction="inbound")
     # Past the business's retention a message is no longer served, purged or not yet.
     if record is None or record.created_at < cutoff(retention):
         return None

@@ -20,7 +20,7 @@ from adapters.base import DeliveryResult, Envelope
 from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
 from gateway.bridge.models import InboundMessage, InboundReceipt
-from gateway.bridge.status import Status, apply_receipt
+from gateway.bridge.status import Status, apply_receipt, chat_refresh_seconds
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.retries import RetryScheduler, attempt_of, next_delay
 from gateway.broker.topology import NOTICES, OUTBOUND
@@ -68,6 +68,8 @@ class InboundHandler:
         """Process one inbound message event."""
         message = event.data_as(INBOUND_MESSAGE, InboundMessage)
         # One snapshot of the config: the key checked and the adapter used always agree.
+        if event.subject is not None and event.subject != message.business_id:
+            raise PoisonMessageError("cloudEvents_subject disagrees with the message's business_id")
         business = self._config.current.businesses.get(message.business_id)
         if business is None:
             raise PoisonMessageError(f"unknown business {message.business_id!r}")
@@ -105,7 +107,9 @@ class InboundHandler:
         async with self._store.unit() as tx:
             if not await tx.processed.first_time(event.type, event.id):
                 return
-            await tx.chats.open(business_id, message.sender)
+            await tx.chats.open(
+                business_id, message.sender, refresh_after=chat_refresh_seconds(disclosure.retention_seconds)
+            )
             await tx.notices.record_sent(
                 business_id, disclosure.revision, "disclosure_stale", [(message.sender, notice_id)]
             )
@@ -131,7 +135,7 @@ class InboundHandler:
         self, event: CloudEvent, message: InboundMessage, business: Business, revision: int
     ) -> None:
         async with self._store.read() as tx:
-            existing = await tx.messages.state(message.business_id, message.message_id)
+            existing = await tx.messages.state(message.business_id, message.message_id, direction="inbound")
             reason = await tx.endpoints.disabled_reason(business.id)
         if existing is not None and existing.status == Status.DELIVERED:
             return  # a redelivery of something already handed over
@@ -189,7 +193,7 @@ class InboundHandler:
                 event, message, business, revision, f"{attempt} attempts failed: {result.detail}"
             )
             return
-        await self._retries.later(event, delay, attempt + 1)
+        await self._retries.later(event, business.id, delay, attempt + 1)
 
     async def _disable(self, business: Business, reason: str) -> None:
         event = CloudEvent(
@@ -214,14 +218,14 @@ class InboundHandler:
         self, event: CloudEvent, message: InboundMessage, business: Business, revision: int, reason: str
     ) -> None:
         """Dead-letter the delivery (kept for replay), mark the message failed, tell the network."""
-        await self._retries.dead(event, reason)
+        await self._retries.dead(event, business.id, reason)
         receipt = _receipt(
             message, "rejected", revision=revision, key_id=business.facts.endpoint_key.kid, reason=reason
         )
         attempts = attempt_of(event)
 
         async with self._store.unit() as tx:
-            await self._record(tx, event, message, revision, Status.FAILED, reason, receipt)
+            await self._record(tx, event, message, business, revision, Status.FAILED, reason, receipt)
             await stage(
                 tx,
                 self._audit,
@@ -239,7 +243,7 @@ class InboundHandler:
         receipt = _receipt(message, "delivered", revision=revision, key_id=business.facts.endpoint_key.kid)
 
         async with self._store.unit() as tx:
-            await self._record(tx, event, message, revision, Status.DELIVERED, None, receipt)
+            await self._record(tx, event, message, business, revision, Status.DELIVERED, None, receipt)
             await tx.endpoints.record_success(business.id)
             await stage(
                 tx,
@@ -259,6 +263,7 @@ class InboundHandler:
         tx: Unit,
         event: CloudEvent,
         message: InboundMessage,
+        business: Business,
         revision: int,
         status: Status,
         reason: str | None,
@@ -266,7 +271,8 @@ class InboundHandler:
     ) -> None:
         business_id = message.business_id
         await tx.processed.first_time(event.type, event.id)
-        await tx.chats.open(business_id, message.sender)
+        refresh = chat_refresh_seconds(business.facts.retention.total_seconds())
+        await tx.chats.open(business_id, message.sender, refresh_after=refresh)
         await tx.messages.insert(
             business_id,
             message.message_id,
@@ -275,7 +281,7 @@ class InboundHandler:
             status=Status.ACCEPTED.value,
             revision=revision,
         )
-        await apply_receipt(tx.messages, business_id, message.message_id, status, reason)
+        await apply_receipt(tx.messages, business_id, message.message_id, status, reason, direction="inbound")
         await tx.outbox.append(outbox_row(business_id, OUTBOUND.exchange, f"{business_id}.receipt", receipt))
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from adapters.base import Base64UrlBytes
 
@@ -13,6 +13,19 @@ MessageId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$"
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 BusinessId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
 MAX_SEALED_BYTES = 256 * 1024
+# How far ahead of our clock a network-supplied time may be. A consent dated far in the future
+# would otherwise outrank every later decision of the user, forever.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _not_in_the_future(value: datetime) -> datetime:
+    if value - datetime.now(UTC) > MAX_CLOCK_SKEW:
+        raise ValueError(f"is more than {MAX_CLOCK_SKEW.total_seconds():g} s ahead of the gateway's clock")
+    return value
+
+
+NetworkTime = Annotated[AwareDatetime, AfterValidator(_not_in_the_future)]
+"""A time the network reports: with its offset, and at most MAX_CLOCK_SKEW ahead of our clock."""
 
 
 class _Frozen(BaseModel):
@@ -28,7 +41,7 @@ class InboundMessage(_Frozen):
     key_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     suite: Literal["x25519", "mlkem768-x25519"] = "x25519"
     sealed: Annotated[Base64UrlBytes, Field(max_length=MAX_SEALED_BYTES)]
-    sent_at: datetime
+    sent_at: NetworkTime
 
 
 class DeliveryReceipt(_Frozen):
@@ -38,7 +51,7 @@ class DeliveryReceipt(_Frozen):
     business_id: BusinessId
     status: Literal["sent", "delivered", "read", "failed"]
     reason: Annotated[str, StringConstraints(max_length=200)] | None = None
-    at: datetime
+    at: NetworkTime
 
 
 class ConsentDecision(_Frozen):
@@ -47,7 +60,7 @@ class ConsentDecision(_Frozen):
     user_id: UserId
     business_id: BusinessId
     decision: Literal["allow", "block"]
-    at: datetime
+    at: NetworkTime
 
 
 class OutboundMessage(_Frozen):

@@ -12,7 +12,7 @@ import orjson
 from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
 from gateway.bridge.models import OutboundMessage
-from gateway.bridge.status import Status
+from gateway.bridge.status import Status, chat_refresh_seconds
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.topology import OUTBOUND
 from gateway.disclosure.document import canonical_json
@@ -113,7 +113,11 @@ class OutboundService:
             status=Status.ACCEPTED.value,
             revision=revision,
         )
-        await tx.chats.open(request.business_id, request.recipient)
+        await tx.chats.open(
+            request.business_id,
+            request.recipient,
+            refresh_after=chat_refresh_seconds(request.retention.total_seconds()),
+        )
         # A copy waiting in a queue must not outlive the business's retention either.
         expiration_ms = max(1, int(request.retention.total_seconds() * 1000))
         await tx.outbox.append(

@@ -33,16 +33,36 @@ def merge(current: Status, reported: Status) -> Status:
     return reported if RANK[reported] > RANK[current] else current
 
 
+def chat_refresh_seconds(retention_seconds: float) -> float:
+    """How long a chat's last_seen may lag: an hour, or a tenth of a short retention.
+
+    Writing it on every message would make one user's burst queue on their chat's row; a
+    lag of a tenth of the retention can at most purge an idle-looking chat that early.
+    """
+    return min(3600.0, retention_seconds / 10)
+
+
 async def apply_receipt(
-    messages: Messages, business_id: str, message_id: str, reported: Status, reason: str | None
+    messages: Messages,
+    business_id: str,
+    message_id: str,
+    reported: Status,
+    reason: str | None,
+    *,
+    direction: str = "outbound",
 ) -> Status | None:
     """Apply a receipt in the caller's unit; return the resulting status, or None for an unknown message."""
-    current = await messages.state(business_id, message_id)
+    current = await messages.state(business_id, message_id, direction=direction)
     if current is None:
         return None
     new = merge(Status(current.status), reported)
     failure = (reason or "failed") if reported is Status.FAILED else current.failure
     await messages.set_state(
-        business_id, message_id, MessageState(new.value, failure), reported=reported.value, reason=reason
+        business_id,
+        message_id,
+        MessageState(new.value, failure),
+        direction=direction,
+        reported=reported.value,
+        reason=reason,
     )
     return new

@@ -109,7 +109,7 @@ class RetryScheduler:
             await channel.close()
         self._declared.add(name)
 
-    async def later(self, event: CloudEvent, delay: Delay, attempt: int) -> None:
+    async def later(self, event: CloudEvent, business_id: str, delay: Delay, attempt: int) -> None:
         """Park the event for ``delay``; it comes back as attempt ``attempt``."""
         name = delay_queue(delay.queue_ms)
         await self._declare(self._connection_now(), name, delay.queue_ms)
@@ -118,14 +118,18 @@ class RetryScheduler:
         delay_ms = delay.message_ms
         log.info(
             "delivery.retry_scheduled",
-            business=event.subject,
+            business=business_id,
             attempt=attempt,
             delay_ms=delay_ms,
         )
 
-    async def dead(self, event: CloudEvent, reason: str) -> None:
-        """Give up: keep the event in the dead deliveries queue for listing and replay."""
-        name = dead_queue(event.subject or "unknown")
+    async def dead(self, event: CloudEvent, business_id: str, reason: str) -> None:
+        """Give up: keep the event in ``business_id``'s dead deliveries queue for listing and replay.
+
+        The business comes from the caller's validated body, never from the event's headers:
+        whoever can publish must not choose which business's dead queue a message lands in.
+        """
+        name = dead_queue(business_id)
         await self._declare(self._connection_now(), name, None)
         copy = replace(event, extensions={**event.extensions, "hostgatereason": reason[:200]})
         await self._publisher.publish(Outgoing.of(DEFAULT_EXCHANGE, name, copy))

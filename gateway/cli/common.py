@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import unicodedata
 from pathlib import Path
 
 from gateway.adapter_registry import AdapterRegistry
@@ -12,6 +13,17 @@ from gateway.errors import ConfigError
 
 DEFAULT_CONFIG_DIR = Path("config")
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with control and bidi characters shown escaped, so a terminal never acts on them."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _ESCAPED else ch
+        for ch in text
+    )
+
+
+_ESCAPED = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs"})
 
 
 def load_or_report(directory: Path) -> GatewayConfig | None:

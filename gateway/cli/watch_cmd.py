@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import contextlib
 
-from gateway.cli.common import EXIT_OK
+from gateway.cli.common import EXIT_OK, terminal_safe
 from gateway.client import NetworkClient, render_text
 from gateway.config.settings import DEFAULT_AMQP_URL
 from gateway.disclosure.document import DisclosureDocument
@@ -43,7 +43,7 @@ async def _watch(amqp: str, jwks: str, locale: str | None, count: int) -> None:
                 who = f"{document.business_name} · revision {document.revision}"
             else:
                 who = f"{document.business_name} → {document.user_id} · revision {document.revision}"
-            print(f"[{who}] {render_text(document, locale)}", flush=True)
+            print(terminal_safe(f"[{who}] {render_text(document, locale)}"), flush=True)
             seen += 1
             if count and seen >= count:
                 return

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from adapters.base import DisplayText
 from gateway.config.fields import ApiKeyHash, HttpsUrl, Locale, WebhookSecret
 from gateway.disclosure.catalog import FALLBACK_LOCALE, supported_locales
 
@@ -76,7 +77,8 @@ class BusinessFile(_Section):
     """One business: who it is, where it hosts chats, and how it talks to hostgate."""
 
     id: str = Field(pattern=BUSINESS_ID_PATTERN)
-    display_name: str = Field(min_length=1, max_length=100)
+    # Signed into every disclosure and shown in notices: printable text only, like the operator.
+    display_name: DisplayText = Field(max_length=100)
     learn_more_url: HttpsUrl
     hosting: HostingSection
     webhook: WebhookSection

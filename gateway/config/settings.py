@@ -38,6 +38,8 @@ class HttpSettings(_Section):
     body_timeout_seconds: float = Field(default=30, gt=0, le=600)
     # Past this many open connections a new one gets a 503 and is closed (bounded memory).
     max_connections: int = Field(default=1024, ge=1, le=100_000)
+    # Reverse proxies whose X-Forwarded-Proto is believed (the console's cookie is Secure behind them).
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list, max_length=50)
 
 
 class BrokerSettings(_Section):

@@ -9,7 +9,9 @@ keeps other sites from posting to the console in an operator's name.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -96,9 +98,44 @@ def _require_page(request: web.Request) -> None:
 def _require_api(request: web.Request) -> None:
     if not _signed_in(request):
         raise AuthError("sign in to the console first")
+    _same_origin(request)
+
+
+def _is_https(request: web.Request) -> bool:
+    """HTTPS directly, or through a proxy listed in ``[http] trusted_proxies`` that says so."""
+    if request.secure:
+        return True
+    proxies = request.app[CONFIG].current.settings.http.trusted_proxies
+    try:
+        peer = ipaddress.ip_address(request.remote or "")
+    except ValueError:
+        return False
+    trusted = any(peer in network for network in proxies if network.version == peer.version)
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return trusted and forwarded == "https"
+
+
+def _same_origin(request: web.Request) -> None:
+    # The console's pages send no referrer, so their own form posts carry "Origin: null"; what
+    # marks another site's post is its origin, or the browser's Sec-Fetch-Site.
     origin = request.headers.get("Origin")
-    if origin is not None and urlsplit(origin).netloc != request.host:
+    cross = origin not in {None, "null"} and urlsplit(origin).netloc != request.host
+    if cross or request.headers.get("Sec-Fetch-Site") in {"cross-site", "same-site"}:
         raise RequestError(403, "cross_origin", "the console accepts requests from its own pages only")
+
+
+async def _form(request: web.Request) -> Mapping[str, str]:
+    """The posted form as text; a body that does not decode is the caller's error, not ours."""
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RequestError(
+            400, "bad_form", "the form could not be read (send UTF-8, urlencoded or multipart)"
+        ) from exc
+    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    if any(not v.isprintable() for v in values.values()):
+        raise RequestError(400, "bad_form", "the form holds characters that cannot be typed")
+    return values
 
 
 def _locale(request: web.Request) -> str:
@@ -134,10 +171,11 @@ async def login_form(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     """Check an operator key; on success set the session cookie and go where the operator was headed."""
     _enabled(request)
-    form = await request.post()
-    target = _safe_next(str(form.get("next", "")))
+    _same_origin(request)
+    form = await _form(request)
+    target = _safe_next(form.get("next", ""))
     settings = request.app[CONFIG].current.settings.console
-    hashed = hash_api_key(str(form.get("key", "")).strip())
+    hashed = hash_api_key(form.get("key", "").strip())
     if hashed not in settings.operator_key_hashes:
         wait = failed_auth_wait(request)
         log.info("console.login_refused", throttled=wait > 0)
@@ -154,15 +192,16 @@ async def login(request: web.Request) -> web.Response:
         path=f"{PREFIX}/",
         httponly=True,
         samesite="Strict",
-        secure=request.secure,
+        secure=_is_https(request),
     )
     raise response
 
 
 @routes.post(f"{PREFIX}/logout")
 async def logout(request: web.Request) -> web.Response:
-    """End the session."""
+    """End the session (from the console's own pages only: a cross-site POST must not sign anyone out)."""
     _enabled(request)
+    _same_origin(request)
     request.app[SESSIONS].close(request.cookies.get(COOKIE))
     response = web.HTTPSeeOther(f"{PREFIX}/login")
     response.del_cookie(COOKIE, path=f"{PREFIX}/")

@@ -50,7 +50,8 @@ def _refuse(request: web.Request, message: str) -> HostgateError:
 
 def _token_hash(request: web.Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    # Keys are printable ASCII; bytes that are not (\xff\xfe arrives as surrogates) are no key at all.
+    if scheme.lower() != "bearer" or not token.strip() or not token.isascii() or not token.isprintable():
         raise _refuse(request, "send the credential as 'Authorization: Bearer <key>'")
     return hash_api_key(token.strip())
 

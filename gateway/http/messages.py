@@ -6,10 +6,12 @@ import asyncio
 import base64
 import binascii
 import datetime as dt
-import json
 from typing import Annotated
 
+import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from gateway.bridge.history import find_message
@@ -66,9 +68,15 @@ async def _json_body(request: web.Request) -> tuple[bytes, object]:
             raw = await request.read()
     except TimeoutError as exc:
         raise RequestError(408, "request_timeout", "the request body did not arrive in time") from exc
+    except (HttpProcessingError, RequestPayloadError) as exc:
+        # aiohttp inflates gzip/deflate bodies as it reads; a body that is not what its header says.
+        raise RequestError(
+            400, "bad_content_encoding", "the body does not match its Content-Encoding header"
+        ) from exc
     try:
-        return raw, json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        # orjson: strict UTF-8 and a nesting limit (1,024), so a deep document is a 400, not a RecursionError.
+        return raw, orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise RequestError(400, "invalid_json", "the body is not valid JSON") from exc
 
 
@@ -134,7 +142,7 @@ async def get_disclosure(request: web.Request) -> web.Response:
     if latest is None:
         raise RequestError(503, "disclosure_pending", "the disclosure has not been made yet")
     return web.json_response(
-        {"revision": latest.revision, "document": json.loads(latest.body), "jws": latest.jws}
+        {"revision": latest.revision, "document": orjson.loads(latest.body), "jws": latest.jws}
     )
 
 

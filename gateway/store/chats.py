@@ -19,9 +19,16 @@ class SqlChats:
     def __init__(self, sql: Sql) -> None:
         self._sql = sql
 
-    async def open(self, business_id: str, user_id: str) -> bool:
-        """Open (or refresh) a chat; True when it is new."""
+    async def open(self, business_id: str, user_id: str, *, refresh_after: float = 0.0) -> bool:
+        """Open (or refresh) a chat; True when it is new. Seen within ``refresh_after`` s: no write at all."""
         now = time.time()
+        if refresh_after > 0:
+            # A read takes no lock: a user's burst of messages does not queue on their chat's row.
+            seen = await self._sql.one(
+                "SELECT last_seen FROM chats WHERE business_id = ? AND user_id = ?", (business_id, user_id)
+            )
+            if seen is not None and float(seen[0]) >= now - refresh_after:
+                return False
         row = await self._sql.one(_OPEN + " RETURNING opened_at", (business_id, user_id, now, now))
         assert row is not None  # noqa: S101 -- an upsert with RETURNING always returns its row
         return bool(row[0] == now)

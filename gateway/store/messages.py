@@ -27,49 +27,58 @@ class SqlMessages:
         if added == 0:
             return False
         await self._sql.execute(
-            "INSERT INTO message_events (business_id, message_id, status, at) VALUES (?, ?, ?, ?)",
-            (business_id, message_id, status, now),
+            "INSERT INTO message_events (business_id, direction, message_id, status, at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (business_id, direction, message_id, status, now),
         )
         return True
 
-    async def state(self, business_id: str, message_id: str) -> MessageState | None:
+    async def state(self, business_id: str, message_id: str, *, direction: str) -> MessageState | None:
         """The status and failure of a message, or None when unknown."""
         # Locked until the unit ends: two receipts for one message merge one after the other.
         row = await self._sql.one(
-            "SELECT status, failure FROM messages WHERE business_id = ? AND message_id = ?"  # noqa: S608 -- a constant suffix
+            "SELECT status, failure FROM messages WHERE business_id = ? AND direction = ? AND message_id = ?"  # noqa: S608 -- a constant suffix
             + self._sql.for_update,
-            (business_id, message_id),
+            (business_id, direction, message_id),
         )
         return None if row is None else MessageState(str(row[0]), row[1])
 
     async def set_state(
-        self, business_id: str, message_id: str, state: MessageState, *, reported: str, reason: str | None
+        self,
+        business_id: str,
+        message_id: str,
+        state: MessageState,
+        *,
+        direction: str,
+        reported: str,
+        reason: str | None,
     ) -> None:
         """Store the new state and append what was reported to the history."""
         now = time.time()
         await self._sql.execute(
             "UPDATE messages SET status = ?, failure = ?, updated_at = ?"
-            " WHERE business_id = ? AND message_id = ?",
-            (state.status, state.failure, now, business_id, message_id),
+            " WHERE business_id = ? AND direction = ? AND message_id = ?",
+            (state.status, state.failure, now, business_id, direction, message_id),
         )
         await self._sql.execute(
-            "INSERT INTO message_events (business_id, message_id, status, reason, at) VALUES (?, ?, ?, ?, ?)",
-            (business_id, message_id, reported, reason, now),
+            "INSERT INTO message_events (business_id, direction, message_id, status, reason, at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (business_id, direction, message_id, reported, reason, now),
         )
 
-    async def get(self, business_id: str, message_id: str) -> MessageRecord | None:
-        """One message of one business (another business's id is simply not found)."""
+    async def get(self, business_id: str, message_id: str, *, direction: str) -> MessageRecord | None:
+        """One message of one business in one direction (another business's id is simply not found)."""
         row = await self._sql.one(
             "SELECT user_id, direction, status, revision, failure, created_at, updated_at FROM messages"
-            " WHERE business_id = ? AND message_id = ?",
-            (business_id, message_id),
+            " WHERE business_id = ? AND direction = ? AND message_id = ?",
+            (business_id, direction, message_id),
         )
         if row is None:
             return None
         history = await self._sql.all(
             "SELECT status, reason, at FROM message_events"
-            " WHERE business_id = ? AND message_id = ? ORDER BY id",
-            (business_id, message_id),
+            " WHERE business_id = ? AND direction = ? AND message_id = ? ORDER BY id",
+            (business_id, direction, message_id),
         )
         return MessageRecord(
             business_id,

@@ -72,16 +72,23 @@ class Messages(Protocol):
     ) -> bool:
         """Record a new message; False when the id exists already."""
 
-    async def state(self, business_id: str, message_id: str) -> MessageState | None:
+    async def state(self, business_id: str, message_id: str, *, direction: str) -> MessageState | None:
         """The status and failure of a message, or None; in a unit, the row stays locked until it ends."""
 
     async def set_state(
-        self, business_id: str, message_id: str, state: MessageState, *, reported: str, reason: str | None
+        self,
+        business_id: str,
+        message_id: str,
+        state: MessageState,
+        *,
+        direction: str,
+        reported: str,
+        reason: str | None,
     ) -> None:
         """Store the new state and append what was reported to the history."""
 
-    async def get(self, business_id: str, message_id: str) -> MessageRecord | None:
-        """One message of one business (another business's id is simply not found)."""
+    async def get(self, business_id: str, message_id: str, *, direction: str) -> MessageRecord | None:
+        """One message of one business in one direction (``inbound``/``outbound``); ids are per direction."""
 
     async def idempotent_response(self, business_id: str, key: str) -> StoredResponse | None:
         """The answer given before under this key, if any."""
@@ -100,8 +107,8 @@ class ProcessedEvents(Protocol):
 class Chats(Protocol):
     """**Protocol:** which users talk to which business."""
 
-    async def open(self, business_id: str, user_id: str) -> bool:
-        """Open (or refresh) a chat; True when it is new."""
+    async def open(self, business_id: str, user_id: str, *, refresh_after: float = 0.0) -> bool:
+        """Open (or refresh) a chat; True when it is new. Seen within ``refresh_after`` s: no write."""
 
     async def open_many(self, business_id: str, user_ids: Sequence[str]) -> None:
         """Open many chats at once (bulk onboarding, tests and benchmarks)."""

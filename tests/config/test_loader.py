@@ -179,6 +179,20 @@ BROKEN = [
         "control or formatting",
     ),
     Broken(
+        "display name with a bidi override",
+        KIRANA,
+        _sub('display_name = "Kirana Travel"', 'display_name = "Kirana\\u202eTravel"'),
+        "display_name",
+        "control or formatting",
+    ),
+    Broken(
+        "display name with a terminal escape",
+        KIRANA,
+        _sub('display_name = "Kirana Travel"', 'display_name = "Kirana \\u001b[31mTravel"'),
+        "display_name",
+        "control or formatting",
+    ),
+    Broken(
         "adapter secret unset",
         KIRANA,
         _sub("env:KIRANA_PARTNER_TOKEN", "env:KIRANA_MISSING"),

@@ -13,6 +13,7 @@ from gateway.adapter_registry import AdapterRegistry
 from gateway.app import build_app
 from gateway.config import load_config
 from tests.conftest import quick_reconnects
+from tests.rights.test_rights import NETWORK_TOKEN
 from tests.support import broker_stopped, closed_port, wait_until
 
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -70,8 +71,13 @@ class TestHealth:
                 response = await client.get("/readyz")
                 body = await response.json()
                 assert body["status"] == "unready"
-                assert f"broker amqp://guest@127.0.0.1:{port}/ unreachable" in body["reason"]
-                assert "secretpw" not in await response.text()
+                assert body["reason"] == "broker unreachable"
+                assert "127.0.0.1" not in await response.text(), "anonymous callers get no broker detail"
+                detailed = await client.get("/readyz", headers={"Authorization": f"Bearer {NETWORK_TOKEN}"})
+                assert (
+                    f"broker amqp://guest@127.0.0.1:{port}/ unreachable" in (await detailed.json())["reason"]
+                )
+                assert "secretpw" not in await detailed.text()
                 assert (await client.get("/healthz")).status == 200
             finally:
                 await client.close()
@@ -85,7 +91,8 @@ class TestBrokerRestart:
         await wait_until(lambda: _ready(gateway_client), 15, "readiness before the stop")
         with broker_stopped():
             await wait_until(lambda: _unready(gateway_client), 15, "503 while the broker is stopped")
-            body = await (await gateway_client.get("/readyz")).json()
+            auth = {"Authorization": f"Bearer {NETWORK_TOKEN}"}
+            body = await (await gateway_client.get("/readyz", headers=auth)).json()
             assert "broker amqp://guest@127.0.0.1:5672/" in body["reason"]
             assert (await gateway_client.get("/healthz")).status == 200
         await wait_until(lambda: _ready(gateway_client), 30, "readiness after the broker restarted")

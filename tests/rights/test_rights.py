@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from gateway.events import CONSENT_DECISION
 from gateway.http.keys import STORE
 from gateway.rights.export import SCHEMA_ID
 from tests.bridge.conftest import Bridge
@@ -50,6 +51,24 @@ async def _eventually(check: Any, what: str, within: float = 15) -> Any:
 
 
 class TestConsent:
+    async def test_a_decision_dated_far_ahead_is_refused(self, bridge: Bridge) -> None:
+        """A block dated 9999-12-31 is dead-lettered, not stored; the user's later allow still takes effect."""
+        network = bridge.network
+        assert network._consents is not None
+        far = {
+            "user_id": "user-eka",
+            "business_id": "warung-sari",
+            "decision": "block",
+            "at": "9999-12-31T00:00:00Z",
+        }
+        await network._publish_event(network._consents, CONSENT_DECISION, "warung-sari", far)
+        await network.consent("user-eka", "warung-sari", "allow")
+        await _eventually(lambda: _decision(bridge, "user-eka", "allow"), "the allow to be recorded")
+        await asyncio.sleep(0.3)
+        assert await _decision(bridge, "user-eka", "allow"), "the far-future block must not win"
+        status, _ = await _send(bridge, "warung-sari", "user-eka")
+        assert status == 202
+
     async def test_block_then_unblock(self, bridge: Bridge) -> None:
         """A blocked business gets 403 user_blocked and the network receives nothing; unblocking restores delivery."""
         await bridge.network.consent("user-dewi", "warung-sari", "block")
@@ -100,7 +119,7 @@ class TestRetention:
 
         var = bridge.config_dir.parent / "var"
         async with bridge.client.app[STORE].read() as tx:
-            assert await tx.messages.get("nimbus-shop", message_id) is None
+            assert await tx.messages.get("nimbus-shop", message_id, direction="outbound") is None
             assert await tx.messages.idempotent_response("nimbus-shop", "retention-1") is None
         trail = await wait_for_trail(var, '"event":"data.purged"')
         purged = [json.loads(line) for line in trail.splitlines() if '"data.purged"' in line]

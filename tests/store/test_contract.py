@@ -47,7 +47,7 @@ class TestUnits:
         """What a unit wrote is visible to a read once the unit has returned."""
         assert await _insert(store, "m-1")
         async with store.read() as tx:
-            found = await tx.messages.get(BUSINESS, "m-1")
+            found = await tx.messages.get(BUSINESS, "m-1", direction="inbound")
         assert found is not None
         assert (found.user_id, found.status, [h[0] for h in found.history]) == (
             "user-1",
@@ -71,9 +71,9 @@ class TestUnits:
         assert isinstance(results[-1], ValueError)
         assert results[:-1] == [True] * 40
         async with store.read() as tx:
-            assert await tx.messages.get(BUSINESS, "m-bad") is None
+            assert await tx.messages.get(BUSINESS, "m-bad", direction="inbound") is None
             for i in range(40):
-                assert await tx.messages.get(BUSINESS, f"m-{i}") is not None
+                assert await tx.messages.get(BUSINESS, f"m-{i}", direction="inbound") is not None
 
     async def test_read_view_refuses_writes(self, store: Store) -> None:
         """Writing through a read view is a StoreError and leaves nothing."""
@@ -162,7 +162,7 @@ class TestMessages:
         assert await _insert(store, "m-1")
         assert not await _insert(store, "m-1")
         async with store.read() as tx:
-            found = await tx.messages.get(BUSINESS, "m-1")
+            found = await tx.messages.get(BUSINESS, "m-1", direction="inbound")
         assert found is not None
         assert len(found.history) == 1
 
@@ -171,16 +171,26 @@ class TestMessages:
         await _insert(store, "m-1")
         async with store.unit() as tx:
             await tx.messages.set_state(
-                BUSINESS, "m-1", MessageState("failed", "bounced"), reported="failed", reason="bounced"
+                BUSINESS,
+                "m-1",
+                MessageState("failed", "bounced"),
+                direction="inbound",
+                reported="failed",
+                reason="bounced",
             )
         async with store.unit() as tx:
             await tx.messages.set_state(
-                BUSINESS, "m-1", MessageState("delivered", "bounced"), reported="delivered", reason=None
+                BUSINESS,
+                "m-1",
+                MessageState("delivered", "bounced"),
+                direction="inbound",
+                reported="delivered",
+                reason=None,
             )
         async with store.read() as tx:
-            state = await tx.messages.state(BUSINESS, "m-1")
-            found = await tx.messages.get(BUSINESS, "m-1")
-            other = await tx.messages.get("another-business", "m-1")
+            state = await tx.messages.state(BUSINESS, "m-1", direction="inbound")
+            found = await tx.messages.get(BUSINESS, "m-1", direction="inbound")
+            other = await tx.messages.get("another-business", "m-1", direction="inbound")
         assert state == MessageState("delivered", "bounced")
         assert found is not None
         assert [(s, r) for s, r, _ in found.history] == [
@@ -189,6 +199,31 @@ class TestMessages:
             ("delivered", None),
         ]
         assert other is None
+
+    async def test_ids_are_per_direction(self, store: Store) -> None:
+        """An inbound message with an outbound message's id is a message of its own; neither touches the other."""
+        async with store.unit() as tx:
+            assert await tx.messages.insert(
+                BUSINESS, "m-1", user_id="u", direction="outbound", status="accepted", revision=1
+            )
+            assert await tx.messages.insert(
+                BUSINESS, "m-1", user_id="u", direction="inbound", status="accepted", revision=1
+            )
+            await tx.messages.set_state(
+                BUSINESS,
+                "m-1",
+                MessageState("delivered", None),
+                direction="inbound",
+                reported="delivered",
+                reason=None,
+            )
+        async with store.read() as tx:
+            outbound = await tx.messages.get(BUSINESS, "m-1", direction="outbound")
+            inbound = await tx.messages.get(BUSINESS, "m-1", direction="inbound")
+        assert outbound is not None
+        assert inbound is not None
+        assert (outbound.status, len(outbound.history)) == ("accepted", 1)
+        assert (inbound.status, len(inbound.history)) == ("delivered", 2)
 
     async def test_idempotency_records(self, store: Store) -> None:
         """An answer kept under a key is found again for that business only."""
@@ -290,7 +325,7 @@ class TestRetentionAndExport:
             assert await tx.retention.expired(BUSINESS, future, delete=True) == counted
             await tx.retention.forget_processed(future)
         async with store.read() as tx:
-            assert await tx.messages.get(BUSINESS, "m-old") is None
+            assert await tx.messages.get(BUSINESS, "m-old", direction="inbound") is None
             assert await tx.retention.expired(BUSINESS, future, delete=False) == dict.fromkeys(counted, 0)
 
     async def test_export_reads_everything_of_one_user(self, store: Store) -> None:

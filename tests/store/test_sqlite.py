@@ -59,3 +59,34 @@ async def test_files_are_private(tmp_path: Path) -> None:
     await store.aclose()
     assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
     assert (tmp_path / "state" / "hostgate.sqlite3").stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_file_from_before_the_port_is_upgraded(tmp_path: Path) -> None:
+    """A version-5 file (the last release) keeps its messages, their history in order, and its dedup."""
+    from gateway.store.sqlite_schema import MIGRATIONS  # noqa: PLC0415 -- building an old file by hand
+
+    path = tmp_path / "state" / "hostgate.sqlite3"
+    path.parent.mkdir()
+    old = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:5]:
+        old.executescript(script)
+    old.execute("PRAGMA user_version=5")
+    old.execute("INSERT INTO messages VALUES ('b', 'm-1', 'u', 'outbound', 'read', 1, NULL, 1.0, 3.0)")
+    for status, at in (("accepted", 1.0), ("delivered", 2.0), ("read", 3.0)):
+        old.execute(
+            "INSERT INTO message_events (business_id, message_id, status, at) VALUES ('b', 'm-1', ?, ?)",
+            (status, at),
+        )
+    old.execute("INSERT INTO processed_events VALUES ('ev-1', 1.0)")
+    old.close()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        async with store.read() as tx:
+            found = await tx.messages.get("b", "m-1", direction="outbound")
+        assert found is not None
+        assert [h[0] for h in found.history] == ["accepted", "delivered", "read"]
+        async with store.unit() as tx:
+            assert await tx.processed.first_time("com.hostgate.message.receipt", "ev-1")
+    finally:
+        await store.aclose()
