@@ -85,9 +85,14 @@ class EgressPolicy:
 def _refusal(policy: EgressPolicy, url: str) -> str | None:
     host = (URL(url).host or "").strip("[]")
     try:
-        address = ipaddress.ip_address(host)
+        address: IPAddress = ipaddress.ip_address(host)
     except ValueError:
-        return None  # a name: checked by the resolver at connect time
+        try:
+            # Legacy numeric spellings (2130706433, 0177.0.0.1, 0x7f.1, 127.1) that libc, and some
+            # aiohttp releases, connect to without asking a resolver: judged here, whatever the client.
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None  # a name: checked by the resolver at connect time
     if not policy.permits(address):
         return f"destination {host} is not a public address"
     return None
