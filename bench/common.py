@@ -78,6 +78,13 @@ def _restore(affinity: dict[int, set[int]]) -> None:
             os.sched_setaffinity(tid, cores)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process (all its threads) has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the ")" closing the command name: state is field 3, utime 14 and stime 15 (1-based).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def round_order(names: list[str], round_number: int) -> list[str]:
     """The order of one round: each starts with the next side, so none always runs first or last."""
     # Drift on a shared machine then hits every side alike.

@@ -28,7 +28,7 @@ import aio_pika
 import uvloop
 from aiohttp import web
 
-from bench.common import Result, bench_vhost, broker_on_core, purge, round_order
+from bench.common import Result, bench_vhost, broker_on_core, process_cpu_seconds, purge, round_order
 from bench.engines import store_url, use_store
 from bench.ingest import REPO, free_port, pin
 from gateway.bridge.models import InboundMessage
@@ -52,12 +52,14 @@ class Tally:
         self.n, self.target = 0, target
         self.first = self.last = 0.0
         self.done = asyncio.Event()
+        self.started = asyncio.Event()
 
     def seen(self) -> None:
         """One delivery arrived."""
         now = time.perf_counter()
         self.first = self.first or now
         self.n, self.last = self.n + 1, now
+        self.started.set()
         if self.n >= self.target:
             self.done.set()
 
@@ -119,8 +121,12 @@ async def _fill(url: str, queue: str | None, count: int) -> None:
     await connection.close()
 
 
-async def _timed(command: list[str], env: dict[str, str], tally: Tally) -> float:
-    """Run a consumer process (pinned to core 0) until the receiver has seen every message."""
+async def _timed(command: list[str], env: dict[str, str], tally: Tally) -> tuple[float, float]:
+    """Run a consumer process (pinned to core 0) until the receiver has seen every message.
+
+    Returns the seconds from the first delivery to the last, and the process's CPU seconds over
+    the same span (start-up is in neither).
+    """
     process = await asyncio.create_subprocess_exec(
         *pin(0),
         *command,
@@ -130,14 +136,16 @@ async def _timed(command: list[str], env: dict[str, str], tally: Tally) -> float
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
+        await asyncio.wait_for(tally.started.wait(), 600)
+        cpu_before = process_cpu_seconds(process.pid)
         await asyncio.wait_for(tally.done.wait(), 600)
-        return tally.seconds
+        return tally.seconds, process_cpu_seconds(process.pid) - cpu_before
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 30)
 
 
-async def _hostgate(url: str, config: Path, count: int, tally: Tally) -> float:
+async def _hostgate(url: str, config: Path, count: int, tally: Tally) -> tuple[float, float]:
     await _fill(url, None, count)
     tally.reset(count)
     command = [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config)]
@@ -145,7 +153,7 @@ async def _hostgate(url: str, config: Path, count: int, tally: Tally) -> float:
     return await _timed(command, {**os.environ, "HOSTGATE_AMQP_URL": url}, tally)
 
 
-async def _raw(url: str, count: int, target: str, secret: str, tally: Tally) -> float:
+async def _raw(url: str, count: int, target: str, secret: str, tally: Tally) -> tuple[float, float]:
     await _fill(url, RAW_QUEUE, count)
     tally.reset(count)
     command = [sys.executable, "-m", "bench.raw_delivery", "--amqp", url, "--queue", RAW_QUEUE]
@@ -158,6 +166,7 @@ async def run(count: int = 5000, rounds: int = 3, engine: str = "sqlite") -> Res
     tally = Tally()
     runner, port = await _receiver(tally)
     runs: dict[str, list[float]] = {"hostgate": [], "raw": []}
+    cpu_us: dict[str, list[float]] = {"hostgate": [], "raw": []}
     try:
         with (
             broker_on_core(1) as broker,
@@ -182,7 +191,9 @@ async def run(count: int = 5000, rounds: int = 3, engine: str = "sqlite") -> Res
             }
             for round_number in range(rounds):
                 for who in round_order(list(drain), round_number):
-                    runs[who].append(count / await drain[who]())
+                    seconds, cpu = await drain[who]()
+                    runs[who].append(count / seconds)
+                    cpu_us[who].append(cpu / count * 1e6)
                     # hostgate's receipts pile up in the outbound queue: start each run without them.
                     await purge(url, topology.OUTBOUND.queue)
     finally:
@@ -199,6 +210,8 @@ async def run(count: int = 5000, rounds: int = 3, engine: str = "sqlite") -> Res
             "broker": broker,
             "rounds_per_s": [round(r, 1) for r in runs["hostgate"]],
             "baseline_rounds_per_s": [round(r, 1) for r in runs["raw"]],
+            "cpu_us_per_msg": round(statistics.median(cpu_us["hostgate"]), 1),
+            "baseline_cpu_us_per_msg": round(statistics.median(cpu_us["raw"]), 1),
         },
         engine=engine,
     )

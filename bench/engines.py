@@ -10,8 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gateway.store.postgres import drop_schema
-
 ENGINES = ("sqlite", "postgresql")
 PG_URL = os.environ.get("HOSTGATE_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 _counter = itertools.count()
@@ -23,6 +21,8 @@ def store_url(engine: str) -> Iterator[str | None]:
     if engine == "sqlite":
         yield None
         return
+    from gateway.store.postgres import drop_schema  # noqa: PLC0415 -- only PostgreSQL runs need it
+
     schema = f"hgb_{os.getpid()}_{next(_counter)}"
     url = f"{PG_URL}?schema={schema}"
     try:

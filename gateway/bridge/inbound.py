@@ -273,15 +273,21 @@ class InboundHandler:
         await tx.processed.first_time(event.type, event.id)
         refresh = chat_refresh_seconds(business.facts.retention.total_seconds())
         await tx.chats.open(business_id, message.sender, refresh_after=refresh)
-        await tx.messages.insert(
+        # A first delivery is written as it ends (two statements); a redelivery merges into what is there.
+        failure = (reason or "failed") if status is Status.FAILED else None
+        if not await tx.messages.insert(
             business_id,
             message.message_id,
             user_id=message.sender,
             direction="inbound",
-            status=Status.ACCEPTED.value,
+            status=status.value,
             revision=revision,
-        )
-        await apply_receipt(tx.messages, business_id, message.message_id, status, reason, direction="inbound")
+            failure=failure,
+            history=((Status.ACCEPTED.value, None), (status.value, reason)),
+        ):
+            await apply_receipt(
+                tx.messages, business_id, message.message_id, status, reason, direction="inbound"
+            )
         await tx.outbox.append(outbox_row(business_id, OUTBOUND.exchange, f"{business_id}.receipt", receipt))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from gateway.store.records import MessageRecord, MessageState, StoredResponse
 from gateway.store.sql import Sql
@@ -15,21 +16,36 @@ class SqlMessages:
         self._sql = sql
 
     async def insert(
-        self, business_id: str, message_id: str, *, user_id: str, direction: str, status: str, revision: int
+        self,
+        business_id: str,
+        message_id: str,
+        *,
+        user_id: str,
+        direction: str,
+        status: str,
+        revision: int,
+        failure: str | None = None,
+        history: Sequence[tuple[str, str | None]] = (),
     ) -> bool:
-        """Record a new message; False when the id exists already."""
+        """Record a new message in ``status``; False when the id exists already.
+
+        Its history is ``history`` (statuses and reasons, oldest first), or just ``status``.
+        """
         now = time.time()
         added = await self._sql.execute(
-            "INSERT INTO messages (business_id, message_id, user_id, direction, status, revision,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (business_id, message_id, user_id, direction, status, revision, now, now),
+            "INSERT INTO messages (business_id, message_id, user_id, direction, status, revision, failure,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (business_id, message_id, user_id, direction, status, revision, failure, now, now),
         )
         if added == 0:
             return False
-        await self._sql.execute(
-            "INSERT INTO message_events (business_id, direction, message_id, status, at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (business_id, direction, message_id, status, now),
+        await self._sql.executemany(
+            "INSERT INTO message_events (business_id, direction, message_id, status, reason, at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (business_id, direction, message_id, reported, reason, now)
+                for reported, reason in (history or [(status, None)])
+            ],
         )
         return True
 

@@ -68,9 +68,18 @@ class Messages(Protocol):
     """**Protocol:** message metadata (never content), status history and idempotency records."""
 
     async def insert(
-        self, business_id: str, message_id: str, *, user_id: str, direction: str, status: str, revision: int
+        self,
+        business_id: str,
+        message_id: str,
+        *,
+        user_id: str,
+        direction: str,
+        status: str,
+        revision: int,
+        failure: str | None = None,
+        history: Sequence[tuple[str, str | None]] = (),
     ) -> bool:
-        """Record a new message; False when the id exists already."""
+        """Record a new message in ``status`` (history: ``history`` or ``status``); False if it exists."""
 
     async def state(self, business_id: str, message_id: str, *, direction: str) -> MessageState | None:
         """The status and failure of a message, or None; in a unit, the row stays locked until it ends."""
