@@ -86,7 +86,7 @@ class ChainWriter:
 
     def open(self) -> None:
         """Recover the chain's position from the files and start the writer thread."""
-        self.settings.directory.mkdir(parents=True, exist_ok=True)
+        self.settings.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock = _take_lock(self.settings.directory / LOCK_FILE)
         files = sorted(self.settings.directory.glob(FILE_PATTERN))
         self._index = int(files[-1].stem.split("-")[1]) if files else 1
@@ -98,7 +98,7 @@ class ChainWriter:
                 break
         self.last_staged = _last_staged_id(files)
         self._checkpointed = self.seq
-        self._file = (self.settings.directory / file_name(self._index)).open("ab")
+        self._file = private_append(self.settings.directory / file_name(self._index))
         _fsync_dir(self.settings.directory)
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
@@ -189,7 +189,7 @@ class ChainWriter:
         self._sync()
         self._file.close()
         self._index += 1
-        self._file = (self.settings.directory / file_name(self._index)).open("ab")
+        self._file = private_append(self.settings.directory / file_name(self._index))
         _fsync_dir(self.settings.directory)
         log.info("audit.rotated", file=file_name(self._index), seq=self.seq)
 
@@ -215,8 +215,8 @@ class ChainWriter:
         self._sync()
         checkpoint = Checkpoint(self.settings.origin, self.seq, self.head, datetime.now(UTC))
         note = sign_note(checkpoint, name, private)
-        with self.settings.checkpoints_file.open("a", encoding="utf-8") as fh:
-            fh.write(note)
+        with private_append(self.settings.checkpoints_file) as fh:
+            fh.write(note.encode())
             fh.flush()
             os.fsync(fh.fileno())
         self._checkpointed = self.seq
@@ -254,9 +254,14 @@ class DisabledWriter(ChainWriter):
         """Nothing to close."""
 
 
+def private_append(path: Path) -> IO[bytes]:
+    """Open ``path`` for appending, created owner-only (0600) whatever the umask: it holds pseudonyms."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
+
+
 def _take_lock(path: Path) -> IO[bytes]:
     # One writer per trail: two would fork the chain.
-    handle = path.open("ab")
+    handle = private_append(path)
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as exc:

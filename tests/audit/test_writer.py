@@ -154,3 +154,24 @@ class TestCancelledCallers:
         report, _ = _verify_dir(tmp_path)
         assert report.intact
         assert report.records >= 2
+
+
+def test_trail_files_are_owner_only(tmp_path: Path) -> None:
+    """The trail's directory, files, checkpoints and lock are 0700/0600 even under umask 022."""
+    old = os.umask(0o022)
+    try:
+        ring = KeyRing.open(tmp_path / "keys")
+        writer = writer_for(tmp_path / "audit", ring)
+        writer.open()
+        try:
+            writer.submit({"event": "config.loaded"}).result(10)
+        finally:
+            writer.close()
+    finally:
+        os.umask(old)
+    directory = tmp_path / "audit"
+    assert directory.stat().st_mode & 0o777 == 0o700
+    files = list(directory.iterdir())
+    assert files
+    for path in files:
+        assert path.stat().st_mode & 0o777 == 0o600, path

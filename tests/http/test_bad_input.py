@@ -5,10 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support import gateway_client, serving
+from gateway.http.keys import BROKER
+from tests.support import gateway_client, serving, wait_until
+
+
+async def _broker_up(client: Any) -> bool:
+    return bool(client.app[BROKER].status().connected)
 
 
 async def _raw(port: int, request: bytes) -> bytes:
@@ -25,6 +31,8 @@ async def _raw(port: int, request: bytes) -> bytes:
 async def test_non_utf8_authorization_is_401(config_dir: Path, path: str) -> None:
     """An Authorization header with bytes that are not UTF-8 is refused as no credential, on every /v1 path."""
     async with gateway_client(config_dir, "bad-input") as client:
+        # Started up fully first: the test is about the answer, not a shutdown racing the broker link.
+        await wait_until(lambda: _broker_up(client), 15, "the broker link")
         port = client.server.port
         assert port is not None
         answer = await _raw(
