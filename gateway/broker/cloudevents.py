@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -74,6 +75,25 @@ def _text(value: object) -> object:
     return value.decode() if isinstance(value, bytes) else value
 
 
+_ATTRIBUTE_NAME = re.compile(r"[a-z0-9]{1,20}")
+# RFC 3339 date-time: a full date, a time, and an offset (Z or ±hh:mm); nothing shorter.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _time(value: object) -> datetime | None:
+    """``time`` as the AMQP binding allows it: an RFC 3339 string, or the native AMQP timestamp."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):  # the AMQP timestamp type, as pamqp decodes it
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, str) and _RFC3339.fullmatch(value):
+        try:
+            return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise CloudEventError("time is not an RFC 3339 timestamp") from exc
+    raise CloudEventError("time is not an RFC 3339 timestamp with an offset")
+
+
 def parse(headers: Mapping[str, Any], body: bytes) -> CloudEvent:
     """Read a binary-mode CloudEvent from AMQP headers and body; CloudEventError when invalid."""
     attributes: dict[str, Any] = {}
@@ -88,11 +108,11 @@ def parse(headers: Mapping[str, Any], body: bytes) -> CloudEvent:
         raise CloudEventError(f"missing CloudEvents attribute(s): {', '.join(missing)}")
     if attributes["specversion"] != SPEC_VERSION:
         raise CloudEventError(f"unsupported specversion {attributes['specversion']!r}")
-    when = attributes.pop("time", None)
-    try:
-        parsed_time = datetime.fromisoformat(when) if isinstance(when, str) else None
-    except ValueError as exc:
-        raise CloudEventError("time is not an RFC 3339 timestamp") from exc
+    parsed_time = _time(attributes.pop("time", None))
+    for name in attributes:
+        # The spec: attribute names are lower-case letters and digits; "data" is reserved.
+        if not _ATTRIBUTE_NAME.fullmatch(name) or name == "data":
+            raise CloudEventError(f"invalid CloudEvents attribute name {name!r}")
     subject = attributes.pop("subject", None)
     core = {name: attributes.pop(name) for name in REQUIRED}
     return CloudEvent(
