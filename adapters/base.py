@@ -67,8 +67,13 @@ def b64url(data: bytes) -> str:
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs"})
 
 
+def unprintable(ch: str) -> bool:
+    """Whether a character must never reach a notice or a terminal as itself."""
+    return unicodedata.category(ch) in _UNPRINTABLE
+
+
 def _printable(value: str) -> str:
-    if any(unicodedata.category(ch) in _UNPRINTABLE for ch in value):
+    if any(unprintable(ch) for ch in value):
         raise ValueError("must not contain control or formatting characters")
     return value
 

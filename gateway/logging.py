@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 import structlog
 
@@ -63,13 +63,6 @@ def _scrub_values(
     return event
 
 
-def _scrub_record_args(record: logging.LogRecord) -> bool:
-    """A logging filter: render a library record's message now, and scrub it (args may hold the secret)."""
-    message: Any = record.getMessage()
-    record.msg, record.args = scrub(str(message)), None
-    return True
-
-
 def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
     """Send structlog and stdlib logging (aiohttp, aio-pika) as JSON lines to ``stream``."""
     out = stream or sys.stdout
@@ -102,7 +95,6 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
         )
     )
-    handler.addFilter(_scrub_record_args)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     # Library chatter (aio-pika's reconnect warnings) stays at WARNING and above.

@@ -58,15 +58,9 @@ def schema_url(schema: str) -> str:
 
 def drop_schema(schema: str) -> None:
     """Drop a test's schema and everything in it."""
+    from gateway.store.postgres import drop_schema as drop  # noqa: PLC0415 -- PostgreSQL runs only
 
-    async def drop() -> None:
-        conn = await asyncpg.connect(PG_URL)
-        try:
-            await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        finally:
-            await conn.close()
-
-    _run_elsewhere(drop())
+    _run_elsewhere(drop(schema_url(schema)))
 
 
 def drop_leftover_schemas() -> None:

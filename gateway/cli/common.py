@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-import unicodedata
 from pathlib import Path
 
+from adapters.base import unprintable
 from gateway.adapter_registry import AdapterRegistry
 from gateway.config.loader import GatewayConfig, load_config
 from gateway.errors import ConfigError
@@ -17,13 +17,7 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 def terminal_safe(text: str) -> str:
     """``text`` with control and bidi characters shown escaped, so a terminal never acts on them."""
-    return "".join(
-        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _ESCAPED else ch
-        for ch in text
-    )
-
-
-_ESCAPED = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs"})
+    return "".join(ch.encode("unicode_escape").decode("ascii") if unprintable(ch) else ch for ch in text)
 
 
 def load_or_report(directory: Path) -> GatewayConfig | None:

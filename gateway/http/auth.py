@@ -48,12 +48,21 @@ def _refuse(request: web.Request, message: str) -> HostgateError:
     return AuthError(message)
 
 
-def _token_hash(request: web.Request) -> str:
+def bearer_hash(request: web.Request) -> str | None:
+    """The hash of the request's ``Authorization: Bearer`` key, or None when it carries none."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
     # Keys are printable ASCII; bytes that are not (\xff\xfe arrives as surrogates) are no key at all.
-    if scheme.lower() != "bearer" or not token.strip() or not token.isascii() or not token.isprintable():
+    if scheme.lower() != "bearer" or not token or not token.isascii() or not token.isprintable():
+        return None
+    return hash_api_key(token)
+
+
+def _token_hash(request: web.Request) -> str:
+    hashed = bearer_hash(request)
+    if hashed is None:
         raise _refuse(request, "send the credential as 'Authorization: Bearer <key>'")
-    return hash_api_key(token.strip())
+    return hashed
 
 
 @web.middleware

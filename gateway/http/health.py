@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.config.fields import hash_api_key
+from gateway.http.auth import bearer_hash
 from gateway.http.keys import BROKER, CONFIG, RELAY
 
 routes = web.RouteTableDef()
@@ -18,11 +18,10 @@ async def healthz(_request: web.Request) -> web.Response:
 
 def _may_see_detail(request: web.Request) -> bool:
     """Broker host, user and error text are for the network or an operator, not for anyone who asks."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip().isascii():
+    hashed = bearer_hash(request)
+    if hashed is None:
         return False
     settings = request.app[CONFIG].current.settings
-    hashed = hash_api_key(token.strip())
     return hashed in settings.network.credential_hashes or hashed in settings.console.operator_key_hashes
 
 

@@ -20,15 +20,12 @@ __all__ = ["STORE_FILE", "RowKind", "Store", "Unit", "open_store_at"]
 
 def open_store_at(url: str | None, state_dir: Path, *, pool_size: int = 10) -> Store:
     """The engine for ``url`` (not yet opened); None means the SQLite file in ``state_dir``."""
-    if url is None:
-        from gateway.store.sqlite import SqliteStore  # noqa: PLC0415 -- each engine loads only when chosen
-
-        return SqliteStore(state_dir / STORE_FILE)
-    scheme = url.split("://", 1)[0]
+    scheme = "sqlite" if url is None else url.split("://", 1)[0]
     if scheme == "sqlite":
         from gateway.store.sqlite import SqliteStore  # noqa: PLC0415 -- each engine loads only when chosen
 
-        return SqliteStore(Path(url.removeprefix("sqlite://")))
+        return SqliteStore(state_dir / STORE_FILE if url is None else Path(url.removeprefix("sqlite://")))
+    assert url is not None  # noqa: S101 -- only SQLite has a default
     if scheme in {"postgresql", "postgres"}:
         from gateway.store.postgres import PostgresStore  # noqa: PLC0415 -- each engine loads only when chosen
 

@@ -19,7 +19,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from asyncpg.transaction import Transaction
 
 from gateway.errors import StoreConflict, StoreError
 from gateway.store.postgres_schema import MIGRATIONS
@@ -195,7 +194,8 @@ class PostgresStore:
         return self._pool
 
     @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[tuple[Connection, Transaction]]:
+    async def unit(self) -> AsyncIterator[SqlUnit]:
+        """One transaction on a pooled connection."""
         pool = self._require_pool()
         async with contextlib.AsyncExitStack() as stack:
             try:
@@ -204,12 +204,6 @@ class PostgresStore:
                 await transaction.start()
             except _DRIVER_ERRORS as exc:
                 raise _translate(exc) from exc
-            yield conn, transaction
-
-    @contextlib.asynccontextmanager
-    async def unit(self) -> AsyncIterator[SqlUnit]:
-        """One transaction on a pooled connection."""
-        async with self._transaction() as (conn, transaction):
             try:
                 yield SqlUnit(_PgSql(conn))
             except BaseException:
