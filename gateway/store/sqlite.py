@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -75,6 +76,8 @@ class _SqliteSql:
 
 def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # First of all: switching a new file to WAL takes a lock another process opening it may hold.
+    db.execute("PRAGMA busy_timeout=5000")
     if read_only:
         db.execute("PRAGMA query_only=ON")
         # A WAL reader is only ever busy while a crashed writer's WAL is recovered.
@@ -85,7 +88,6 @@ def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
     db.execute("PRAGMA foreign_keys=ON")
     # Deleted outbox rows (opaque payloads on their way out) are zeroed, not left in free pages.
     db.execute("PRAGMA secure_delete=ON")
-    db.execute("PRAGMA busy_timeout=5000")
     return db
 
 
@@ -151,13 +153,7 @@ class SqliteStore:
                 # Phone-number pseudonyms and consent decisions live here: owner only, whatever the umask.
                 fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
                 os.close(fd)
-            db = _connect(self.path, read_only=False)
-            try:
-                migrate(db, self.path)
-                reader = _connect(self.path, read_only=True)
-            except BaseException:
-                db.close()
-                raise
+            db, reader = self._connect_both()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         except OSError as exc:
@@ -165,6 +161,25 @@ class SqliteStore:
         self._db, self._reader = db, reader
         self._unit = SqlUnit(_SqliteSql(db, self.path))
         self._read_unit = SqlUnit(_SqliteSql(reader, self.path))
+
+    def _connect_both(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+        # Switching a new file to WAL answers "locked" at once, without the busy timeout, while
+        # another process (a replica, the CLI) does the same: retry for a few seconds.
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                db = _connect(self.path, read_only=False)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+                continue
+            try:
+                migrate(db, self.path)
+                return db, _connect(self.path, read_only=True)
+            except BaseException:
+                db.close()
+                raise
 
     async def _take_turn(self) -> None:
         self._queued += 1
