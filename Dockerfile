@@ -1,5 +1,8 @@
 # syntax=docker/dockerfile:1
 # hostgate gateway image: build a wheel, then run it as a non-root user.
+# The image holds no config and no secret: mount your config directory at /app/config
+# (read-only) and give secrets through the environment. The repository's demo config
+# uses public credentials; the gateway refuses them unless HOSTGATE_DEMO=1.
 
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
@@ -17,8 +20,7 @@ RUN groupadd --system --gid 10001 hostgate \
 WORKDIR /app
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
-COPY --chown=hostgate:hostgate config ./config
-RUN mkdir -p /app/var && chown hostgate:hostgate /app/var
+RUN mkdir -p /app/config /app/var && chown hostgate:hostgate /app/var
 USER 10001:10001
 EXPOSE 8080
 VOLUME ["/app/var"]

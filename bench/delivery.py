@@ -148,7 +148,7 @@ async def _timed(command: list[str], env: dict[str, str], tally: Tally) -> tuple
 async def _hostgate(url: str, config: Path, count: int, tally: Tally) -> tuple[float, float]:
     await _fill(url, None, count)
     tally.reset(count)
-    command = [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config)]
+    command = [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config), "--demo"]
     command += ["--port", str(free_port())]
     return await _timed(command, {**os.environ, "HOSTGATE_AMQP_URL": url}, tally)
 

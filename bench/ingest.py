@@ -158,7 +158,7 @@ class Figures:
 def _hostgate(stack: ExitStack, config: Path, amqp: str) -> Server:
     port = free_port()
     env = {**os.environ, "HOSTGATE_AMQP_URL": amqp}
-    command = [*pin(0), sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config)]
+    command = [*pin(0), sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config), "--demo"]
     pid = stack.enter_context(
         gateway_server([*command, "--port", str(port)], f"http://127.0.0.1:{port}/readyz", env)
     )

@@ -31,7 +31,16 @@ def run(minutes: float = 10.0, rate: float = 500.0, connections: int = 64) -> Re
     with bench_vhost() as amqp, tempfile.TemporaryDirectory() as tmp:
         config = bench_config(Path(tmp), audit=True)
         port = free_port()
-        command = [*pin(0), sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config)]
+        command = [
+            *pin(0),
+            sys.executable,
+            "-m",
+            "gateway.cli.main",
+            "serve",
+            "--config",
+            str(config),
+            "--demo",
+        ]
         command += ["--port", str(port)]
         env = {**os.environ, "HOSTGATE_AMQP_URL": amqp}
         url = f"http://127.0.0.1:{port}/v1/messages"

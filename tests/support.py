@@ -90,7 +90,7 @@ def serving(
     list holds every JSON line it printed, and is complete once the process exits.
     """
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config), "--port", "0"],
+        [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config), "--port", "0", "--demo"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -185,7 +185,29 @@ NETWORK_QUEUES = (
 )
 
 
-async def purge_network_queues() -> None:
+def _work_queues() -> tuple[str, ...]:
+    """Hostgate's own work queues and every retry delay queue on the local broker."""
+    if shutil.which("rabbitmqctl") is None:
+        return ()
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_queues", "name"], capture_output=True, text=True, timeout=60, check=False
+    )
+    delays = [
+        name
+        for name in listed.stdout.split()
+        if name.startswith(
+            ("hostgate.retry.", "hostgate.statuses.retry.", "hostgate.parked.", "hostgate.statuses.parked.")
+        )
+    ]
+    return ("hostgate.inbound", "hostgate.receipts", "hostgate.consents", "hostgate.statuses", *delays)
+
+
+async def purge_work_queues() -> None:
+    """Empty hostgate's own work and delay queues: what a test left parked must not reach the next one."""
+    await purge_network_queues(_work_queues())
+
+
+async def purge_network_queues(names: tuple[str, ...] = NETWORK_QUEUES) -> None:
     """Empty the queues only the (absent) network consumes, so test runs do not pile messages up."""
     import aio_pika  # noqa: PLC0415 -- keeps this module light for tests without a broker
 
@@ -194,7 +216,7 @@ async def purge_network_queues() -> None:
     except (OSError, aio_pika.exceptions.AMQPError, TimeoutError):
         return  # no broker: the broker tests say so themselves
     try:
-        for name in NETWORK_QUEUES:
+        for name in names:
             channel = await connection.channel()
             try:
                 await (await channel.get_queue(name, ensure=True)).purge()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import signal
 import sys
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from gateway.app import apply_config, build_app
 from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
+from gateway.config.demo import DEMO_ENV, public_demo_credentials
 from gateway.config.loader import GatewayConfig
 from gateway.errors import HostgateError
 from gateway.http.connections import DeadlineSite
@@ -32,6 +34,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--host", default=None, help="override http.host")
     serve.add_argument("--port", type=int, default=None, help="override http.port (0 picks a free one)")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help=f"allow the repository's public demo credentials (also {DEMO_ENV}=1); never in production",
+    )
     serve.set_defaults(run=run_serve)
 
 
@@ -40,6 +47,8 @@ def run_serve(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
     config = load_or_report(args.config)
     if config is None:
+        return EXIT_INVALID
+    if not _demo_allowed(args, config):
         return EXIT_INVALID
     host = args.host or config.settings.http.host
     port = config.settings.http.port if args.port is None else args.port
@@ -51,6 +60,28 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     return EXIT_OK
+
+
+def _demo_allowed(args: argparse.Namespace, config: GatewayConfig) -> bool:
+    """False (having said why) when the config holds public demo credentials and this is no demo."""
+    found = public_demo_credentials(config)
+    if not found:
+        return True
+    if args.demo or os.environ.get(DEMO_ENV) == "1":
+        log.warning("gateway.demo_credentials", where=found)
+        return True
+    for where in found:
+        print(
+            f"error: {args.config / where}: holds a public demo credential (published in the README)",
+            file=sys.stderr,
+        )
+    print(
+        "hostgate will not serve on credentials anyone can read. Generate your own "
+        "(`hostgate apikey new`, a fresh whsec_ secret in the environment), or pass --demo "
+        f"(or set {DEMO_ENV}=1) to run the local demo.",
+        file=sys.stderr,
+    )
+    return False
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:

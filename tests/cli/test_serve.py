@@ -42,7 +42,7 @@ class TestServe:
         """Serve refuses to start on a broken config and lists the problems."""
         (config_dir / "businesses" / "warung-sari.toml").write_text("id = 3\n")
         result = subprocess.run(
-            [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config_dir)],
+            [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config_dir), "--demo"],
             capture_output=True,
             text=True,
             timeout=30,

@@ -64,3 +64,36 @@ class TestComposePostgres:
             ":"
             not in services["hostgate-pg"]["environment"]["HOSTGATE_STORE_URL"].split("@")[0].split("//")[1]
         )
+
+
+class TestNoDemoSecretsShipped:
+    def test_image_copies_no_config_and_context_excludes_secrets(self) -> None:
+        """The build context is the package sources only: no demo.env, no demo endpoint keys, no var/."""
+        dockerfile = (REPO / "Dockerfile").read_text()
+        copies = [line for line in dockerfile.splitlines() if line.startswith("COPY")]
+        assert not any("config" in line or "examples" in line for line in copies), copies
+        ignore = [
+            line for line in (REPO / ".dockerignore").read_text().splitlines() if line and line[0] != "#"
+        ]
+        assert ignore[0] == "*", "the context must start from nothing"
+        included = [line[1:] for line in ignore if line.startswith("!")]
+        assert not any(path.startswith(("config", "examples", "var", ".venv")) for path in included), included
+
+    def test_compose_never_uses_the_guest_account(self) -> None:
+        """The broker gets its own user and a password from the environment; no URL says guest."""
+        services = _compose()["services"]
+        broker = services["rabbitmq"]["environment"]
+        assert broker["RABBITMQ_DEFAULT_USER"] != "guest"
+        assert broker["RABBITMQ_DEFAULT_PASS"].startswith("${HOSTGATE_AMQP_PASSWORD:?")
+        for name in ("hostgate", "hostgate-pg"):
+            url = services[name]["environment"]["HOSTGATE_AMQP_URL"]
+            assert "guest" not in url
+            assert url.startswith("amqp://hostgate:${HOSTGATE_AMQP_PASSWORD:?"), url
+        assert "guest:guest" not in (REPO / "compose.yaml").read_text()
+
+    def test_compose_says_it_is_a_demo(self) -> None:
+        """The compose gateways run the repository's demo config, so they say so (HOSTGATE_DEMO=1)."""
+        services = _compose()["services"]
+        for name in ("hostgate", "hostgate-pg"):
+            assert services[name]["environment"]["HOSTGATE_DEMO"] == "1"
+            assert "./config:/app/config:ro" in services[name]["volumes"]
