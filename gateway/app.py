@@ -12,15 +12,17 @@ from aiohttp import web
 from gateway.audit.setup import make_trail
 from gateway.audit.staging import AuditDrain, stage
 from gateway.audit.witness import CheckpointForwarder
+from gateway.bridge.bulkhead import Bulkhead, Parking
 from gateway.bridge.consents import ConsentHandler
 from gateway.bridge.inbound import InboundHandler
 from gateway.bridge.outbound import OutboundService
 from gateway.bridge.receipts import ReceiptHandler
+from gateway.bridge.status_webhooks import StatusWebhookHandler
 from gateway.broker import topology
 from gateway.broker.consumer import Handler, QueueConsumer
 from gateway.broker.link import BrokerLink
 from gateway.broker.publisher import Publisher
-from gateway.broker.retries import RetryScheduler
+from gateway.broker.retries import STATUS_RETRIES, RetryScheduler
 from gateway.config.loader import GatewayConfig
 from gateway.console.routes import add_console
 from gateway.disclosure.keys import KeyRing
@@ -38,11 +40,13 @@ from gateway.http.keys import (
     DISCLOSURES,
     INBOUND_CONSUMER,
     OUTBOUND_SERVICE,
+    PARKINGS,
     PUBLISHER,
     RATE_LIMITER,
     RECEIPT_CONSUMER,
     RELAY,
     SIGNING_KEYS,
+    STATUS_CONSUMER,
     STORE,
     SWEEPER,
     WITNESS,
@@ -123,7 +127,7 @@ async def _disclosures_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[BROKER].start()
     await app[RELAY].start()
-    consumers = (app[INBOUND_CONSUMER], app[RECEIPT_CONSUMER], app[CONSENT_CONSUMER])
+    consumers = (app[INBOUND_CONSUMER], app[RECEIPT_CONSUMER], app[CONSENT_CONSUMER], app[STATUS_CONSUMER])
     for consumer in consumers:
         await consumer.start()
     await app[SWEEPER].start()
@@ -131,6 +135,8 @@ async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[SWEEPER].close()
     for consumer in consumers:
         await consumer.close()
+    for parking in app[PARKINGS]:
+        await parking.close()
     await app[RELAY].close()
     await app[PUBLISHER].close()
     await app[BROKER].close()
@@ -184,23 +190,43 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
     app[OUTBOUND_SERVICE] = OutboundService(app[STORE], app[DISCLOSURES], app[AUDIT], app[RELAY])
     retries = RetryScheduler(app[PUBLISHER], app[BROKER])
 
+    def max_in_flight(business_id: str) -> int:
+        business = app[CONFIG].current.businesses.get(business_id)
+        return business.file.delivery.max_in_flight if business is not None else 1
+
+    inbound_parking = Parking(Bulkhead(max_in_flight), retries, app[BROKER], app[PUBLISHER])
+    inbound = InboundHandler(
+        app[CONFIG],
+        app[STORE],
+        app[DISCLOSURES],
+        app[SIGNING_KEYS],
+        app[AUDIT],
+        app[RELAY],
+        retries,
+        inbound_parking,
+    )
+
     def consumer(queue: str, handler: Handler) -> QueueConsumer:
         return QueueConsumer(app[BROKER], queue, handler, publisher=app[PUBLISHER])
 
-    inbound = InboundHandler(
-        app[CONFIG], app[STORE], app[DISCLOSURES], app[SIGNING_KEYS], app[AUDIT], app[RELAY], retries
-    )
     # Enough deliveries in flight for each group commit to cover many of them (one fsync).
     app[INBOUND_CONSUMER] = QueueConsumer(
         app[BROKER], topology.INBOUND.queue, inbound, publisher=app[PUBLISHER], prefetch=INBOUND_PREFETCH
     )
-    receipts = ReceiptHandler(app[STORE], app[CONFIG])
-    app[RECEIPT_CONSUMER] = QueueConsumer(
-        app[BROKER], topology.RECEIPTS.queue, receipts, publisher=app[PUBLISHER]
+    app[RECEIPT_CONSUMER] = consumer(
+        topology.RECEIPTS.queue, ReceiptHandler(app[STORE], app[CONFIG], app[RELAY])
     )
-    consents = ConsentHandler(app[STORE], app[CONFIG], app[AUDIT])
-    app[CONSENT_CONSUMER] = QueueConsumer(
-        app[BROKER], topology.CONSENTS.queue, consents, publisher=app[PUBLISHER]
+    app[CONSENT_CONSUMER] = consumer(
+        topology.CONSENTS.queue, ConsentHandler(app[STORE], app[CONFIG], app[AUDIT])
+    )
+    # Status webhooks have their own bulkhead: a business's slow webhook does not take slots
+    # from its own deliveries, and never from anyone else's.
+    status_retries = RetryScheduler(app[PUBLISHER], app[BROKER], STATUS_RETRIES)
+    status_parking = Parking(Bulkhead(max_in_flight), status_retries, app[BROKER], app[PUBLISHER])
+    statuses = StatusWebhookHandler(app[CONFIG], status_retries, status_parking)
+    app[PARKINGS] = (inbound_parking, status_parking)
+    app[STATUS_CONSUMER] = QueueConsumer(
+        app[BROKER], topology.STATUSES.queue, statuses, publisher=app[PUBLISHER], prefetch=INBOUND_PREFETCH
     )
     app[SWEEPER] = RetentionSweeper(app[STORE], app[CONFIG], app[AUDIT], settings.retention.sweep_seconds)
     app.cleanup_ctx.extend([_store_ctx, _audit_ctx, _adapters_ctx, _disclosures_ctx, _broker_ctx])

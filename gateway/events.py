@@ -5,7 +5,16 @@ docs/asyncapi.yaml documents each of these; a test fails when one is missing the
 
 from __future__ import annotations
 
-from gateway.broker.topology import AUDIT, CONSENTS, DISCLOSURES, INBOUND, NOTICES, OUTBOUND, RECEIPTS
+from gateway.broker.topology import (
+    AUDIT,
+    CONSENTS,
+    DISCLOSURES,
+    INBOUND,
+    NOTICES,
+    OUTBOUND,
+    RECEIPTS,
+    STATUSES,
+)
 
 DISCLOSURE_PUBLISHED = "com.hostgate.disclosure.published"
 NOTICE_PUBLISHED = "com.hostgate.notice.published"
@@ -13,6 +22,8 @@ AUDIT_CHECKPOINT = "com.hostgate.audit.checkpoint"
 OUTBOUND_MESSAGE = "com.hostgate.message.outbound"
 INBOUND_RECEIPT = "com.hostgate.inbound.receipt"
 ENDPOINT_DISABLED = "com.hostgate.endpoint.disabled"
+# Internal: a status webhook owed to a business, consumed by hostgate itself.
+STATUS_WEBHOOK = "com.hostgate.status.webhook"
 
 # Consumed from the network (not published by hostgate).
 INBOUND_MESSAGE = "com.hostgate.message.inbound"
@@ -31,4 +42,5 @@ EXCHANGE_FOR: dict[str, str] = {
     OUTBOUND_MESSAGE: OUTBOUND.exchange,
     INBOUND_RECEIPT: OUTBOUND.exchange,
     ENDPOINT_DISABLED: OUTBOUND.exchange,
+    STATUS_WEBHOOK: STATUSES.exchange,
 }

@@ -103,11 +103,16 @@ def run_cli(
 
 @pytest.fixture(scope="session", autouse=True)
 def clean_network_queues() -> Iterator[None]:
-    """Purge the network's queues before and after the session."""
+    """Purge the network's queues before and after the session, and hostgate's work queues before it."""
     import asyncio  # noqa: PLC0415 -- the session hook alone runs its own loop
 
-    from tests.support import purge_network_queues  # noqa: PLC0415 -- support imports this module
+    from tests.support import (  # noqa: PLC0415 -- support imports this module
+        purge_network_queues,
+        purge_work_queues,
+    )
 
+    # Work a crashed earlier run left in hostgate's own queues would reach this run's gateways.
+    asyncio.run(purge_work_queues())
     asyncio.run(purge_network_queues())
     yield
     asyncio.run(purge_network_queues())

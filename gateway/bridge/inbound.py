@@ -19,6 +19,7 @@ import structlog
 from adapters.base import DeliveryResult, Envelope
 from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
+from gateway.bridge.bulkhead import Parking
 from gateway.bridge.models import InboundMessage, InboundReceipt
 from gateway.bridge.status import Status, apply_receipt, chat_refresh_seconds
 from gateway.broker.cloudevents import CloudEvent
@@ -52,9 +53,11 @@ class InboundHandler:
         audit: AuditTrail,
         relay: OutboxRelay,
         retries: RetryScheduler,
+        parking: Parking,
     ) -> None:
         self._config = config
         self._retries = retries
+        self._parking = parking
         self._rng = random.Random()  # noqa: S311 -- jitter, not a secret
         self._store = store
         self._disclosures = disclosures
@@ -65,7 +68,14 @@ class InboundHandler:
         self.stale = 0
 
     async def __call__(self, event: CloudEvent) -> None:
-        """Process one inbound message event."""
+        """Process one inbound message event from the shared queue."""
+        await self._handle(event, parked=False)
+
+    async def parked(self, event: CloudEvent) -> None:
+        """Process one event from the business's parking queue (waits for a slot)."""
+        await self._handle(event, parked=True)
+
+    async def _handle(self, event: CloudEvent, *, parked: bool) -> None:
         message = event.data_as(INBOUND_MESSAGE, InboundMessage)
         # One snapshot of the config: the key checked and the adapter used always agree.
         if event.subject is not None and event.subject != message.business_id:
@@ -80,7 +90,17 @@ class InboundHandler:
         if message.key_id != business.facts.endpoint_key.kid or disclosure.endpoint_key.kid != message.key_id:
             await self._refuse_stale(event, message, disclosure)
             return
-        await self._deliver(event, message, business, disclosure.revision)
+        bulkhead = self._parking.bulkhead
+        if parked:
+            async with bulkhead.waiting_slot(business.id):
+                await self._deliver(event, message, business, disclosure.revision)
+            return
+        with bulkhead.slot(business.id) as held:
+            if held:
+                await self._deliver(event, message, business, disclosure.revision)
+        if not held:
+            # At its bound: the shared window must not wait on this business's host.
+            await self._parking.park(event, business.id, business.file.delivery.max_in_flight, self.parked)
 
     async def _refuse_stale(
         self, event: CloudEvent, message: InboundMessage, disclosure: DisclosureDocument

@@ -86,3 +86,15 @@ class InboundReceipt(_Frozen):
     current_revision: int
     current_key_id: str
     at: datetime
+
+
+class StatusWebhook(_Frozen):
+    """A status webhook owed to a business (internal: hostgate publishes and consumes it)."""
+
+    update_id: str
+    message_id: MessageId
+    business_id: BusinessId
+    status: str
+    reported: str
+    reason: str | None = None
+    at: datetime

@@ -12,6 +12,7 @@ which ``hostgate deliveries replay`` re-delivers it.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from dataclasses import dataclass, replace
@@ -23,13 +24,39 @@ from aio_pika.abc import AbstractRobustConnection
 
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.publisher import Outgoing, Publisher
-from gateway.broker.topology import INBOUND, queue_arguments
+from gateway.broker.topology import INBOUND, STATUSES, queue_arguments
 from gateway.errors import PublishNotConfirmed
 
 log = structlog.get_logger("hostgate.retries")
 
 ATTEMPT = "hostgateattempt"
 DEAD_DELIVERIES = "hostgate.deliveries.dead"
+
+
+# A parked event that no process takes from its parking queue (its process died) goes back to the
+# shared queue after this long, where any process takes it.
+PARKED_TTL_MS = 300_000
+
+
+@dataclass(frozen=True, slots=True)
+class RetryRoute:
+    """Where waiting events sit and the exchange they return to.
+
+    Delay queues are ``<prefix>.<ms>ms``; a business's parking queue (events held while its
+    bulkhead is full) is ``<parking>.<business>``.
+    """
+
+    prefix: str
+    parking: str
+    returns_to: str
+
+    def parking_queue(self, business_id: str) -> str:
+        """The queue where ``business_id``'s events wait for a free slot."""
+        return f"{self.parking}.{business_id}"
+
+
+DELIVERY_RETRIES = RetryRoute("hostgate.retry", "hostgate.parked", INBOUND.exchange)
+STATUS_RETRIES = RetryRoute("hostgate.statuses.retry", "hostgate.statuses.parked", STATUSES.exchange)
 
 
 def dead_queue(business_id: str) -> str:
@@ -49,9 +76,9 @@ def attempt_of(event: CloudEvent) -> int:
         return 1
 
 
-def delay_queue(delay_ms: int) -> str:
-    """The name of the delay queue for ``delay_ms``."""
-    return f"hostgate.retry.{delay_ms}ms"
+def delay_queue(delay_ms: int, route: RetryRoute = DELIVERY_RETRIES) -> str:
+    """The name of ``route``'s delay queue for ``delay_ms``."""
+    return f"{route.prefix}.{delay_ms}ms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,39 +116,64 @@ def next_delay(
 class RetryScheduler:
     """Parks failed deliveries in delay queues and dead-letters the ones out of attempts."""
 
-    def __init__(self, publisher: Publisher, connection: object) -> None:
+    def __init__(
+        self, publisher: Publisher, connection: object, route: RetryRoute = DELIVERY_RETRIES
+    ) -> None:
         self._publisher = publisher
         self._connection = connection
+        self._route = route
         self._declared: set[str] = set()
+        self._declaring: dict[str, asyncio.Lock] = {}
         self._rng = random.Random()  # noqa: S311 -- jitter, not a secret
 
     async def _declare(self, connection: AbstractRobustConnection, name: str, ttl_ms: int | None) -> None:
         if name in self._declared:
             return
-        channel = await connection.channel()
-        try:
-            arguments = dict(queue_arguments())
-            if ttl_ms is not None:
-                arguments.update({"x-message-ttl": ttl_ms, "x-dead-letter-exchange": INBOUND.exchange})
-                arguments.pop("x-delivery-limit", None)
-            await channel.declare_queue(name, durable=True, arguments=arguments)
-        finally:
-            await channel.close()
-        self._declared.add(name)
+        # One declaration per name at a time: a burst of parked events would otherwise open a
+        # channel each for the same queue.
+        lock = self._declaring.setdefault(name, asyncio.Lock())
+        async with lock:
+            if name in self._declared:
+                return
+            channel = await connection.channel()
+            try:
+                arguments = dict(queue_arguments())
+                if ttl_ms is not None:
+                    arguments.update(
+                        {"x-message-ttl": ttl_ms, "x-dead-letter-exchange": self._route.returns_to}
+                    )
+                    arguments.pop("x-delivery-limit", None)
+                await channel.declare_queue(name, durable=True, arguments=arguments)
+            finally:
+                await channel.close()
+            self._declared.add(name)
+        self._declaring.pop(name, None)
+
+    @property
+    def route(self) -> RetryRoute:
+        """Where this scheduler's events wait."""
+        return self._route
 
     async def later(self, event: CloudEvent, business_id: str, delay: Delay, attempt: int) -> None:
-        """Park the event for ``delay``; it comes back as attempt ``attempt``."""
-        name = delay_queue(delay.queue_ms)
+        """Hold the event for ``delay``; it comes back as attempt ``attempt``."""
+        name = delay_queue(delay.queue_ms, self._route)
         await self._declare(self._connection_now(), name, delay.queue_ms)
         copy = replace(event, extensions={**event.extensions, ATTEMPT: attempt})
         await self._publisher.publish(Outgoing.of(DEFAULT_EXCHANGE, name, copy, delay.message_ms))
-        delay_ms = delay.message_ms
         log.info(
             "delivery.retry_scheduled",
             business=business_id,
+            type=event.type,
             attempt=attempt,
-            delay_ms=delay_ms,
+            delay_ms=delay.message_ms,
         )
+
+    async def park(self, event: CloudEvent, business_id: str) -> str:
+        """Put the event on ``business_id``'s parking queue, unchanged; return that queue's name."""
+        name = self._route.parking_queue(business_id)
+        await self._declare(self._connection_now(), name, PARKED_TTL_MS)
+        await self._publisher.publish(Outgoing.of(DEFAULT_EXCHANGE, name, event))
+        return name
 
     async def dead(self, event: CloudEvent, business_id: str, reason: str) -> None:
         """Give up: keep the event in ``business_id``'s dead deliveries queue for listing and replay.

@@ -35,8 +35,11 @@ INBOUND = Route("hostgate.inbound", "hostgate.inbound", "hostgate")
 RECEIPTS = Route("hostgate.receipts", "hostgate.receipts", "hostgate")
 CONSENTS = Route("hostgate.consents", "hostgate.consents", "hostgate")
 AUDIT = Route("hostgate.audit", "hostgate.audit.checkpoints", "witness")
+# Status webhooks waiting to be sent to businesses: written to the outbox with the receipt that
+# caused them, so they are as durable as a delivery. Only hostgate publishes here.
+STATUSES = Route("hostgate.statuses", "hostgate.statuses", "hostgate")
 
-ROUTES = (DISCLOSURES, NOTICES, OUTBOUND, INBOUND, RECEIPTS, CONSENTS, AUDIT)
+ROUTES = (DISCLOSURES, NOTICES, OUTBOUND, INBOUND, RECEIPTS, CONSENTS, AUDIT, STATUSES)
 
 
 def queue_arguments() -> FieldTable:

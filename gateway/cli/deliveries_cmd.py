@@ -13,10 +13,11 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from gateway.broker.cloudevents import PREFIX, parse
 from gateway.broker.retries import ATTEMPT, dead_queue
-from gateway.broker.topology import INBOUND
+from gateway.broker.topology import INBOUND, STATUSES
 from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
 from gateway.config.loader import GatewayConfig
 from gateway.config.settings import AMQP_URL_ENV
+from gateway.events import STATUS_WEBHOOK
 from gateway.store import open_store_at
 
 
@@ -38,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 _DROPPED_ON_REPLAY = frozenset({f"{PREFIX}{ATTEMPT}", f"{PREFIX}hostgatereason"})
+# A dead queue holds deliveries and status webhooks; each goes back to the queue it came from.
+_STATUS_TYPE = STATUS_WEBHOOK
 
 
 def _text(value: object) -> str:
@@ -60,7 +63,10 @@ async def _walk(config: GatewayConfig, args: argparse.Namespace, *, replay: bool
     try:
         channel = await connection.channel(publisher_confirms=True)
         queue = await channel.declare_queue(dead_queue(args.business), passive=True)
-        inbound = await channel.get_exchange(INBOUND.exchange)
+        exchanges = {
+            INBOUND.exchange: await channel.get_exchange(INBOUND.exchange),
+            STATUSES.exchange: await channel.get_exchange(STATUSES.exchange),
+        }
         held: list[AbstractIncomingMessage] = []
         while (message := await queue.get(no_ack=False, fail=False)) is not None:
             if not _matches(message, args):
@@ -72,12 +78,10 @@ async def _walk(config: GatewayConfig, args: argparse.Namespace, *, replay: bool
             attempts = _text(headers.get(f"{PREFIX}{ATTEMPT}", 1))
             print(f"{message.message_id}  attempts={attempts}  reason={reason}")
             if replay:
-                fresh = {
-                    k: v
-                    for k, v in headers.items()
-                    if k not in {f"{PREFIX}{ATTEMPT}", f"{PREFIX}hostgatereason"}
-                }
-                await inbound.publish(
+                fresh = {k: v for k, v in headers.items() if k not in _DROPPED_ON_REPLAY}
+                kind = _text(headers.get(f"{PREFIX}type", ""))
+                target = STATUSES.exchange if kind == _STATUS_TYPE else INBOUND.exchange
+                await exchanges[target].publish(
                     aio_pika.Message(
                         message.body,
                         headers=fresh,

@@ -64,6 +64,9 @@ class DeliverySection(_Section):
     jitter: float = Field(default=0.2, ge=0, le=1)
     disable_after_hours: float = Field(default=72, gt=0, le=24 * 30)
     timeout_seconds: float = Field(default=15, gt=0, le=120)
+    # Attempts under way at once to this business's host, per process (a bulkhead): well below the
+    # inbound prefetch window (250), so a hung host holds a small share of it, never all of it.
+    max_in_flight: int = Field(default=16, ge=1, le=64)
 
     @field_validator("retry_seconds")
     @classmethod

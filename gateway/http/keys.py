@@ -7,6 +7,7 @@ from aiohttp import web
 from gateway.audit.staging import AuditDrain
 from gateway.audit.trail import AuditTrail
 from gateway.audit.witness import CheckpointForwarder
+from gateway.bridge.bulkhead import Parking
 from gateway.bridge.outbound import OutboundService
 from gateway.broker.consumer import QueueConsumer
 from gateway.broker.link import BrokerLink
@@ -32,6 +33,9 @@ RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 OUTBOUND_SERVICE = web.AppKey("outbound_service", OutboundService)
 INBOUND_CONSUMER = web.AppKey("inbound_consumer", QueueConsumer)
 RECEIPT_CONSUMER = web.AppKey("receipt_consumer", QueueConsumer)
+STATUS_CONSUMER = web.AppKey("status_consumer", QueueConsumer)
+# The parking lots of the inbound and status consumers (their queues are consumed only while parked).
+PARKINGS: web.AppKey[tuple[Parking, ...]] = web.AppKey("parkings")
 CONSENT_CONSUMER = web.AppKey("consent_consumer", QueueConsumer)
 SWEEPER = web.AppKey("sweeper", RetentionSweeper)
 WITNESS = web.AppKey("witness", CheckpointForwarder)

@@ -27,6 +27,12 @@ class Hosts:
     secrets: dict[str, list[str]] = field(default_factory=dict)
     opened: dict[str, list[tuple[str, str, bytes]]] = field(default_factory=lambda: defaultdict(list))
     statuses: dict[str, list[dict[str, object]]] = field(default_factory=lambda: defaultdict(list))
+    # When each status webhook arrived: (monotonic time, message id, reported status).
+    status_times: list[tuple[float, str, str]] = field(default_factory=list)
+    # Statuses a host answers status webhooks with, in order, before it starts taking them.
+    status_script: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    # Every status webhook attempt: (webhook-id, status answered).
+    status_attempts: list[tuple[str, int]] = field(default_factory=list)
     unopenable: list[tuple[str, str]] = field(default_factory=list)
     forged: int = 0
     # Answers a host gives, in order, before it starts answering normally: (status, headers).
@@ -52,7 +58,14 @@ async def business_hosts() -> AsyncIterator[Hosts]:
         body = await request.read()
         if json.loads(body).get("type") == "message.status":
             WebhookReceiver(hosts.secrets[name], key).verify(dict(request.headers), body)
-            hosts.statuses[name].append(json.loads(body))
+            if hosts.status_script[name]:
+                answer = hosts.status_script[name].pop(0)
+                hosts.status_attempts.append((request.headers["webhook-id"], answer))
+                return web.Response(status=answer)
+            hosts.status_attempts.append((request.headers["webhook-id"], 204))
+            status = json.loads(body)
+            hosts.statuses[name].append(status)
+            hosts.status_times.append((time.monotonic(), status["message_id"], status["reported"]))
             return web.Response(status=204)
         attempt_id = request.headers.get("webhook-id") or json.loads(body).get("message_id", "?")
         if hosts.script[name]:

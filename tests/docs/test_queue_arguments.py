@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from gateway.broker.cloudevents import CloudEvent
-from gateway.broker.retries import Delay, RetryScheduler, dead_queue, delay_queue
+from gateway.broker.retries import STATUS_RETRIES, Delay, RetryScheduler, dead_queue, delay_queue
 from gateway.http.keys import BROKER, PUBLISHER
 from tests.conftest import REPO
 from tests.support import gateway_client, wait_until
@@ -66,18 +66,24 @@ async def test_documented_arguments_match_the_broker(config_dir: Path) -> None:
     async with gateway_client(config_dir, "docs-queues") as client:
         app = client.app
         await wait_until(lambda: _connected(app), 15, "the broker link")
-        retries = RetryScheduler(app[PUBLISHER], app[BROKER])
         event = CloudEvent(id="docs-queue-check", type="com.hostgate.test", subject=DOCS_BUSINESS, data=b"{}")
-        # Declares a retry delay queue and a dead-delivery queue the way a failing delivery does.
-        await retries.later(event, DOCS_BUSINESS, Delay(3600.0, HOUR_MS), 1)
-        await retries.dead(event, DOCS_BUSINESS, "docs check")
+        made = [dead_queue(DOCS_BUSINESS)]
+        # Declares each kind of retry delay, parking and dead-delivery queue the way a failing
+        # delivery, a failing status webhook and a business at its bulkhead bound do.
+        for retries in (
+            RetryScheduler(app[PUBLISHER], app[BROKER]),
+            RetryScheduler(app[PUBLISHER], app[BROKER], STATUS_RETRIES),
+        ):
+            await retries.later(event, DOCS_BUSINESS, Delay(3600.0, HOUR_MS), 1)
+            made.append(delay_queue(HOUR_MS, retries.route))
+            made.append(await retries.park(event, DOCS_BUSINESS))
+            await retries.dead(event, DOCS_BUSINESS, "docs check")
         try:
             reported = await _reported()
         finally:
-            await _delete(delay_queue(HOUR_MS), dead_queue(DOCS_BUSINESS))
+            await _delete(*made)
     ours = {name: args for name, args in reported.items() if name.startswith(("hostgate.", "network."))}
-    assert delay_queue(HOUR_MS) in ours
-    assert dead_queue(DOCS_BUSINESS) in ours
+    assert set(made) <= set(ours)
     assert {"hostgate.inbound", "hostgate.dead-letter", "network.outbound"} <= set(ours)
     for name, arguments in sorted(ours.items()):
         matches = [(m, args) for pattern, args in documented if (m := pattern.match(name))]
