@@ -10,6 +10,7 @@ from gateway import __version__
 from gateway.cli import (
     apikey_cmd,
     audit_cmd,
+    broker_cmd,
     config_cmd,
     deliveries_cmd,
     disclosure_cmd,
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         audit_cmd,
         deliveries_cmd,
         apikey_cmd,
+        broker_cmd,
     ):
         module.register(subparsers)
     return parser
