@@ -7,7 +7,7 @@ STORES ?= sqlite postgresql
 
 run:
 	@scripts/bootstrap
-	.venv/bin/hostgate serve --config config
+	.venv/bin/hostgate serve --config config --demo
 
 test:
 	@scripts/bootstrap --need-broker --need-browser $(if $(findstring postgresql,$(STORES)),--need-postgres)
@@ -29,10 +29,12 @@ bench:
 	@scripts/bootstrap --need-broker --need-postgres
 	.venv/bin/python -m bench
 
-# schemathesis at 1,000 examples per operation (CI runs 200): all checks, stateful links.
+# schemathesis at 1,000 examples per operation (CI runs 200): all checks, stateful links;
+# then the raw-HTTP fuzzer at 10,000 cases (CI runs 300).
 fuzz:
 	@scripts/bootstrap --need-broker
 	HOSTGATE_FUZZ_EXAMPLES=1000 .venv/bin/pytest tests/http/test_schemathesis.py -s -p no:cacheprovider -o timeout=3600
+	HOSTGATE_FUZZ_RAW_EXAMPLES=10000 .venv/bin/pytest tests/http/test_raw_fuzz.py -s -p no:cacheprovider -o timeout=3600 --hypothesis-show-statistics
 
 fmt:
 	.venv/bin/ruff format .
