@@ -79,7 +79,10 @@ def _subproof(leaves: Sequence[bytes], m: int, start: int, end: int, *, complete
         return [] if complete else [subtree_root(leaves, start, end)]
     k = _split(n)
     if m <= k:
-        return [*_subproof(leaves, m, start, start + k, complete=complete), subtree_root(leaves, start + k, end)]
+        return [
+            *_subproof(leaves, m, start, start + k, complete=complete),
+            subtree_root(leaves, start + k, end),
+        ]
     return [*_subproof(leaves, m - k, start + k, end, complete=False), subtree_root(leaves, start, start + k)]
 
 
