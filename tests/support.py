@@ -35,6 +35,15 @@ async def wait_until(check: Callable[[], Awaitable[bool]], within: float, what: 
         await asyncio.sleep(0.1)
 
 
+async def until(check: Callable[[], object], what: str, within: float = 20) -> None:
+    """Poll a plain (not async) ``check`` until it is truthy; fail naming ``what`` after ``within`` s."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
 @contextmanager
 def closed_port() -> Iterator[int]:
     """A loopback port that refuses connections for as long as the block runs."""

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import TypeVar
 
 import structlog
 
@@ -31,6 +32,8 @@ from gateway.broker.publisher import Publisher
 from gateway.broker.retries import RetryScheduler
 
 log = structlog.get_logger("hostgate.bulkhead")
+
+T = TypeVar("T")
 
 
 class Bulkhead:
@@ -121,6 +124,31 @@ class Parking:
         self._publisher = publisher
         self._consumers: dict[str, QueueConsumer] = {}
         self.parked = 0
+
+    async def attempt(
+        self,
+        event: CloudEvent,
+        business_id: str,
+        work: Callable[[], Awaitable[T]],
+        *,
+        parked: bool,
+        limit: int,
+        parked_handler: Handler,
+    ) -> T | None:
+        """Run ``work`` holding one of the business's slots; None when the event was parked instead.
+
+        An event from the shared queue takes a free slot or is parked; one from the parking
+        queue (``parked``) waits for a slot.
+        """
+        if parked:
+            async with self.bulkhead.waiting_slot(business_id):
+                return await work()
+        with self.bulkhead.slot(business_id) as held:
+            if held:
+                return await work()
+        # At its bound: the shared window must not wait on this business's host.
+        await self.park(event, business_id, limit, parked_handler)
+        return None
 
     async def park(self, event: CloudEvent, business_id: str, prefetch: int, handler: Handler) -> None:
         """Park ``event``; make sure this process works ``business_id``'s parking queue with ``handler``."""

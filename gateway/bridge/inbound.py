@@ -90,17 +90,14 @@ class InboundHandler:
         if message.key_id != business.facts.endpoint_key.kid or disclosure.endpoint_key.kid != message.key_id:
             await self._refuse_stale(event, message, disclosure)
             return
-        bulkhead = self._parking.bulkhead
-        if parked:
-            async with bulkhead.waiting_slot(business.id):
-                await self._deliver(event, message, business, disclosure.revision)
-            return
-        with bulkhead.slot(business.id) as held:
-            if held:
-                await self._deliver(event, message, business, disclosure.revision)
-        if not held:
-            # At its bound: the shared window must not wait on this business's host.
-            await self._parking.park(event, business.id, business.file.delivery.max_in_flight, self.parked)
+        await self._parking.attempt(
+            event,
+            business.id,
+            lambda: self._deliver(event, message, business, disclosure.revision),
+            parked=parked,
+            limit=business.file.delivery.max_in_flight,
+            parked_handler=self.parked,
+        )
 
     async def _refuse_stale(
         self, event: CloudEvent, message: InboundMessage, disclosure: DisclosureDocument

@@ -14,7 +14,7 @@ import random
 
 import structlog
 
-from adapters.base import DeliveryResult, StatusUpdate
+from adapters.base import StatusUpdate
 from gateway.bridge.bulkhead import Parking
 from gateway.bridge.models import StatusWebhook
 from gateway.broker.cloudevents import CloudEvent
@@ -61,19 +61,16 @@ class StatusWebhookHandler:
             reason=webhook.reason,
             at=webhook.at,
         )
-        bulkhead = self._parking.bulkhead
-        result: DeliveryResult | None
-        if parked:
-            async with bulkhead.waiting_slot(business.id):
-                result = await business.adapter.notify_status(update)
-        else:
-            with bulkhead.slot(business.id) as held:
-                result = await business.adapter.notify_status(update) if held else None
-            if result is None:
-                await self._parking.park(
-                    event, business.id, business.file.delivery.max_in_flight, self.parked
-                )
-                return
+        result = await self._parking.attempt(
+            event,
+            business.id,
+            lambda: business.adapter.notify_status(update),
+            parked=parked,
+            limit=business.file.delivery.max_in_flight,
+            parked_handler=self.parked,
+        )
+        if result is None:
+            return  # parked
         if result.outcome == "delivered":
             self.sent += 1
             return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -14,18 +13,9 @@ from gateway.simulator import NetworkSimulator
 from tests.bridge.conftest import BROKER_URL, Bridge, point_at_hosts
 from tests.bridge.hosts import business_hosts
 from tests.conftest import run_cli
-from tests.support import purge_network_queues, serving, wait_for_trail, wait_status
+from tests.support import purge_network_queues, serving, until, wait_for_trail, wait_status
 
 pytestmark = pytest.mark.broker
-
-
-async def _until(check: object, what: str, within: float = 20) -> None:
-    assert callable(check)
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 class TestRetries:
@@ -53,9 +43,9 @@ class TestRetries:
         await purge_network_queues()  # dead deliveries other tests left behind
         bridge.hosts.script["warung-sari"] = [(410, {})]
         first = await bridge.network.send("user-i", "warung-sari", "are you there?")
-        await _until(lambda: bridge.network.stats.counts["receipt:rejected"] >= 1, "the rejected receipt")
+        await until(lambda: bridge.network.stats.counts["receipt:rejected"] >= 1, "the rejected receipt")
         second = await bridge.network.send("user-i", "warung-sari", "hello?")
-        await _until(
+        await until(
             lambda: bridge.network.stats.counts["receipt:rejected"] >= 2, "the second rejected receipt"
         )
         assert len(bridge.hosts.attempts) == 1, "a disabled endpoint is not contacted"
@@ -74,7 +64,7 @@ class TestRetries:
         )
         replayed = run_cli("deliveries", "replay", "--business", "warung-sari", "--config", config)
         assert "2 delivery(ies) replayed" in replayed.stdout, replayed.stdout + replayed.stderr
-        await _until(lambda: len(bridge.hosts.opened["warung-sari"]) == 2, "the replayed deliveries")
+        await until(lambda: len(bridge.hosts.opened["warung-sari"]) == 2, "the replayed deliveries")
         assert sorted(m for m, _, _ in bridge.hosts.opened["warung-sari"]) == sorted([first, second])
 
 
@@ -96,7 +86,7 @@ class TestCrash:
                 try:
                     await network.bootstrap(f"http://127.0.0.1:{port}")
                     message_id = await network.send("user-k", "warung-sari", "survive a crash")
-                    await _until(lambda: len(hosts.attempts) == 1, "the first, failing attempt")
+                    await until(lambda: len(hosts.attempts) == 1, "the first, failing attempt")
                     process.send_signal(signal.SIGKILL)
                     process.wait(10)
                 finally:
@@ -106,7 +96,7 @@ class TestCrash:
             await network.start()
             try:
                 with serving(config_dir) as (process, port, _):
-                    await _until(
+                    await until(
                         lambda: len(hosts.opened["warung-sari"]) == 1, "the delivery after restart", 30
                     )
                     await asyncio.sleep(0.5)
@@ -138,7 +128,7 @@ class TestSlowAndFailingEndpoints:
         await bridge.reload()
         bridge.hosts.script["warung-sari"] = [(500, {})] * 5
         await bridge.network.send("user-u", "warung-sari", "anyone?")
-        await _until(
+        await until(
             lambda: bridge.network.stats.counts["receipt:rejected"] >= 1, "the endpoint to be given up on"
         )
         trail = await wait_for_trail(bridge.config_dir.parent / "var", '"event":"endpoint.disabled"')

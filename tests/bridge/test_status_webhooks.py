@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 
 import pytest
 
 from tests.bridge.conftest import Bridge
 from tests.conftest import run_cli
+from tests.support import until
 
 pytestmark = pytest.mark.broker
 
 HOOK = "nimbus-shop-webhook"
-
-
-async def _until(check: object, what: str, within: float = 20) -> None:
-    assert callable(check)
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def _sent(bridge: Bridge) -> str:
@@ -40,7 +31,7 @@ async def test_failed_status_webhook_is_retried_with_one_webhook_id(bridge: Brid
     bridge.hosts.status_script[HOOK] = [500, 404]
     message_id = await _sent(bridge)
     await bridge.network.receipt(message_id, "nimbus-shop", "delivered")
-    await _until(lambda: bridge.hosts.statuses[HOOK], "the status webhook")
+    await until(lambda: bridge.hosts.statuses[HOOK], "the status webhook")
     [status] = bridge.hosts.statuses[HOOK]
     assert (status["message_id"], status["status"]) == (message_id, "delivered")
     ids = [webhook_id for webhook_id, _ in bridge.hosts.status_attempts]
@@ -54,7 +45,7 @@ async def test_status_webhook_out_of_attempts_is_dead_lettered_and_replayed(brid
     bridge.hosts.status_script[HOOK] = [503] * 4
     message_id = await _sent(bridge)
     await bridge.network.receipt(message_id, "nimbus-shop", "read")
-    await _until(lambda: len(bridge.hosts.status_attempts) == 4, "four failed attempts")
+    await until(lambda: len(bridge.hosts.status_attempts) == 4, "four failed attempts")
     await asyncio.sleep(0.5)
     assert bridge.hosts.statuses[HOOK] == []
 
@@ -68,6 +59,6 @@ async def test_status_webhook_out_of_attempts_is_dead_lettered_and_replayed(brid
         run_cli, "deliveries", "replay", "--business", "nimbus-shop", "--config", config
     )
     assert "1 delivery(ies) replayed" in replayed.stdout, replayed.stdout + replayed.stderr
-    await _until(lambda: bridge.hosts.statuses[HOOK], "the replayed status webhook")
+    await until(lambda: bridge.hosts.statuses[HOOK], "the replayed status webhook")
     [status] = bridge.hosts.statuses[HOOK]
     assert (status["message_id"], status["status"], status["reported"]) == (message_id, "read", "read")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import secrets
 import shlex
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 import aio_pika
 import pytest
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
 from gateway.broker import topology
 from tests.conftest import run_cli
@@ -21,7 +21,8 @@ pytestmark = pytest.mark.broker
 @contextmanager
 def account(role: str) -> Iterator[str]:
     """A broker user holding exactly ``role``'s rights, as the CLI says to grant them; removed after."""
-    user, password = f"test-{role}-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+    # Hex: a password starting with "-" would read as an option to rabbitmqctl.
+    user, password = f"test-{role}-{secrets.token_hex(4)}", secrets.token_hex(16)
     rabbitmqctl("add_user", user, password)
     try:
         printed = run_cli("broker", "permissions", "--role", role, "--user", user)
@@ -44,20 +45,31 @@ async def connected(url: str, name: str) -> AsyncIterator[AbstractRobustConnecti
         await connection.close()
 
 
-async def _publish(connection: AbstractRobustConnection, exchange: str, routing_key: str) -> str:
-    """Publish with confirms on a fresh channel: 'ok', or the broker's refusal code."""
+async def _outcome(
+    connection: AbstractRobustConnection, act: Callable[[AbstractChannel], Awaitable[object]]
+) -> str:
+    """Do ``act`` on a fresh channel: 'ok', or the broker's refusal."""
     channel = await connection.channel(publisher_confirms=True)
     try:
-        target = (
-            channel.default_exchange if exchange == "" else await channel.get_exchange(exchange, ensure=False)
-        )
-        await target.publish(aio_pika.Message(b"{}"), routing_key=routing_key, timeout=10)
+        await act(channel)
     except aio_pika.exceptions.ChannelClosed as exc:
         return str(exc.args[0]) if exc.args else "closed"
     finally:
         if not channel.is_closed:
             await channel.close()
     return "ok"
+
+
+async def _publish(connection: AbstractRobustConnection, exchange: str, routing_key: str) -> str:
+    """Publish with confirms: 'ok', or the broker's refusal."""
+
+    async def act(channel: AbstractChannel) -> object:
+        target = (
+            channel.default_exchange if exchange == "" else await channel.get_exchange(exchange, ensure=False)
+        )
+        return await target.publish(aio_pika.Message(b"{}"), routing_key=routing_key, timeout=10)
+
+    return await _outcome(connection, act)
 
 
 async def _ignore(_message: AbstractIncomingMessage) -> None:
@@ -65,16 +77,12 @@ async def _ignore(_message: AbstractIncomingMessage) -> None:
 
 
 async def _consume(connection: AbstractRobustConnection, queue: str) -> str:
-    """Start consuming on a fresh channel: 'ok', or the broker's refusal code."""
-    channel = await connection.channel()
-    try:
-        await (await channel.get_queue(queue, ensure=False)).consume(_ignore, timeout=10)
-    except aio_pika.exceptions.ChannelClosed as exc:
-        return str(exc.args[0]) if exc.args else "closed"
-    finally:
-        if not channel.is_closed:
-            await channel.close()
-    return "ok"
+    """Start consuming: 'ok', or the broker's refusal."""
+
+    async def act(channel: AbstractChannel) -> object:
+        return await (await channel.get_queue(queue, ensure=False)).consume(_ignore, timeout=10)
+
+    return await _outcome(connection, act)
 
 
 ACCESS_REFUSED = "ACCESS_REFUSED"
