@@ -5,22 +5,24 @@ prefetch window. Without a bound, a host that accepts connections and never
 answers would hold every slot of that window for up to its timeout, and every
 other business would wait behind it.
 
-Here each business has at most ``max_in_flight`` attempts under way per process.
-An event whose business is at its bound does not wait in the shared window: it
-is moved (confirmed, then acked) to the business's own parking queue, which this
-process consumes with a window of that business's bound, each event waiting for
-a free slot. A hung host therefore holds its own slots and its own parking
-window, and nothing of anyone else's; nothing is retried early or churned while
-it hangs. Once parking has begun, new events of that business join the queue
-behind the parked ones rather than overtaking them.
+Here each business has at most ``max_in_flight`` calls to its host under way per
+process. A business at its bound whose host keeps answering waits a moment for a
+slot (a burst to a healthy host costs nothing more); one whose host has stopped
+answering does not wait in the shared window at all: its event is moved
+(confirmed, then acked) to the business's own parking queue, which this process
+consumes with a window of that business's bound, each event waiting for a free
+slot. A hung host therefore holds its own slots and its own parking window, and
+nothing of anyone else's; nothing is retried early or churned while it hangs.
+While events wait, new ones of that business queue behind them rather than
+overtake.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import structlog
@@ -37,30 +39,47 @@ T = TypeVar("T")
 
 
 class Bulkhead:
-    """At most ``limit(business)`` attempts in flight per business in this process."""
+    """At most ``limit(business)`` host calls in flight per business in this process.
 
-    def __init__(self, limit: Callable[[str], int]) -> None:
+    A slot covers the call to the host only (not the store work around it), so a
+    healthy host turns its slots over in milliseconds. When every slot is taken,
+    an event from the shared queue waits for one, for at most ``patience``
+    seconds, but only while the host is *flowing*: it answered (or the first call
+    began) within the last ``stall_after`` seconds. A host that has stopped
+    answering gets no waiters: its events are parked at once, so the shared
+    window holds at most its ``limit`` stuck calls.
+    """
+
+    def __init__(
+        self, limit: Callable[[str], int], *, patience: float = 1.0, stall_after: float = 1.0
+    ) -> None:
         # Read at each entry, so a reloaded config's bound applies to the next attempt.
         self._limit = limit
+        self._patience = patience
+        self._stall_after = stall_after
         self._in_flight: dict[str, int] = {}
         self._waiters: dict[str, deque[asyncio.Future[None]]] = {}
+        self._progress: dict[str, float] = {}
 
     def in_flight(self, business_id: str) -> int:
-        """How many attempts for ``business_id`` are under way."""
+        """How many host calls for ``business_id`` are under way."""
         return self._in_flight.get(business_id, 0)
 
     def waiting(self, business_id: str) -> int:
-        """How many parked events of ``business_id`` wait for a slot."""
+        """How many events of ``business_id`` wait for a slot."""
         return len(self._waiters.get(business_id, ()))
 
     def _take(self, business_id: str) -> bool:
         count = self._in_flight.get(business_id, 0)
         if count >= self._limit(business_id) or self._waiters.get(business_id):
             return False
+        if count == 0:
+            self._progress[business_id] = time.monotonic()  # a first call: the clock starts
         self._in_flight[business_id] = count + 1
         return True
 
     def _release(self, business_id: str) -> None:
+        self._progress[business_id] = time.monotonic()
         waiters = self._waiters.get(business_id)
         while waiters:
             waiter = waiters.popleft()
@@ -74,42 +93,51 @@ class Bulkhead:
         if left:
             self._in_flight[business_id] = left
         else:
-            # Only businesses with work under way are kept: the map never outgrows the config.
+            # Only businesses with work under way are kept: the maps never outgrow the config.
             del self._in_flight[business_id]
+            del self._progress[business_id]
 
-    @contextmanager
-    def slot(self, business_id: str) -> Iterator[bool]:
-        """Yield True holding a slot, or False (holding nothing) when the business is at its bound."""
-        if not self._take(business_id):
-            yield False
-            return
+    def _flowing(self, business_id: str) -> bool:
+        return time.monotonic() - self._progress.get(business_id, 0.0) < self._stall_after
+
+    async def enter(self, business_id: str, *, parked: bool) -> bool:
+        """Take a slot (True), or say to park the event (False).
+
+        An event from the parking queue (``parked``) always waits for its slot; one from the
+        shared queue waits a little while the host is flowing, and not at all when it is stuck.
+        """
+        if self._take(business_id):
+            return True
+        if not parked and not self._flowing(business_id):
+            return False
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(business_id, deque()).append(waiter)
         try:
-            yield True
-        finally:
-            self._release(business_id)
-
-    @asynccontextmanager
-    async def waiting_slot(self, business_id: str) -> AsyncIterator[None]:
-        """Hold a slot, waiting (first come, first served) for one to free up."""
-        if not self._take(business_id):
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.setdefault(business_id, deque()).append(waiter)
-            try:
+            async with asyncio.timeout(None if parked else self._patience):
                 await waiter
-            except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled():
-                    self._release(business_id)  # handed a slot just as we were cancelled
-                else:
-                    queue = self._waiters.get(business_id)
-                    if queue is not None and waiter in queue:
-                        queue.remove(waiter)
-                        if not queue:
-                            del self._waiters[business_id]
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            if waiter.done() and not waiter.cancelled():
+                # Handed a slot just as the wait ended: keep it, or give it back if cancelled.
+                if isinstance(exc, TimeoutError):
+                    return True
+                self._release(business_id)
                 raise
-        try:
-            yield
-        finally:
-            self._release(business_id)
+            self._drop(business_id, waiter)
+            if isinstance(exc, TimeoutError):
+                return False
+            raise
+        return True
+
+    def leave(self, business_id: str) -> None:
+        """Give back a slot taken by :meth:`enter`."""
+        self._release(business_id)
+
+    def _drop(self, business_id: str, waiter: asyncio.Future[None]) -> None:
+        queue = self._waiters.get(business_id)
+        if queue is not None and waiter in queue:
+            queue.remove(waiter)
+            if not queue:
+                del self._waiters[business_id]
 
 
 class Parking:
@@ -135,18 +163,13 @@ class Parking:
         limit: int,
         parked_handler: Handler,
     ) -> T | None:
-        """Run ``work`` holding one of the business's slots; None when the event was parked instead.
-
-        An event from the shared queue takes a free slot or is parked; one from the parking
-        queue (``parked``) waits for a slot.
-        """
-        if parked:
-            async with self.bulkhead.waiting_slot(business_id):
+        """Run ``work`` (the host call) holding one of the business's slots; None when parked instead."""
+        if await self.bulkhead.enter(business_id, parked=parked):
+            try:
                 return await work()
-        with self.bulkhead.slot(business_id) as held:
-            if held:
-                return await work()
-        # At its bound: the shared window must not wait on this business's host.
+            finally:
+                self.bulkhead.leave(business_id)
+        # At its bound and stuck (or still full after waiting): the shared window moves on.
         await self.park(event, business_id, limit, parked_handler)
         return None
 

@@ -90,14 +90,7 @@ class InboundHandler:
         if message.key_id != business.facts.endpoint_key.kid or disclosure.endpoint_key.kid != message.key_id:
             await self._refuse_stale(event, message, disclosure)
             return
-        await self._parking.attempt(
-            event,
-            business.id,
-            lambda: self._deliver(event, message, business, disclosure.revision),
-            parked=parked,
-            limit=business.file.delivery.max_in_flight,
-            parked_handler=self.parked,
-        )
+        await self._deliver(event, message, business, disclosure.revision, parked=parked)
 
     async def _refuse_stale(
         self, event: CloudEvent, message: InboundMessage, disclosure: DisclosureDocument
@@ -149,7 +142,7 @@ class InboundHandler:
         self._relay.wake()
 
     async def _deliver(
-        self, event: CloudEvent, message: InboundMessage, business: Business, revision: int
+        self, event: CloudEvent, message: InboundMessage, business: Business, revision: int, *, parked: bool
     ) -> None:
         async with self._store.read() as tx:
             existing = await tx.messages.state(message.business_id, message.message_id, direction="inbound")
@@ -170,7 +163,17 @@ class InboundHandler:
         if reason is not None:
             await self._give_up(event, message, business, revision, f"endpoint disabled: {reason}")
             return
-        result = await business.adapter.deliver(envelope)
+        # The business's bulkhead covers the host call alone: the store work is no host's to hold up.
+        result = await self._parking.attempt(
+            event,
+            business.id,
+            lambda: business.adapter.deliver(envelope),
+            parked=parked,
+            limit=business.file.delivery.max_in_flight,
+            parked_handler=self.parked,
+        )
+        if result is None:
+            return  # parked: it comes back from the business's parking queue
         if result.outcome == "delivered":
             await self._delivered(event, message, business, revision)
         elif result.outcome == "retry":

@@ -151,33 +151,57 @@ async def test_a_hung_host_slows_only_its_own_business(bridge: Bridge) -> None:
 class TestBulkhead:
     """The slot accounting itself, without a broker."""
 
-    def test_bound_per_business_and_forgotten_when_idle(self) -> None:
+    async def test_bound_per_business_and_forgotten_when_idle(self) -> None:
         """Two slots for one business leave another's untouched; an idle business leaves no entry."""
-        bulkhead = Bulkhead(lambda _business: 2)
-        with bulkhead.slot("a") as first, bulkhead.slot("a") as second, bulkhead.slot("a") as third:
-            assert (first, second, third) == (True, True, False)
-            with bulkhead.slot("b") as other:
-                assert other
-            assert bulkhead.in_flight("a") == 2
-        assert bulkhead.in_flight("a") == 0
+        bulkhead = Bulkhead(lambda _business: 2, patience=0.05)
+        assert await bulkhead.enter("a", parked=False)
+        assert await bulkhead.enter("a", parked=False)
+        assert await bulkhead.enter("b", parked=False)
+        # Full, host flowing: waits its patience for a slot, then says to park.
+        assert not await bulkhead.enter("a", parked=False)
+        assert (bulkhead.in_flight("a"), bulkhead.waiting("a")) == (2, 0)
+        for business in ("a", "a", "b"):
+            bulkhead.leave(business)
         assert bulkhead._in_flight == {}
+        assert bulkhead._progress == {}
+
+    async def test_a_flowing_host_lends_its_slot_to_a_waiter(self) -> None:
+        """At the bound, an event waits while the host answers, and gets the slot a call gives back."""
+        bulkhead = Bulkhead(lambda _business: 1, patience=5)
+        assert await bulkhead.enter("a", parked=False)
+        waiting = asyncio.create_task(bulkhead.enter("a", parked=False))
+        await asyncio.sleep(0.01)
+        assert bulkhead.waiting("a") == 1
+        bulkhead.leave("a")
+        assert await waiting
+        assert bulkhead.in_flight("a") == 1
+
+    async def test_a_stuck_host_gets_no_waiters(self) -> None:
+        """Once the host has not answered for stall_after, a full business's events park at once."""
+        bulkhead = Bulkhead(lambda _business: 1, patience=5, stall_after=0.05)
+        assert await bulkhead.enter("a", parked=False)
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        assert not await bulkhead.enter("a", parked=False)
+        assert time.monotonic() - started < 0.05
+        assert bulkhead.waiting("a") == 0
 
     async def test_waiters_served_in_order_and_new_arrivals_do_not_overtake(self) -> None:
-        """A freed slot goes to the longest waiter; while anyone waits, a new arrival is refused."""
-        bulkhead = Bulkhead(lambda _business: 1)
+        """A freed slot goes to the longest waiter; while anyone waits, a new arrival queues behind."""
+        bulkhead = Bulkhead(lambda _business: 1, stall_after=0.05)
         order: list[int] = []
 
         async def parked(n: int) -> None:
-            async with bulkhead.waiting_slot("a"):
-                order.append(n)
+            assert await bulkhead.enter("a", parked=True)
+            order.append(n)
+            bulkhead.leave("a")
 
-        with bulkhead.slot("a") as held:
-            assert held
-            tasks = [asyncio.create_task(parked(n)) for n in range(3)]
-            await asyncio.sleep(0)
-            assert bulkhead.waiting("a") == 3
-        with bulkhead.slot("a") as overtaking:
-            assert not overtaking
+        assert await bulkhead.enter("a", parked=False)
+        tasks = [asyncio.create_task(parked(n)) for n in range(3)]
+        await asyncio.sleep(0.1)  # the host is now stuck: no fresh event may wait, none may overtake
+        assert bulkhead.waiting("a") == 3
+        assert not await bulkhead.enter("a", parked=False)
+        bulkhead.leave("a")
         await asyncio.gather(*tasks)
         assert order == [0, 1, 2]
         assert (bulkhead.in_flight("a"), bulkhead.waiting("a")) == (0, 0)
@@ -185,16 +209,11 @@ class TestBulkhead:
     async def test_a_cancelled_waiter_gives_back_its_place(self) -> None:
         """Cancelling a waiter (shutdown) neither leaks a slot nor leaves it queued."""
         bulkhead = Bulkhead(lambda _business: 1)
-
-        async def parked() -> None:
-            async with bulkhead.waiting_slot("a"):
-                await asyncio.sleep(10)
-
-        with bulkhead.slot("a"):
-            waiter = asyncio.create_task(parked())
-            await asyncio.sleep(0)
-            waiter.cancel()
-            await asyncio.gather(waiter, return_exceptions=True)
+        assert await bulkhead.enter("a", parked=False)
+        waiter = asyncio.create_task(bulkhead.enter("a", parked=True))
+        await asyncio.sleep(0)
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+        bulkhead.leave("a")
         assert (bulkhead.in_flight("a"), bulkhead.waiting("a")) == (0, 0)
-        with bulkhead.slot("a") as held:
-            assert held
+        assert await bulkhead.enter("a", parked=False)
