@@ -28,7 +28,7 @@ from gateway.console.routes import add_console
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.service import DisclosureService
 from gateway.disclosure.signing_pool import SigningPool
-from gateway.http import health, jwks, messages, metrics, network, openapi, public
+from gateway.http import health, jwks, messages, metrics, network, openapi, public, transparency
 from gateway.http.auth import business_auth_middleware
 from gateway.http.errors import error_middleware
 from gateway.http.keys import (
@@ -49,6 +49,7 @@ from gateway.http.keys import (
     STATUS_CONSUMER,
     STORE,
     SWEEPER,
+    TRANSPARENCY,
     WITNESS,
 )
 from gateway.http.metrics import METRICS, Metrics, metrics_middleware
@@ -57,6 +58,7 @@ from gateway.relay.relay import OutboxRelay
 from gateway.reload import ConfigHolder
 from gateway.rights.sweeper import RetentionSweeper
 from gateway.store import open_store_at
+from gateway.transparency.log import TransparencyLog, open_log_key
 
 INBOUND_PREFETCH = 250
 
@@ -121,7 +123,9 @@ async def _adapters_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _disclosures_ctx(app: web.Application) -> AsyncIterator[None]:
     # Revisions are persisted (and queued) before the broker or the API can act under them.
     await app[DISCLOSURES].sync(app[CONFIG].current.businesses)
+    await app[TRANSPARENCY].start()
     yield
+    await app[TRANSPARENCY].close()
 
 
 async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -168,6 +172,12 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
     app[AUDIT] = make_trail(config, app[SIGNING_KEYS], on_checkpoint=app[WITNESS])
     app[AUDIT_DRAIN] = AuditDrain(app[STORE], app[AUDIT])
     app[DISCLOSURES] = DisclosureService(app[STORE], app[SIGNING_KEYS], app[AUDIT])
+    app[TRANSPARENCY] = TransparencyLog(
+        app[STORE],
+        settings.transparency.origin,
+        open_log_key(config.path(settings.signing_key_dir)),
+        settings.transparency.checkpoint_seconds,
+    )
 
     async def on_connect(connection: AbstractRobustConnection) -> None:
         channel = await connection.channel()
@@ -230,7 +240,7 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
     )
     app[SWEEPER] = RetentionSweeper(app[STORE], app[CONFIG], app[AUDIT], settings.retention.sweep_seconds)
     app.cleanup_ctx.extend([_store_ctx, _audit_ctx, _adapters_ctx, _disclosures_ctx, _broker_ctx])
-    for module in (health, jwks, messages, metrics, network, openapi, public):
+    for module in (health, jwks, messages, metrics, network, openapi, public, transparency):
         app.add_routes(module.routes)
     add_console(app)
     return app

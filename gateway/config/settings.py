@@ -126,6 +126,16 @@ class EgressSettings(_Section):
     allow_networks: list[IPvAnyNetwork] = Field(default_factory=list, max_length=50)
 
 
+class TransparencySettings(_Section):
+    """The transparency log of disclosures: its name (the checkpoint origin) and how often it is signed."""
+
+    # A stable, globally unique name, by convention a host name and a path (c2sp.org/tlog-checkpoint).
+    origin: str = Field(
+        default="hostgate.local/disclosures", pattern=r"^[a-z0-9.-]+(/[A-Za-z0-9._/-]+)?$", max_length=200
+    )
+    checkpoint_seconds: float = Field(default=2.0, gt=0, le=3600)
+
+
 class GatewaySettings(_Section):
     """Everything in ``gateway.toml``; relative paths are taken from the config directory."""
 
@@ -137,6 +147,7 @@ class GatewaySettings(_Section):
     console: ConsoleSettings = ConsoleSettings()
     retention: RetentionSettings = RetentionSettings()
     egress: EgressSettings = EgressSettings()
+    transparency: TransparencySettings = TransparencySettings()
     state_dir: Path = Path("../var/state")
     signing_key_dir: Path = Path("../var/keys")
     default_locale: Locale = "en"

@@ -35,6 +35,7 @@ from gateway.ids import new_id
 from gateway.relay.rows import outbox_row
 from gateway.store import RowKind, Store, Unit
 from gateway.store.records import DisclosureRow
+from gateway.transparency.log import append_revision
 
 log = structlog.get_logger("hostgate.disclosure")
 
@@ -126,6 +127,8 @@ class DisclosureService:
                 created_at=now.isoformat(),
             )
         )
+        # In the log in the same unit: a revision exists exactly when it is a leaf of the log.
+        await append_revision(tx, business.id, revision, event.data)
         await tx.outbox.append(
             outbox_row(business.id, DISCLOSURES.exchange, business.id, event, kind=RowKind.DISCLOSURE)
         )

@@ -19,6 +19,7 @@ from gateway.relay.relay import OutboxRelay
 from gateway.reload import ConfigHolder
 from gateway.rights.sweeper import RetentionSweeper
 from gateway.store import Store
+from gateway.transparency.log import TransparencyLog
 
 CONFIG = web.AppKey("config", ConfigHolder)
 BROKER = web.AppKey("broker", BrokerLink)
@@ -39,3 +40,4 @@ PARKINGS: web.AppKey[tuple[Parking, ...]] = web.AppKey("parkings")
 CONSENT_CONSUMER = web.AppKey("consent_consumer", QueueConsumer)
 SWEEPER = web.AppKey("sweeper", RetentionSweeper)
 WITNESS = web.AppKey("witness", CheckpointForwarder)
+TRANSPARENCY = web.AppKey("transparency", TransparencyLog)

@@ -194,6 +194,31 @@ class Export(Protocol):
         """Chats, consents, notices and messages of a user."""
 
 
+class Log(Protocol):
+    """**Protocol:** the transparency log: leaves in one sequence, and its signed checkpoints."""
+
+    async def append(self, business_id: str, revision: int, entry: bytes, leaf_hash: bytes) -> int:
+        """Add a leaf at the end; return its index (appends are serialized until the unit ends)."""
+
+    async def size(self) -> int:
+        """How many leaves the log holds."""
+
+    async def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        """The leaf hashes of indexes start..end-1, in order."""
+
+    async def entries(self, start: int, end: int) -> list[bytes]:
+        """The entries of indexes start..end-1, in order."""
+
+    async def index_of(self, business_id: str, revision: int) -> int | None:
+        """Where a business's revision sits in the log, or None."""
+
+    async def save_checkpoint(self, size: int, note: str) -> bool:
+        """Keep a signed checkpoint; False when one of that size is kept already."""
+
+    async def latest_checkpoint(self) -> tuple[int, str] | None:
+        """The largest signed checkpoint: its size and note."""
+
+
 class Unit(Protocol):
     """**Protocol:** one transaction; commits on clean exit, rolls back on error."""
 
@@ -208,6 +233,7 @@ class Unit(Protocol):
     audit: AuditStaging
     retention: Retention
     export: Export
+    log: Log
 
 
 @runtime_checkable

@@ -109,4 +109,18 @@ MIGRATIONS = [
         record BYTEA NOT NULL
     );
     """,
+    # v2: the transparency log of disclosures (see the SQLite v7 script).
+    """
+    CREATE TABLE log_state (id INTEGER PRIMARY KEY CHECK (id = 1), size BIGINT NOT NULL);
+    INSERT INTO log_state (id, size) VALUES (1, 0);
+    CREATE TABLE log_leaves (
+        idx BIGINT PRIMARY KEY,
+        business_id TEXT COLLATE "C" NOT NULL,
+        revision BIGINT NOT NULL,
+        entry BYTEA NOT NULL,
+        leaf_hash BYTEA NOT NULL,
+        UNIQUE (business_id, revision)
+    );
+    CREATE TABLE log_checkpoints (size BIGINT PRIMARY KEY, note TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
+    """,
 ]

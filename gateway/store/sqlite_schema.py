@@ -165,4 +165,19 @@ MIGRATIONS = [
     ALTER TABLE processed_events_v6 RENAME TO processed_events;
     CREATE INDEX processed_events_by_age ON processed_events (at);
     """,
+    # v7: the transparency log of disclosures. One row holds the log's size: appending bumps it
+    # (a row lock on PostgreSQL), so one sequence holds however many processes append.
+    """
+    CREATE TABLE log_state (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL);
+    INSERT INTO log_state (id, size) VALUES (1, 0);
+    CREATE TABLE log_leaves (
+        idx INTEGER PRIMARY KEY,
+        business_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        entry BLOB NOT NULL,
+        leaf_hash BLOB NOT NULL,
+        UNIQUE (business_id, revision)
+    );
+    CREATE TABLE log_checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, at REAL NOT NULL);
+    """,
 ]

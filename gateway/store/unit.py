@@ -8,6 +8,7 @@ from gateway.store.consents import SqlConsents
 from gateway.store.disclosures import SqlDisclosures
 from gateway.store.endpoints import SqlEndpoints
 from gateway.store.export import SqlExport
+from gateway.store.log import SqlLog
 from gateway.store.messages import SqlMessages, SqlProcessedEvents
 from gateway.store.notices import SqlNotices
 from gateway.store.outbox import SqlOutbox
@@ -18,6 +19,7 @@ from gateway.store.port import (
     Disclosures,
     Endpoints,
     Export,
+    Log,
     Messages,
     Notices,
     Outbox,
@@ -43,3 +45,4 @@ class SqlUnit:
         self.audit: AuditStaging = SqlAuditStaging(sql)
         self.retention: Retention = SqlRetention(sql)
         self.export: Export = SqlExport(sql)
+        self.log: Log = SqlLog(sql)

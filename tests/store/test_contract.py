@@ -438,3 +438,45 @@ async def _pretend_newer(engine: str, tmp_path: Path, schema: str | None) -> Non
         await conn.execute("INSERT INTO hostgate_schema (version) VALUES (999)")
     finally:
         await conn.close()
+
+
+class TestLog:
+    async def test_appends_are_one_sequence_even_when_units_race(self, store: Store) -> None:
+        """Appends from concurrent units get consecutive indexes, none twice, in commit order."""
+
+        async def append(n: int) -> int:
+            async with store.unit() as tx:
+                return await tx.log.append(f"b{n % 3}", n, f"entry {n}".encode(), bytes([n]) * 32)
+
+        indexes = await asyncio.gather(*(append(n) for n in range(20)))
+        assert sorted(indexes) == list(range(20))
+        async with store.read() as tx:
+            assert await tx.log.size() == 20
+            hashes = await tx.log.leaf_hashes(0, 20)
+            entries = await tx.log.entries(5, 7)
+            where = await tx.log.index_of("b1", 4)
+        assert [h[0] for h in hashes] == [indexes.index(i) for i in range(20)]
+        assert entries == [f"entry {indexes.index(i)}".encode() for i in (5, 6)]
+        assert where == indexes[4]
+
+    async def test_a_rolled_back_append_leaves_no_gap(self, store: Store) -> None:
+        """An append in a unit that fails is gone, and the next one takes its index."""
+
+        async def fail_after_append() -> None:
+            async with store.unit() as tx:
+                await tx.log.append("b", 1, b"x", bytes(32))
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            await fail_after_append()
+        async with store.unit() as tx:
+            assert await tx.log.append("b", 1, b"y", bytes(32)) == 0
+
+    async def test_checkpoints_are_kept_once_per_size(self, store: Store) -> None:
+        """A checkpoint of a size already kept is not replaced; the largest is the latest."""
+        async with store.unit() as tx:
+            assert await tx.log.save_checkpoint(1, "one")
+            assert not await tx.log.save_checkpoint(1, "one again")
+            assert await tx.log.save_checkpoint(3, "three")
+        async with store.read() as tx:
+            assert await tx.log.latest_checkpoint() == (3, "three")
