@@ -20,7 +20,9 @@ middleware (``gateway/http/errors.py``) maps them to status codes and JSON bodie
   + PoisonMessageError     a message from the network that can never be processed
   + StoreError             the store cannot be opened, read or written
     - StoreConflict        a write clashed with a unique key (someone else wrote it first)
-  + CheckpointError        an audit checkpoint is malformed or its signature fails
+  + CheckpointError        a checkpoint (audit trail or transparency log) is malformed or unsigned
+    - LogForked            two checkpoints of one log that cannot both be true (fork or rollback)
+    - NotInLog             a disclosure without a valid inclusion proof in a trusted checkpoint
   + TrailLocked            another writer holds the audit trail
   + WebhookRejected        a webhook is unsigned, forged, stale, replayed or not ours
   + SendRefused            a message a business may not send as asked
@@ -167,6 +169,25 @@ class CheckpointError(HostgateError):
     """A checkpoint note is malformed or its signature does not verify."""
 
     code = "checkpoint_invalid"
+
+
+class LogForked(CheckpointError):  # noqa: N818 -- reads as the condition it reports
+    """Two checkpoints of one log that cannot both be true; both notes are kept to show anyone."""
+
+    code = "log_forked"
+
+    def __init__(self, message: str, seen: str, offered: str) -> None:
+        super().__init__(
+            f"{message}\n--- checkpoint seen before ---\n{seen}--- checkpoint offered ---\n{offered}"
+        )
+        self.seen = seen
+        self.offered = offered
+
+
+class NotInLog(CheckpointError):  # noqa: N818 -- reads as the condition it reports
+    """A disclosure without a valid inclusion proof in a checkpoint the client trusts."""
+
+    code = "not_in_log"
 
 
 class TrailLocked(HostgateError):  # noqa: N818 -- reads as the state of the trail

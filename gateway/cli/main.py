@@ -15,10 +15,12 @@ from gateway.cli import (
     deliveries_cmd,
     disclosure_cmd,
     keys_cmd,
+    monitor_cmd,
     rights_cmd,
     serve_cmd,
     simulate_cmd,
     watch_cmd,
+    witness_cmd,
 )
 
 
@@ -41,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         deliveries_cmd,
         apikey_cmd,
         broker_cmd,
+        witness_cmd,
+        monitor_cmd,
     ):
         module.register(subparsers)
     return parser
