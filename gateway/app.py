@@ -196,6 +196,7 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
         app[SIGNING_KEYS],
         app[AUDIT],
         signing=SigningPool(settings.broker.signing_processes),
+        log_proof=app[TRANSPARENCY].proof_for_publish,
     )
     app[OUTBOUND_SERVICE] = OutboundService(app[STORE], app[DISCLOSURES], app[AUDIT], app[RELAY])
     retries = RetryScheduler(app[PUBLISHER], app[BROKER])

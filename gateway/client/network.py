@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 
 import aio_pika
@@ -13,6 +14,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustC
 
 from gateway.broker.topology import DISCLOSURES, NOTICES
 from gateway.client.jwks import fetch_jwks
+from gateway.client.transparency import LogVerifier, TileReader
 from gateway.client.verifier import Accepted, EventVerifier, Rejected
 
 log = structlog.get_logger("hostgate.client")
@@ -33,6 +35,8 @@ class NetworkClient:
         *,
         queue: str | None = None,
         name: str = "hostgate-client",
+        log: LogVerifier | None = None,
+        gateway_url: str | None = None,
     ) -> None:
         self._amqp_url = amqp_url
         self._jwks_url = jwks_url
@@ -40,8 +44,11 @@ class NetworkClient:
         self._name = name
         self._session: aiohttp.ClientSession | None = None
         self._connection: AbstractRobustConnection | None = None
-        self.verifier = EventVerifier({})
+        self.verifier = EventVerifier({}, log=log)
+        # Where the log's tiles are read for consistency proofs (default: beside the JWKS).
+        self._gateway_url = gateway_url or jwks_url.split("/.well-known/", 1)[0]
         self.rejected: list[Rejected] = []
+        self.on_rejected: Callable[[Rejected], None] | None = None
 
     async def __aenter__(self) -> NetworkClient:
         self._session = aiohttp.ClientSession()
@@ -83,6 +90,8 @@ class NetworkClient:
                 if isinstance(verdict, Rejected):
                     self.rejected.append(verdict)
                     log.warning("client.event_rejected", reason=verdict.reason)
+                    if self.on_rejected is not None:
+                        self.on_rejected(verdict)
                     continue
                 yield verdict
 
@@ -94,4 +103,9 @@ class NetworkClient:
                 self.verifier.update_keys(await fetch_jwks(self._jwks_url, self._session))
             except Exception:  # noqa: BLE001 -- verification below reports the unknown key
                 await asyncio.sleep(0)
-        return self.verifier.check(headers, message.body)
+        consistency: list[bytes] = []
+        sizes = self.verifier.log_sizes(headers)
+        if sizes is not None and self._session is not None:
+            with contextlib.suppress(Exception):  # no proof: the check below refuses the event
+                consistency = await TileReader(self._session, self._gateway_url).consistency(*sizes)
+        return self.verifier.check(headers, message.body, consistency)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +16,12 @@ from pydantic import ValidationError
 
 from gateway.broker.cloudevents import PREFIX, parse
 from gateway.client.jwks import kid_of
+from gateway.client.transparency import LogVerifier
 from gateway.disclosure.document import DisclosureDocument, NoticeDocument
-from gateway.disclosure.signed import verify_event
-from gateway.errors import CloudEventError, SignatureInvalid
+from gateway.disclosure.signed import LOG_EXTENSION, verify_event
+from gateway.errors import CheckpointError, CloudEventError, LogForked, SignatureInvalid
 from gateway.events import DISCLOSURE_PUBLISHED, NOTICE_PUBLISHED
+from gateway.transparency import note
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +61,26 @@ def _document(
     return document
 
 
+def _log_proof(headers: Mapping[str, Any]) -> dict[str, Any] | None:
+    raw = headers.get(f"{PREFIX}{LOG_EXTENSION}", headers.get(f"cloudEvents:{LOG_EXTENSION}"))
+    if raw is None:
+        return None
+    try:
+        parsed = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
 class EventVerifier:
     """Holds the JWKS, the ids seen and the newest revision per business and per chat."""
 
-    def __init__(self, keys: Mapping[str, Ed25519PublicKey], remember: int = 200_000) -> None:
+    def __init__(
+        self, keys: Mapping[str, Ed25519PublicKey], remember: int = 200_000, log: LogVerifier | None = None
+    ) -> None:
         self._keys = dict(keys)
+        # With a log verifier, a disclosure is shown only with a valid proof that it is in the log.
+        self.log = log
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._remember = remember
         self._disclosure_revision: dict[str, int] = {}
@@ -78,18 +95,26 @@ class EventVerifier:
         kid = kid_of(headers)
         return kid is None or kid in self._keys
 
-    def check_fetched(self, body: bytes, jws: str) -> Accepted | Rejected:
-        """Verify a disclosure fetched over HTTP (``GET /disclosures/{id}``): body bytes plus JWS header."""
+    def check_fetched(self, body: bytes, jws: str, log_proof: str | None = None) -> Accepted | Rejected:
+        """Verify a disclosure fetched over HTTP (``GET /disclosures/{id}``, its JWS, its log proof)."""
         try:
             signed = json.loads(body)["event"]
         except (ValueError, KeyError, TypeError):
             return Rejected("malformed", "body does not carry its signed event attributes")
         headers = {f"{PREFIX}{name}": value for name, value in signed.items()}
         headers[f"{PREFIX}jws"] = jws
+        if log_proof is not None:
+            headers[f"{PREFIX}{LOG_EXTENSION}"] = log_proof
         return self.check(headers, body)
 
-    def check(self, headers: Mapping[str, Any], body: bytes) -> Accepted | Rejected:
-        """Verify one AMQP message; accept it at most once."""
+    def check(
+        self, headers: Mapping[str, Any], body: bytes, consistency: Sequence[bytes] = ()
+    ) -> Accepted | Rejected:
+        """Verify one AMQP message; accept it at most once.
+
+        ``consistency`` proves the disclosure's checkpoint consistent with the last one the log
+        verifier accepted (see :meth:`log_sizes`); a client following the log fetches it from the tiles.
+        """
         try:
             event = parse(headers, body)
         except CloudEventError as exc:
@@ -101,14 +126,57 @@ class EventVerifier:
         document = _document(event.type, event.subject, body)
         if isinstance(document, Rejected):
             return document
-        if event.id in self._seen:
-            return Rejected("duplicate", event.id)
-        stale = self._stale(document)
-        if stale:
-            return Rejected("stale_revision", stale)
+        refused = self._refusal(event.id, document, headers, body, consistency)
+        if refused is not None:
+            return refused
         self._remember_id(event.id)
         self._advance(document)
         return Accepted(event.id, event.type, kid, document)
+
+    def _refusal(
+        self,
+        event_id: str,
+        document: DisclosureDocument | NoticeDocument,
+        headers: Mapping[str, Any],
+        body: bytes,
+        consistency: Sequence[bytes],
+    ) -> Rejected | None:
+        """Why a well-signed event must still not be shown: seen already, not in the log, or stale."""
+        if event_id in self._seen:
+            return Rejected("duplicate", event_id)
+        if self.log is not None and isinstance(document, DisclosureDocument):
+            refused = self._not_in_log(headers, body, consistency)
+            if refused is not None:
+                return refused
+        stale = self._stale(document)
+        return Rejected("stale_revision", stale) if stale else None
+
+    def log_sizes(self, headers: Mapping[str, Any]) -> tuple[int, int] | None:
+        """(last accepted size, the event's checkpoint size) when a consistency proof is needed."""
+        proof = _log_proof(headers)
+        if self.log is None or self.log.last is None or proof is None:
+            return None
+        try:
+            size = note.Checkpoint.parse(str(proof["checkpoint"]).partition("\n\n")[0] + "\n").size
+        except (CheckpointError, KeyError):
+            return None
+        last = self.log.last.size
+        return None if size == last else (min(size, last), max(size, last))
+
+    def _not_in_log(
+        self, headers: Mapping[str, Any], body: bytes, consistency: Sequence[bytes]
+    ) -> Rejected | None:
+        assert self.log is not None  # noqa: S101 -- only called with a log verifier
+        proof = _log_proof(headers)
+        if proof is None:
+            return Rejected("not_in_log", "disclosure carries no transparency-log proof")
+        try:
+            self.log.check_disclosure(body, proof, consistency)
+        except LogForked as exc:
+            return Rejected("log_forked", str(exc))
+        except CheckpointError as exc:
+            return Rejected("not_in_log", str(exc))
+        return None
 
     def _stale(self, document: DisclosureDocument | NoticeDocument) -> str:
         if isinstance(document, DisclosureDocument):

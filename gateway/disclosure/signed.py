@@ -19,6 +19,10 @@ from gateway.disclosure.keys import SigningKey
 from gateway.errors import SignatureInvalid
 
 JWS_EXTENSION = "jws"
+# The disclosure's transparency-log proof (leaf index, checkpoint, inclusion proof) as JSON: added
+# after signing, so outside the signed attributes; it verifies itself against the log's key.
+LOG_EXTENSION = "hostgatelog"
+UNSIGNED_EXTENSIONS = frozenset({JWS_EXTENSION, LOG_EXTENSION})
 
 
 class EventSigner:
@@ -65,11 +69,11 @@ def signed_event(
 
 
 def attributes(headers: Mapping[str, Any]) -> dict[str, str]:
-    """The CloudEvents attributes in AMQP headers, as text, without the JWS itself."""
+    """The CloudEvents attributes in AMQP headers, as text, without the JWS and the log proof."""
     found: dict[str, str] = {}
     for key, value in headers.items():
         for prefix in PREFIXES:
-            if key.startswith(prefix) and key[len(prefix) :] != JWS_EXTENSION:
+            if key.startswith(prefix) and key[len(prefix) :] not in UNSIGNED_EXTENSIONS:
                 found[key[len(prefix) :]] = value.decode() if isinstance(value, bytes) else str(value)
     return found
 

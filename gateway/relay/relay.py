@@ -11,24 +11,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
 
 from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
+from gateway.broker.cloudevents import PREFIX
 from gateway.broker.publisher import Outgoing, Publisher
 from gateway.client.jwks import kid_of
 from gateway.disclosure.keys import KeyRing
+from gateway.disclosure.signed import LOG_EXTENSION
 from gateway.disclosure.signing_pool import NoticeWindow, Signed, SigningPool
-from gateway.errors import BrokerError
+from gateway.errors import BrokerError, CheckpointError
 from gateway.events import DISCLOSURE_PUBLISHED
 from gateway.store import Store
 from gateway.store.records import OutboxDepth, OutboxRow, RowKind
 
 log = structlog.get_logger("hostgate.relay")
+
+# A revision's proof of inclusion in the transparency log, as JSON, or None when it is not in it.
+LogProof = Callable[[str, int], Awaitable[dict[str, object] | None]]
 
 _NOTICE_NAMESPACE = uuid.UUID("6f1d8a8e-3c1b-4c1e-9d0a-1f6f2b7f0e11")
 
@@ -51,6 +58,7 @@ class OutboxRelay:
         window: int = 500,
         idle_poll: float = 1.0,
         signing: SigningPool | None = None,
+        log_proof: LogProof | None = None,
     ) -> None:
         self._store = store
         self._publisher = publisher
@@ -59,6 +67,7 @@ class OutboxRelay:
         self._window = window
         self._idle_poll = idle_poll
         self._signing = signing or SigningPool(0)
+        self._log_proof = log_proof
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -122,10 +131,21 @@ class OutboxRelay:
                 await self._publish_rows(window)
                 window = []
                 if row.kind is RowKind.DISCLOSURE:
-                    await self._publish_rows([row])
+                    await self._publish_rows([await self._with_log_proof(row)])
                 else:
                     await self._fan_out(row)
             await self._publish_rows(window)
+
+    async def _with_log_proof(self, row: OutboxRow) -> OutboxRow:
+        """The disclosure row with its transparency-log proof; none is published outside the log."""
+        if self._log_proof is None:
+            return row
+        document = json.loads(row.body)
+        proof = await self._log_proof(row.business_id, int(document["revision"]))
+        if proof is None:
+            raise CheckpointError(f"revision {document['revision']} of {row.business_id} is not in the log")
+        headers = {**row.headers, PREFIX + LOG_EXTENSION: json.dumps(proof, separators=(",", ":"))}
+        return dataclasses.replace(row, headers=headers)
 
     async def _fetch(self) -> list[OutboxRow]:
         async with self._store.read() as tx:

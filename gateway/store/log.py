@@ -62,3 +62,14 @@ class SqlLog:
         """The largest signed checkpoint: its size and note."""
         row = await self._sql.one("SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT 1")
         return None if row is None else (int(row[0]), str(row[1]))
+
+    async def unlogged(self) -> list[tuple[str, int, bytes]]:
+        """Revisions made before the log existed, oldest first; appends are locked until the unit ends."""
+        # The same lock an append takes: two processes upgrading at once back-fill one after the other.
+        await self._sql.execute("UPDATE log_state SET size = size WHERE id = 1")
+        rows = await self._sql.all(
+            "SELECT d.business_id, d.revision, d.document FROM disclosures d WHERE NOT EXISTS"
+            " (SELECT 1 FROM log_leaves l WHERE l.business_id = d.business_id AND l.revision = d.revision)"
+            " ORDER BY d.created_at, d.business_id, d.revision"
+        )
+        return [(str(r[0]), int(r[1]), bytes(r[2])) for r in rows]

@@ -218,6 +218,9 @@ class Log(Protocol):
     async def latest_checkpoint(self) -> tuple[int, str] | None:
         """The largest signed checkpoint: its size and note."""
 
+    async def unlogged(self) -> list[tuple[str, int, bytes]]:
+        """Revisions made before the log existed, oldest first; appends are locked until the unit ends."""
+
 
 class Unit(Protocol):
     """**Protocol:** one transaction; commits on clean exit, rolls back on error."""

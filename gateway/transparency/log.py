@@ -127,8 +127,27 @@ class TransparencyLog:
             return None
         return tiles.tile_data(await self._hashes_up_to(size), level, index, width)
 
+    async def backfill(self) -> int:
+        """Append revisions made before this store had a log (an upgrade), oldest first."""
+        async with self._store.unit() as tx:
+            missing = await tx.log.unlogged()
+            for business_id, revision, body in missing:
+                await append_revision(tx, business_id, revision, body)
+        if missing:
+            log.info("transparency.backfilled", revisions=len(missing))
+        return len(missing)
+
+    async def proof_for_publish(self, business_id: str, revision: int) -> dict[str, object] | None:
+        """The revision's proof, signing a checkpoint at once if none holds it yet (no wait for the timer)."""
+        found = await self.proof(business_id, revision)
+        if found is None:
+            await self.checkpoint()
+            found = await self.proof(business_id, revision)
+        return None if found is None else found.as_json()
+
     async def start(self) -> None:
         """Sign a checkpoint now and then every interval while the log grows."""
+        await self.backfill()
         await self.checkpoint()
         self._task = asyncio.create_task(self._run(), name="transparency-checkpoints")
 

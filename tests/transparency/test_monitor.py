@@ -35,6 +35,8 @@ class FakeLog:
 
     def __init__(self, entries: list[bytes]) -> None:
         self.entries = entries
+        # When set, the checkpoint commits to these leaf hashes instead of the entries served (a lie).
+        self.signed_leaves: list[bytes] | None = None
 
     def app(self) -> web.Application:
         """The log's HTTP face."""
@@ -44,7 +46,7 @@ class FakeLog:
             return web.Response(text=note.verifier_key(ORIGIN, KEY.public_key()) + "\n")
 
         async def checkpoint(_r: web.Request) -> web.Response:
-            leaves = [merkle.leaf_hash(e) for e in self.entries]
+            leaves = self.signed_leaves or [merkle.leaf_hash(e) for e in self.entries]
             body = note.Checkpoint(ORIGIN, len(leaves), merkle.root(leaves)).body()
             return web.Response(text=note.note(body, [note.sign(body, ORIGIN, KEY)]))
 
