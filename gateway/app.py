@@ -58,7 +58,9 @@ from gateway.relay.relay import OutboxRelay
 from gateway.reload import ConfigHolder
 from gateway.rights.sweeper import RetentionSweeper
 from gateway.store import open_store_at
+from gateway.transparency import note
 from gateway.transparency.log import TransparencyLog, open_log_key
+from gateway.transparency.submit import WitnessEndpoint
 
 INBOUND_PREFETCH = 250
 
@@ -177,6 +179,7 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
         settings.transparency.origin,
         open_log_key(config.path(settings.signing_key_dir)),
         settings.transparency.checkpoint_seconds,
+        [WitnessEndpoint(str(w.url), note.Verifier.parse(w.vkey)) for w in settings.transparency.witnesses],
     )
 
     async def on_connect(connection: AbstractRobustConnection) -> None:

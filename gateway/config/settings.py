@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, AnyUrl, BaseModel, ConfigDict, Field, IPvAnyNetwork
+from pydantic import AfterValidator, AnyUrl, BaseModel, ConfigDict, Field, HttpUrl, IPvAnyNetwork
 
 from gateway.config.fields import ApiKeyHash, Locale
+from gateway.errors import CheckpointError
+from gateway.transparency.note import COSIGNATURE_V1, Verifier
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 AMQP_URL_ENV = "HOSTGATE_AMQP_URL"
@@ -126,6 +128,23 @@ class EgressSettings(_Section):
     allow_networks: list[IPvAnyNetwork] = Field(default_factory=list, max_length=50)
 
 
+def _cosigner_key(value: str) -> str:
+    try:
+        verifier = Verifier.parse(value)
+    except CheckpointError as exc:
+        raise ValueError(str(exc)) from exc
+    if verifier.kind != COSIGNATURE_V1:
+        raise ValueError("a witness key is a cosignature/v1 key (type byte 0x04)")
+    return value
+
+
+class WitnessSettings(_Section):
+    """A witness the gateway asks to cosign each checkpoint (c2sp.org/tlog-witness)."""
+
+    url: HttpUrl
+    vkey: Annotated[str, AfterValidator(_cosigner_key)]
+
+
 class TransparencySettings(_Section):
     """The transparency log of disclosures: its name (the checkpoint origin) and how often it is signed."""
 
@@ -134,6 +153,7 @@ class TransparencySettings(_Section):
         default="hostgate.local/disclosures", pattern=r"^[a-z0-9.-]+(/[A-Za-z0-9._/-]+)?$", max_length=200
     )
     checkpoint_seconds: float = Field(default=2.0, gt=0, le=3600)
+    witnesses: list[WitnessSettings] = Field(default_factory=list, max_length=20)
 
 
 class GatewaySettings(_Section):

@@ -73,3 +73,7 @@ class SqlLog:
             " ORDER BY d.created_at, d.business_id, d.revision"
         )
         return [(str(r[0]), int(r[1]), bytes(r[2])) for r in rows]
+
+    async def cosigned(self, size: int, note: str) -> None:
+        """Replace the note of checkpoint ``size`` with the same checkpoint carrying more cosignatures."""
+        await self._sql.execute("UPDATE log_checkpoints SET note = ? WHERE size = ?", (note, size))

@@ -221,6 +221,9 @@ class Log(Protocol):
     async def unlogged(self) -> list[tuple[str, int, bytes]]:
         """Revisions made before the log existed, oldest first; appends are locked until the unit ends."""
 
+    async def cosigned(self, size: int, note: str) -> None:
+        """Replace the note of checkpoint ``size`` with the same checkpoint carrying more cosignatures."""
+
 
 class Unit(Protocol):
     """**Protocol:** one transaction; commits on clean exit, rolls back on error."""

@@ -14,6 +14,7 @@ import asyncio
 import base64
 import contextlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.store import Store, Unit
 from gateway.transparency import merkle, note, tiles
+from gateway.transparency.submit import WitnessEndpoint, WitnessSubmitter
 
 log = structlog.get_logger("hostgate.transparency")
 
@@ -65,19 +67,30 @@ class InclusionProof:
 class TransparencyLog:
     """Signs checkpoints of the store's log and serves its tiles and proofs."""
 
-    def __init__(self, store: Store, origin: str, key: Ed25519PrivateKey, interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        origin: str,
+        key: Ed25519PrivateKey,
+        interval: float = 2.0,
+        witnesses: Sequence[WitnessEndpoint] = (),
+    ) -> None:
         self._store = store
         self.origin = origin
         self._key = key
         self._interval = interval
         self._hashes: list[bytes] = []  # leaf hashes read so far (the log only grows)
+        self._cache_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self.verifier_key = note.verifier_key(origin, key.public_key())
+        self._submitter = WitnessSubmitter(witnesses, note.Verifier.parse(self.verifier_key))
 
     async def _hashes_up_to(self, size: int) -> list[bytes]:
-        if len(self._hashes) < size:
-            async with self._store.read() as tx:
-                self._hashes.extend(await tx.log.leaf_hashes(len(self._hashes), size))
+        # One reader at a time: the timer's checkpoint and the relay's may both extend the cache.
+        async with self._cache_lock:
+            if len(self._hashes) < size:
+                async with self._store.read() as tx:
+                    self._hashes.extend(await tx.log.leaf_hashes(len(self._hashes), size))
         return self._hashes[:size]
 
     async def checkpoint(self) -> str | None:
@@ -93,7 +106,11 @@ class TransparencyLog:
         async with self._store.unit() as tx:
             await tx.log.save_checkpoint(size, signed)
         log.info("transparency.checkpoint_signed", size=size)
-        return signed
+        cosigned = await self._submitter.cosign(signed, hashes)
+        if cosigned != signed:
+            async with self._store.unit() as tx:
+                await tx.log.cosigned(size, cosigned)
+        return cosigned
 
     async def latest_checkpoint(self) -> str | None:
         """The latest signed checkpoint note."""
@@ -164,3 +181,4 @@ class TransparencyLog:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await self._submitter.close()
