@@ -11,6 +11,7 @@ from typing import Any
 
 import aio_pika
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.app import apply_config
 from gateway.broker import topology
@@ -23,6 +24,7 @@ from gateway.disclosure.signed import signed_event
 from gateway.events import DISCLOSURE_PUBLISHED
 from gateway.http.keys import CONFIG, RELAY, SIGNING_KEYS
 from gateway.ids import new_id
+from gateway.transparency import note
 from tests.conftest import REPO, edit
 from tests.support import gateway_client, wait_until
 
@@ -41,6 +43,17 @@ async def test_disclosures_carry_proofs_and_a_disclosure_outside_the_log_is_refu
         watcher = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "gateway.cli.main", "watch", "--amqp", BROKER,
             "--jwks", f"{base}/.well-known/jwks.json", "--count", "1",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=REPO,
+        )  # fmt: skip
+        # A watcher that requires a witness's cosignature: this gateway has no witness, so even
+        # the real revision is refused (a checkpoint the witnesses did not cosign).
+        witness_vkey = note.verifier_key(
+            "witness.test", Ed25519PrivateKey.generate().public_key(), note.COSIGNATURE_V1
+        )
+        strict = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway.cli.main", "watch", "--amqp", BROKER,
+            "--jwks", f"{base}/.well-known/jwks.json", "--count", "1",
+            "--witness", witness_vkey, "--require-witnesses", "1",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=REPO,
         )  # fmt: skip
         network = NetworkClient(
@@ -82,6 +95,9 @@ async def test_disclosures_carry_proofs_and_a_disclosure_outside_the_log_is_refu
             took = time.monotonic() - changed
         raw, _ = await asyncio.wait_for(watcher.communicate(), 20)
         output = raw.decode()
+        strict.terminate()
+        strict_raw, _ = await asyncio.wait_for(strict.communicate(), 20)
+        strict_output = strict_raw.decode()
     # The relay signs a checkpoint at once for a revision none holds: no wait for the 2 s timer.
     print(f"\nhosting change to verified disclosure, log proof included: {took * 1000:.0f} ms")
     assert took < 1.0
@@ -90,6 +106,9 @@ async def test_disclosures_carry_proofs_and_a_disclosure_outside_the_log_is_refu
     print(output)
     assert "REFUSED not_in_log" in output
     assert "revision 2" in output
+    print(strict_output)
+    assert strict_output.count("REFUSED not_in_log") == 2, strict_output
+    assert "0 of the witnesses, 1 required" in strict_output
 
 
 async def _refused(network: NetworkClient) -> bool:

@@ -13,7 +13,7 @@ import pytest
 from gateway.app import apply_config
 from gateway.http.keys import CONFIG
 from gateway.transparency import merkle, note, tiles
-from tests.conftest import edit
+from tests.conftest import edit, run_cli
 from tests.support import gateway_client
 
 pytestmark = pytest.mark.broker
@@ -81,3 +81,24 @@ async def test_every_revision_is_a_leaf_with_a_proof(config_dir: Path) -> None:
         assert (await client.get("/log/tile/0/999")).status == 404
         assert (await client.get("/log/tile/0/0001")).status == 400
         assert (await client.get("/disclosures/nimbus-shop/9/proof")).status == 404
+
+
+async def test_monitor_prints_each_revision_after_hosting_changes(config_dir: Path) -> None:
+    """After two hosting changes, `hostgate monitor --once` prints nimbus-shop's revisions 1, 2 and 3 only."""
+    edit(config_dir / "gateway.toml", lambda t: t + "\n[transparency]\ncheckpoint_seconds = 0.2\n")
+    async with gateway_client(config_dir, "monitor") as client:
+        app = client.app
+        path = config_dir / "businesses" / "nimbus-shop.toml"
+        for region in ("one", "two"):
+            path.write_text(path.read_text().replace('region = "', f'region = "{region}-', 1))
+            assert await app[CONFIG].reload(lambda fresh: apply_config(app, fresh))
+        log = note.Verifier.parse(await (await client.get("/log/vkey")).text())
+        await _checkpoint_of(client, log, 5)
+        base = str(client.make_url("")).rstrip("/")
+        done = await asyncio.to_thread(
+            run_cli, "monitor", "--business", "nimbus-shop", "--gateway", base, "--once"
+        )
+    print(done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    revisions = [line.split("nimbus-shop revision ")[1].split(":")[0] for line in done.stdout.splitlines()]
+    assert revisions == ["1", "2", "3"]
