@@ -12,7 +12,7 @@ from yarl import URL
 
 from tests.conftest import edit
 from tests.console.conftest import BUSINESS_KEY, NETWORK_KEY, OPERATOR_KEY, Gateway, sign_in
-from tests.support import serving
+from tests.support import serving, wait_for_trail
 
 pytestmark = pytest.mark.broker
 
@@ -196,6 +196,8 @@ async def test_verify_reports_the_first_tampered_record(
 
 async def test_audit_table_filters(operator: aiohttp.ClientSession, gateway: Gateway) -> None:
     """Filtering by business and event keeps only matching rows; a bad time names the field."""
+    # Records staged at start-up reach the trail a moment after their commit: wait for all three.
+    await wait_for_trail(gateway.var, '"event":"business.onboarded"', count=3)
     page = await operator.get(
         f"{gateway.base}/console/audit", params={"business": "kirana-travel", "event": "business.onboarded"}
     )
