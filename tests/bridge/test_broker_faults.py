@@ -30,7 +30,14 @@ from tests.broker_capture import Captured, capture
 from tests.conftest import without_rate_limit
 from tests.support import broker_killed, broker_stopping, wait_until
 
-pytestmark = [pytest.mark.broker, pytest.mark.broker_restart, pytest.mark.reliability]
+# ~60 s of load, two broker restarts and up to 120 s for the captures to settle: the test's own
+# deadlines report what was lost, so pytest's default 120 s must not cut it short.
+pytestmark = [
+    pytest.mark.broker,
+    pytest.mark.broker_restart,
+    pytest.mark.reliability,
+    pytest.mark.timeout(300),
+]
 PER_PATH = 5_000
 RATE = 220  # messages per second on each path: the traffic spans both faults
 RECOVERY_SECONDS = 30
