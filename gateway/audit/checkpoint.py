@@ -18,16 +18,16 @@ SHA-256(``<name>\n`` || 0x01 || public key). A verifier key is written
 from __future__ import annotations
 
 import base64
-import hashlib
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gateway.errors import CheckpointError
+from gateway.transparency.note import key_id, note, sign
+from gateway.transparency.note import verifier_key as note_verifier_key
 
 ORIGIN_PREFIX = "hostgate.audit/"
 _ED25519 = b"\x01"
@@ -49,20 +49,14 @@ class Checkpoint:
         return f"{ORIGIN_PREFIX}{self.origin}\n{self.size}\n{self.head}\n{stamp}\n"
 
 
-def _raw_public(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
 def key_hash(name: str, public: Ed25519PublicKey) -> int:
     """The 32-bit key hash that names the key in a signature line."""
-    digest = hashlib.sha256(name.encode() + b"\n" + _ED25519 + _raw_public(public)).digest()
-    return int(struct.unpack(">I", digest[:4])[0])
+    return int(struct.unpack(">I", key_id(name, public))[0])
 
 
 def verifier_key(name: str, public: Ed25519PublicKey) -> str:
     """The verifier key string for ``public`` under ``name``."""
-    encoded = base64.b64encode(_ED25519 + _raw_public(public)).decode()
-    return f"{name}+{key_hash(name, public):08x}+{encoded}"
+    return note_verifier_key(name, public)
 
 
 def parse_verifier_key(text: str) -> tuple[str, Ed25519PublicKey]:
@@ -83,9 +77,7 @@ def parse_verifier_key(text: str) -> tuple[str, Ed25519PublicKey]:
 def sign_note(checkpoint: Checkpoint, name: str, private: Ed25519PrivateKey) -> str:
     """The full note: body, blank line, one signature line."""
     body = checkpoint.body()
-    signature = private.sign(body.encode())
-    blob = struct.pack(">I", key_hash(name, private.public_key())) + signature
-    return f"{body}\n{_DASH} {name} {base64.b64encode(blob).decode()}\n"
+    return note(body, [sign(body, name, private)])
 
 
 def split_notes(text: str) -> list[str]:

@@ -60,7 +60,7 @@ async def _follow(args: argparse.Namespace) -> int:
         seen = 0
         while True:
             signed = await reader.checkpoint()
-            size = note.Checkpoint.parse(signed.partition("\n\n")[0] + "\n").size
+            size = note.peek(signed).size
             last = verifier.last
             proof = await reader.consistency(min(last.size, size), max(last.size, size)) if last else []
             checkpoint = verifier.check_checkpoint(signed, proof)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 from pathlib import Path
 
 from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.cli.common import EXIT_INVALID, EXIT_OK
 from gateway.errors import CheckpointError
 from gateway.transparency import note
+from gateway.transparency.files import ed25519_key_file
 from gateway.transparency.witness import Witness, witness_app
 
 
@@ -30,16 +28,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     witness.set_defaults(run=run_witness)
 
 
-def _key(path: Path) -> Ed25519PrivateKey:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with contextlib.suppress(FileExistsError):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(os.urandom(32).hex() + "\n")
-    return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(path.read_text().strip()))
-
-
 def run_witness(args: argparse.Namespace) -> int:
     """Serve ``POST /add-checkpoint`` until stopped; print the witness's verifier key first."""
     try:
@@ -47,7 +35,7 @@ def run_witness(args: argparse.Namespace) -> int:
     except CheckpointError as exc:
         print(f"error: --log: {exc}")
         return EXIT_INVALID
-    witness = Witness(args.name, _key(args.key), logs, args.state)
+    witness = Witness(args.name, ed25519_key_file(args.key), logs, args.state)
     print(f"witness verifier key: {witness.verifier_key}", flush=True)
     web.run_app(witness_app(witness), host=args.host, port=args.port, print=None)
     return EXIT_OK

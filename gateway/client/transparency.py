@@ -17,7 +17,6 @@ tiles of a gateway and computes them, as any tlog-tiles client does.
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import aiohttp
 
 from gateway.errors import CheckpointError, LogForked, NotInLog
 from gateway.transparency import merkle, note, tiles
+from gateway.transparency.files import write_private
 
 
 class LogVerifier:
@@ -99,13 +99,7 @@ class LogVerifier:
     def _remember(self, checkpoint: note.Checkpoint, signed: str) -> None:
         self._last = (checkpoint, signed)
         if self._state is not None:
-            temporary = self._state.with_suffix(".tmp")
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(signed)
-                fh.flush()
-                os.fsync(fh.fileno())
-            temporary.replace(self._state)
+            write_private(self._state, signed)
 
 
 class TileReader:

@@ -157,7 +157,7 @@ class EventVerifier:
         if self.log is None or self.log.last is None or proof is None:
             return None
         try:
-            size = note.Checkpoint.parse(str(proof["checkpoint"]).partition("\n\n")[0] + "\n").size
+            size = note.peek(str(proof["checkpoint"])).size
         except (CheckpointError, KeyError):
             return None
         last = self.log.last.size

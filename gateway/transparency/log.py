@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.store import Store, Unit
 from gateway.transparency import merkle, note, tiles
+from gateway.transparency.files import ed25519_key_file
 from gateway.transparency.submit import WitnessEndpoint, WitnessSubmitter
 
 log = structlog.get_logger("hostgate.transparency")
@@ -37,14 +36,7 @@ async def append_revision(tx: Unit, business_id: str, revision: int, entry: byte
 
 def open_log_key(directory: Path) -> Ed25519PrivateKey:
     """The log's Ed25519 key from ``directory``, created (0600) on first use; it must never change."""
-    path = directory / KEY_FILE
-    if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(os.urandom(32).hex() + "\n")
-    return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(path.read_text().strip()))
+    return ed25519_key_file(directory / KEY_FILE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,11 @@ class Checkpoint:
         return cls(origin, int(size_text), root)
 
 
+def peek(text: str) -> Checkpoint:
+    """The checkpoint a note claims, unverified (to plan a proof before :func:`open_note` checks it)."""
+    return Checkpoint.parse(text.partition("\n\n")[0] + "\n")
+
+
 def _raw(public: Ed25519PublicKey) -> bytes:
     return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.errors import CheckpointError
 from gateway.transparency import merkle, note
+from gateway.transparency.files import write_private
 
 log = structlog.get_logger("hostgate.witness")
 
@@ -116,13 +116,7 @@ class Witness:
 
     def _keep(self, origin: str, checkpoint: note.Checkpoint) -> None:
         self._state[origin] = {"size": checkpoint.size, "root": base64.b64encode(checkpoint.root).decode()}
-        temporary = self._state_path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(self._state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        temporary.replace(self._state_path)
+        write_private(self._state_path, json.dumps(self._state))
 
 
 def witness_app(witness: Witness) -> web.Application:
