@@ -44,6 +44,7 @@ from gateway.events import (
 from gateway.http.public import JWS_HEADER
 from gateway.ids import new_id, new_uuid
 from gateway.sealing import seal
+from gateway.waiting import wait_event
 
 log = structlog.get_logger("hostgate.simulator")
 
@@ -260,10 +261,7 @@ class NetworkSimulator:
             if remaining <= 0:
                 raise TimeoutError(f"simulator: timed out waiting for {what}: {dict(self.stats.counts)}")
             self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 1.0))
-            except TimeoutError:
-                continue
+            await wait_event(self._changed, min(remaining, 1.0))
 
 
 def key_b64(key: EndpointKey) -> str:

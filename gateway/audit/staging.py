@@ -19,6 +19,7 @@ import structlog
 
 from gateway.audit.trail import AuditTrail
 from gateway.store import Store, Unit
+from gateway.waiting import wait_event
 
 log = structlog.get_logger("hostgate.audit")
 
@@ -58,8 +59,7 @@ class AuditDrain:
                 log.exception("audit.drain_failed")
                 moved = 0
             if not moved:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._idle)
+                await wait_event(self._wake, self._idle)
                 self._wake.clear()
 
     async def drain_once(self) -> int:

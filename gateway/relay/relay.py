@@ -10,7 +10,6 @@ window may be sent twice; notice ids are stable, so consumers drop the copies).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import uuid
@@ -31,6 +30,7 @@ from gateway.errors import BrokerError, CheckpointError
 from gateway.events import DISCLOSURE_PUBLISHED
 from gateway.store import Store
 from gateway.store.records import OutboxDepth, OutboxRow, RowKind
+from gateway.waiting import wait_event
 
 log = structlog.get_logger("hostgate.relay")
 
@@ -71,6 +71,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self.published = 0
 
     def wake(self) -> None:
@@ -88,6 +89,8 @@ class OutboxRelay:
 
     async def close(self) -> None:
         """Stop the relay; unpublished rows stay in the outbox."""
+        # The flag ends the loop even if a library swallows the cancellation (so close never hangs).
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -96,7 +99,7 @@ class OutboxRelay:
     async def _run(self) -> None:
         backoff = self._idle_poll
         failing = False
-        while True:
+        while not self._closing:
             self._connected.clear()  # a reconnect from here on cuts a failure's wait short
             try:
                 await self.drain()
@@ -109,15 +112,13 @@ class OutboxRelay:
                 failing = True
                 backoff = min(backoff * 2, 5.0)
                 # New rows do not help while the broker is away: wait for it, or for the backoff.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._connected.wait(), backoff)
+                await wait_event(self._connected, backoff)
                 continue
             if failing:
                 log.info("relay.resumed")
                 failing = False
             backoff = self._idle_poll
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), backoff)
+            await wait_event(self._wake, backoff)
             self._wake.clear()
 
     async def drain(self) -> None:

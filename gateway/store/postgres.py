@@ -9,6 +9,7 @@ psycopg 3 by measurement (``docs/architecture.md``): the same unit of work cost
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -18,6 +19,7 @@ from typing import TypeAlias
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
+import structlog
 from asyncpg.pool import PoolConnectionProxy
 
 from gateway.errors import StoreConflict, StoreError
@@ -25,10 +27,13 @@ from gateway.store.postgres_schema import MIGRATIONS
 from gateway.store.sql import Row
 from gateway.store.unit import SqlUnit
 
+log = structlog.get_logger("hostgate.store")
+
 ENGINE = "postgresql"
 
 # Any 64-bit number of our own: serialises schema migrations across processes.
 _MIGRATION_LOCK = 0x686F737467617465  # "hostgate"
+_CLOSE_GRACE_SECONDS = 10.0
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -227,10 +232,15 @@ class PostgresStore:
             yield SqlUnit(_PgSql(conn, read_only=True))
 
     async def aclose(self) -> None:
-        """Close the pool."""
+        """Close the pool; connections still busy after a grace period are cut (shutdown never hangs)."""
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            await pool.close()
+            try:
+                async with asyncio.timeout(_CLOSE_GRACE_SECONDS):
+                    await pool.close()
+            except TimeoutError:
+                log.warning("store.close_forced", engine=ENGINE, grace_seconds=_CLOSE_GRACE_SECONDS)
+                pool.terminate()
 
 
 async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
