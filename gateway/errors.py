@@ -22,7 +22,7 @@ middleware (``gateway/http/errors.py``) maps them to status codes and JSON bodie
     - StoreConflict        a write clashed with a unique key (someone else wrote it first)
   + CheckpointError        a checkpoint (audit trail or transparency log) is malformed or unsigned
     - LogForked            two checkpoints of one log that cannot both be true (fork or rollback)
-    - NotInLog             a disclosure without a valid inclusion proof in a trusted checkpoint
+    - NotInLog             a disclosure or audit record with no valid inclusion proof in a trusted checkpoint
   + TrailLocked            another writer holds the audit trail
   + WebhookRejected        a webhook is unsigned, forged, stale, replayed or not ours
   + SendRefused            a message a business may not send as asked
@@ -185,7 +185,7 @@ class LogForked(CheckpointError):  # noqa: N818 -- reads as the condition it rep
 
 
 class NotInLog(CheckpointError):  # noqa: N818 -- reads as the condition it reports
-    """A disclosure without a valid inclusion proof in a checkpoint the client trusts."""
+    """A disclosure or audit record without a valid inclusion proof in a checkpoint the client trusts."""
 
     code = "not_in_log"
 

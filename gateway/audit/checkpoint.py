@@ -1,57 +1,58 @@
-r"""Signed checkpoints in the signed-note format (as used by Go's checksum database).
+r"""The audit trail's signed checkpoints: C2SP tlog-checkpoint bodies in C2SP signed notes.
 
-A note is a text body, a blank line, then signature lines::
+The trail is a hash chain (each record names the one before it) and, over the
+same records, an RFC 6962 Merkle log: leaf ``i`` is record ``i + 1``'s line
+exactly as written, without its newline. A checkpoint commits to the first
+``size`` records with the root of that tree, in the format the disclosure log
+and every standard tlog witness or client use::
 
     hostgate.audit/<origin>
     <size>
-    <head hash, hex>
-    <time, RFC 3339>
+    <root hash, standard base64>
 
-    — <key name> <base64(key hash (4 bytes) || Ed25519 signature (64 bytes))>
+    — <key name> <base64(key ID (4 bytes) || Ed25519 signature)>
 
-The signature is over the body (every line up to and including the last newline
-before the blank line). The key hash is the first 4 bytes of
-SHA-256(``<name>\n`` || 0x01 || public key). A verifier key is written
-``<name>+<key hash, 8 hex>+<base64(0x01 || public key)>``.
+The key name is the signing key's ``kid`` (keys rotate; ``hostgate audit key``
+prints every verifier key), and the key ID is the signed-note one, so
+``hostgate audit verify`` and any signed-note verifier read the same notes.
+Notes written before the trail was a Merkle log (a hex chain head and a time
+line instead of a root) are still read, so an older trail keeps verifying.
 """
 
 from __future__ import annotations
 
 import base64
-import struct
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gateway.errors import CheckpointError
-from gateway.transparency.note import key_id, note, sign
+from gateway.transparency.merkle import leaf_hash
+from gateway.transparency.note import Checkpoint, Verifier, check_line, key_id, note, sign
 from gateway.transparency.note import verifier_key as note_verifier_key
 
 ORIGIN_PREFIX = "hostgate.audit/"
-_ED25519 = b"\x01"
 _DASH = "\u2014"  # an em dash starts every signature line
+_HEX_HEAD = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """What a checkpoint commits to: the first ``size`` records, whose last hash is ``head``."""
+class LegacyCheckpoint:
+    """A note from before the Merkle log: the first ``size`` records, the last of which hashes to ``head``."""
 
-    origin: str
     size: int
     head: str
-    time: datetime
-
-    def body(self) -> str:
-        """The signed text."""
-        stamp = self.time.astimezone(UTC).isoformat().replace("+00:00", "Z")
-        return f"{ORIGIN_PREFIX}{self.origin}\n{self.size}\n{self.head}\n{stamp}\n"
 
 
-def key_hash(name: str, public: Ed25519PublicKey) -> int:
-    """The 32-bit key hash that names the key in a signature line."""
-    return int(struct.unpack(">I", key_id(name, public))[0])
+def origin(name: str) -> str:
+    """The checkpoint origin of the trail written on ``name`` (the gateway's host name)."""
+    return f"{ORIGIN_PREFIX}{name}"
+
+
+def leaf(line: bytes) -> bytes:
+    """The Merkle leaf hash of one record line (without its newline)."""
+    return leaf_hash(line)
 
 
 def verifier_key(name: str, public: Ed25519PublicKey) -> str:
@@ -60,18 +61,9 @@ def verifier_key(name: str, public: Ed25519PublicKey) -> str:
 
 
 def parse_verifier_key(text: str) -> tuple[str, Ed25519PublicKey]:
-    """Read ``<name>+<hash>+<base64 key>``; check the hash matches."""
-    try:
-        name, hash_hex, encoded = text.strip().split("+", 2)
-        raw = base64.b64decode(encoded, validate=True)
-    except ValueError as exc:
-        raise CheckpointError("verifier key must be <name>+<hash>+<base64 key>") from exc
-    if len(raw) != 33 or raw[:1] != _ED25519:  # noqa: PLR2004 -- algorithm byte + 32-byte key
-        raise CheckpointError("verifier key is not an Ed25519 key")
-    public = Ed25519PublicKey.from_public_bytes(raw[1:])
-    if f"{key_hash(name, public):08x}" != hash_hex:
-        raise CheckpointError("verifier key hash does not match the key")
-    return name, public
+    """Read ``<name>+<key ID>+<base64 key>``; check the key ID matches."""
+    verifier = Verifier.parse(text)
+    return verifier.name, verifier.public
 
 
 def sign_note(checkpoint: Checkpoint, name: str, private: Ed25519PrivateKey) -> str:
@@ -93,40 +85,31 @@ def split_notes(text: str) -> list[str]:
     return notes
 
 
-def verify_note(note: str, keys: dict[str, Ed25519PublicKey]) -> Checkpoint:
+def verify_note(text: str, keys: dict[str, Ed25519PublicKey]) -> Checkpoint | LegacyCheckpoint:
     """Check a note's signature against a known key and return what it commits to."""
-    body, sep, signatures = note.partition("\n\n")
-    if not sep:
+    body, sep, block = text.partition("\n\n")
+    if not sep or not block.endswith("\n"):
         raise CheckpointError("note has no signature block")
     body += "\n"
-    verified = False
-    for line in signatures.splitlines():
-        parts = line.split(" ")
-        if len(parts) != 3 or parts[0] != _DASH:  # noqa: PLR2004 -- dash, name, signature
-            raise CheckpointError("malformed signature line")
-        name, encoded = parts[1], parts[2]
-        public = keys.get(name)
-        if public is None:
-            continue
-        blob = base64.b64decode(encoded)
-        if len(blob) != 68 or struct.unpack(">I", blob[:4])[0] != key_hash(name, public):  # noqa: PLR2004 -- 4 + 64
-            raise CheckpointError(f"signature by {name} names another key")
-        try:
-            public.verify(blob[4:], body.encode())
-        except InvalidSignature as exc:
-            raise CheckpointError(f"bad signature by {name}") from exc
-        verified = True
-    if not verified:
+    known = {(name, key_id(name, public)): Verifier(name, public) for name, public in keys.items()}
+    signed = [check_line(line, known, body) for line in block[:-1].split("\n")]
+    if not any(signed):
         raise CheckpointError("no signature by a known key")
+    return _body(body)
+
+
+def _body(body: str) -> Checkpoint | LegacyCheckpoint:
     lines = body.splitlines()
-    if len(lines) != 4 or not lines[0].startswith(ORIGIN_PREFIX):  # noqa: PLR2004 -- origin, size, head, time
-        raise CheckpointError("checkpoint body is not origin/size/head/time")
-    try:
-        return Checkpoint(
-            origin=lines[0].removeprefix(ORIGIN_PREFIX),
-            size=int(lines[1]),
-            head=lines[2],
-            time=datetime.fromisoformat(lines[3]),
-        )
-    except ValueError as exc:
-        raise CheckpointError("checkpoint body has a malformed field") from exc
+    if len(lines) == 4 and _HEX_HEAD.fullmatch(lines[2]):  # noqa: PLR2004 -- origin, size, head, time
+        if not lines[0].startswith(ORIGIN_PREFIX) or not lines[1].isdigit():
+            raise CheckpointError("checkpoint body is not origin/size/head/time")
+        return LegacyCheckpoint(int(lines[1]), lines[2])
+    checkpoint = Checkpoint.parse(body)
+    if not checkpoint.origin.startswith(ORIGIN_PREFIX):
+        raise CheckpointError(f"checkpoint origin {checkpoint.origin!r} is not an audit trail's")
+    return checkpoint
+
+
+def root_text(checkpoint: Checkpoint) -> str:
+    """The root hash as the checkpoint body spells it (base64)."""
+    return base64.b64encode(checkpoint.root).decode()

@@ -165,6 +165,8 @@ class AuditCheckpoint(AuditEvent):
 
     size: int = Field(ge=1)
     previous_head: Name
+    # The Merkle tree's compact range before this record (absent in trails older than the tree).
+    tree: list[Name] = Field(default_factory=list, max_length=64)
 
 
 EVENTS: dict[str, type[AuditEvent]] = {

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.audit.checkpoint import Checkpoint
 from gateway.audit.pseudonym import Pseudonymizer
 from gateway.audit.trail import AuditTrail
 from gateway.audit.writer import ChainWriter, CheckpointSink, DisabledWriter, WriterSettings
 from gateway.config.loader import GatewayConfig
 from gateway.disclosure.keys import KeyRing
+from gateway.transparency.note import Checkpoint
 
 CHECKPOINTS_FILE = "checkpoints.note"
 

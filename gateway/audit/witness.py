@@ -7,8 +7,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
+from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.audit.checkpoint import Checkpoint
+from gateway.audit.checkpoint import root_text
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.topology import AUDIT
 from gateway.disclosure.document import canonical_json
@@ -16,8 +17,20 @@ from gateway.events import AUDIT_CHECKPOINT
 from gateway.ids import new_id
 from gateway.relay.rows import outbox_row
 from gateway.store import Store
+from gateway.transparency.note import Checkpoint
 
 log = structlog.get_logger("hostgate.audit")
+
+
+class CheckpointAnnouncement(BaseModel):
+    """The body of a ``com.hostgate.audit.checkpoint`` event (AsyncAPI ``auditCheckpoint``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    origin: str
+    size: int = Field(ge=1)
+    root: str
+    note: str
 
 
 class CheckpointForwarder:
@@ -51,7 +64,12 @@ class CheckpointForwarder:
             subject=checkpoint.origin,
             time=datetime.now(UTC),
             data=canonical_json(
-                {"origin": checkpoint.origin, "size": checkpoint.size, "head": checkpoint.head, "note": note}
+                {
+                    "origin": checkpoint.origin,
+                    "size": checkpoint.size,
+                    "root": root_text(checkpoint),
+                    "note": note,
+                }
             ),
         )
         try:

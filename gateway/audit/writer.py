@@ -28,8 +28,10 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.audit.chain import FILE_PATTERN, GENESIS, file_name, seal
-from gateway.audit.checkpoint import Checkpoint, sign_note
-from gateway.errors import TrailLocked
+from gateway.audit.checkpoint import leaf, origin, sign_note
+from gateway.errors import CheckpointError, TrailLocked
+from gateway.transparency.merkle import CompactRange
+from gateway.transparency.note import Checkpoint
 
 log = structlog.get_logger("hostgate.audit")
 
@@ -77,6 +79,7 @@ class ChainWriter:
         self._index = 0
         self.seq = 0
         self.head = GENESIS
+        self._tree = CompactRange()
         self._checkpointed = 0
         self._last_checkpoint = time.monotonic()
         self._lock: IO[bytes] | None = None
@@ -96,6 +99,11 @@ class ChainWriter:
                 record = orjson.loads(last)
                 self.seq, self.head = int(record["seq"]), str(record["hash"])
                 break
+        self._tree = _recover_tree(files)
+        if self._tree.size != self.seq:
+            raise CheckpointError(
+                f"{self.settings.directory}: the last checkpoint record's saved tree does not fit the records"
+            )
         self.last_staged = _last_staged_id(files)
         self._checkpointed = self.seq
         self._file = private_append(self.settings.directory / file_name(self._index))
@@ -179,6 +187,7 @@ class ChainWriter:
         self.seq += 1
         line, self.head = seal(fields, self.seq, self.head)
         self._file.write(line)
+        self._tree.append(leaf(line[:-1]))
         return self.seq
 
     def _sync(self) -> None:
@@ -208,12 +217,20 @@ class ChainWriter:
             return
         name, private = self._signer()
         # The checkpoint record goes into the chain first, so the note covers it too and no
-        # record is ever left outside the last checkpoint when the writer stops.
+        # record is ever left outside the last checkpoint when the writer stops. It carries the
+        # tree's compact range before it, so a restart rebuilds the root from the records after
+        # the last checkpoint instead of from the whole trail.
         self._append(
-            {"event": "audit.checkpoint", "ts": _now(), "size": self.seq + 1, "previous_head": self.head}
+            {
+                "event": "audit.checkpoint",
+                "ts": _now(),
+                "size": self.seq + 1,
+                "previous_head": self.head,
+                "tree": [node.hex() for node in self._tree.hashes()],
+            }
         )
         self._sync()
-        checkpoint = Checkpoint(self.settings.origin, self.seq, self.head, datetime.now(UTC))
+        checkpoint = Checkpoint(origin(self.settings.origin), self.seq, self._tree.root())
         note = sign_note(checkpoint, name, private)
         with private_append(self.settings.checkpoints_file) as fh:
             fh.write(note.encode())
@@ -270,6 +287,32 @@ def _take_lock(path: Path) -> IO[bytes]:
             f"{path.parent} is being written by another process (is the gateway running?)"
         ) from exc
     return handle
+
+
+def _recover_tree(files: list[Path]) -> CompactRange:
+    """The Merkle tree over every record: from the last checkpoint record's saved range, else from all."""
+    after: list[bytes] = []  # lines after the last saved range, newest first
+    for path in reversed(files):
+        for line in reversed(path.read_bytes().splitlines()):
+            if b'"audit.checkpoint"' in line:
+                record = orjson.loads(line)
+                if record.get("event") == "audit.checkpoint" and "tree" in record:
+                    nodes = [bytes.fromhex(node) for node in record["tree"]]
+                    try:
+                        tree = CompactRange.restore(int(record["seq"]) - 1, nodes)
+                    except ValueError as exc:
+                        raise CheckpointError(
+                            f"{path.name}: checkpoint record {record['seq']}: {exc}"
+                        ) from exc
+                    tree.append(leaf(line))
+                    for later in reversed(after):
+                        tree.append(leaf(later))
+                    return tree
+            after.append(line)
+    tree = CompactRange()
+    for line in reversed(after):
+        tree.append(leaf(line))
+    return tree
 
 
 def _last_staged_id(files: list[Path]) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.audit.checkpoint import parse_verifier_key, verifier_key
+from gateway.audit.proof import RecordProof, check, prove
 from gateway.audit.pseudonym import Pseudonymizer
 from gateway.audit.query import Filter, read_records, table, to_csv, to_jsonl, trail_files
 from gateway.audit.setup import CHECKPOINTS_FILE, audit_dir
@@ -44,6 +45,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         if name == "export":
             sub.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
         sub.set_defaults(run=run_query, action_name=name)
+
+    prove = actions.add_parser("prove", help="an inclusion proof of one record, to show it without the trail")
+    prove.add_argument("paths", nargs="+", type=Path, help="trail files or directories, in order")
+    prove.add_argument("--seq", type=int, required=True, help="the record's sequence number")
+    prove.add_argument("--key", action="append", default=[], help="verifier key (string or file); repeatable")
+    prove.add_argument("--checkpoints", type=Path, required=True, help="checkpoints file (signed notes)")
+    prove.set_defaults(run=run_prove)
+
+    check_proof = actions.add_parser(
+        "check-proof", help="verify a proof from `audit prove`; exit 0 valid, 1 not"
+    )
+    check_proof.add_argument("proof", type=Path, help="the proof document (- for standard input)")
+    check_proof.add_argument(
+        "--key", action="append", default=[], required=True, help="verifier key; repeatable"
+    )
+    check_proof.set_defaults(run=run_check_proof)
 
     key = actions.add_parser("key", help="print the verifier keys for checkpoints")
     key.add_argument("--config", type=Path, default=DEFAULT_CONFIG_DIR)
@@ -95,6 +112,41 @@ def run_verify(args: argparse.Namespace) -> int:
         return EXIT_TAMPERED
     if report.incomplete is not None:
         return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+def run_prove(args: argparse.Namespace) -> int:
+    """Print the proof document of one record."""
+    inputs = _inputs(args)
+    if isinstance(inputs, str):
+        print(f"error: {inputs}", file=sys.stderr)
+        return EXIT_USAGE
+    files, keys, checkpoints = inputs
+    if not keys or checkpoints is None:
+        print("error: --key is needed to pick a checkpoint whose signature verifies", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        proof = prove(files, checkpoints, keys, args.seq)
+    except CheckpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_TAMPERED
+    sys.stdout.write(proof.to_json().decode() + "\n")
+    return EXIT_OK
+
+
+def run_check_proof(args: argparse.Namespace) -> int:
+    """Verify a proof document alone: signature, then path."""
+    try:
+        keys = _keys(args.key)
+        data = sys.stdin.buffer.read() if str(args.proof) == "-" else args.proof.read_bytes()
+        checkpoint = check(RecordProof.from_json(data), keys)
+    except OSError as exc:
+        print(f"error: {args.proof}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    except CheckpointError as exc:
+        print(f"NOT PROVED: {exc}", file=sys.stderr)
+        return EXIT_TAMPERED
+    print(f"proved: the record is in {checkpoint.origin}, a trail of {checkpoint.size} records")
     return EXIT_OK
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -150,4 +150,6 @@ def checkpoint_status(notes_file: Path, keys: dict[str, Ed25519PublicKey]) -> Ch
         last = verify_note(notes[-1], keys)
     except CheckpointError as exc:
         return CheckpointStatus(len(notes), 0, None, str(exc))
-    return CheckpointStatus(len(notes), last.size, last.time, None)
+    # A checkpoint body has no time line (the standard format); the file was last written with it.
+    written = datetime.fromtimestamp(notes_file.stat().st_mtime, UTC)
+    return CheckpointStatus(len(notes), last.size, written, None)

@@ -136,3 +136,48 @@ def verify_consistency(
             sr = node_hash(sr, c)
         fn, sn = fn >> 1, sn >> 1
     return sn == 0 and fr == old_root and sr == new_root
+
+
+class CompactRange:
+    """The root of a growing tree from O(log n) state: one subtree root per set bit of the size.
+
+    An append-only writer (the audit trail) keeps one of these instead of every
+    leaf hash; :meth:`hashes` and :meth:`restore` carry it across restarts.
+    """
+
+    __slots__ = ("_nodes", "size")
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._nodes: list[bytes] = []  # subtree roots, largest (leftmost) first
+
+    @classmethod
+    def restore(cls, size: int, nodes: Sequence[bytes]) -> CompactRange:
+        """A range saved by :meth:`hashes`; the count of nodes must match the size's set bits."""
+        if size < 0 or len(nodes) != size.bit_count() or any(len(n) != HASH_SIZE for n in nodes):
+            raise ValueError(f"{len(nodes)} nodes cannot describe a tree of {size}")
+        compact = cls()
+        compact.size, compact._nodes = size, list(nodes)
+        return compact
+
+    def append(self, leaf: bytes) -> None:
+        """Add one leaf hash on the right."""
+        node, size = leaf, self.size
+        while size & 1:  # merge equal-sized subtrees, as a binary counter carries
+            node = node_hash(self._nodes.pop(), node)
+            size >>= 1
+        self._nodes.append(node)
+        self.size += 1
+
+    def root(self) -> bytes:
+        """The Merkle tree hash of every leaf appended so far."""
+        if not self._nodes:
+            return EMPTY_ROOT
+        node = self._nodes[-1]
+        for left in reversed(self._nodes[:-1]):
+            node = node_hash(left, node)
+        return node
+
+    def hashes(self) -> list[bytes]:
+        """The state to save: the subtree roots, largest first."""
+        return list(self._nodes)

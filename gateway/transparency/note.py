@@ -161,7 +161,7 @@ def open_note(text: str, log: Verifier, witnesses: tuple[Verifier, ...] = ()) ->
     cosigned: dict[str, int] = {}
     lines = block[:-1].split("\n")
     for line in lines:
-        checked = _check_line(line, known, body)
+        checked = check_line(line, known, body)
         if checked is None:
             continue
         name, timestamp = checked
@@ -175,10 +175,10 @@ def open_note(text: str, log: Verifier, witnesses: tuple[Verifier, ...] = ()) ->
     return OpenedNote(checkpoint, body, frozenset(signers), cosigned, tuple(lines))
 
 
-def _check_line(
+def check_line(
     line: str, known: dict[tuple[str, bytes], Verifier], body: str
 ) -> tuple[str, int | None] | None:
-    """Verify one signature line by a known key: its signer and cosigning time; None for unknown keys."""
+    """Verify one signature line by a key in ``known``: its signer and cosigning time; None for other keys."""
     parts = line.split(" ")
     if len(parts) != 3 or parts[0] != DASH:  # noqa: PLR2004 -- dash, name, signature
         raise CheckpointError("malformed signature line")

@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from gateway.audit.chain import FILE_PATTERN
-from gateway.audit.checkpoint import parse_verifier_key, split_notes
+from gateway.audit.checkpoint import leaf, parse_verifier_key, split_notes
 from gateway.audit.verify import Report, verify
 from gateway.disclosure.keys import KeyRing
+from gateway.transparency import merkle
+from gateway.transparency.note import peek
 from tests.audit.trails import build_trail, writer_for
 from tests.support import REPO
 
@@ -63,6 +65,12 @@ class TestChain:
         assert report.intact, report.first
         assert report.records >= 75
         assert report.checkpoints >= 10
+        # Every checkpoint is a C2SP checkpoint whose root is the RFC 6962 root of the records it covers.
+        lines = [line for path in files for line in path.read_bytes().splitlines()]
+        for text in split_notes((tmp_path / "audit" / "checkpoints.note").read_text()):
+            checkpoint = peek(text)
+            assert checkpoint.origin == "hostgate.audit/test"
+            assert checkpoint.root == merkle.root([leaf(line) for line in lines[: checkpoint.size]])
 
     def test_submit_many_writes_in_order_and_answers_with_the_last_seq(self, tmp_path: Path) -> None:
         """A group is written in order between single records; its future is the last seq, once on disk."""
@@ -137,6 +145,19 @@ class TestCrash:
         )
         assert report.intact, report.first
         assert report.records >= acknowledged
+        # Restarted, the writer rebuilds the Merkle tree from the last checkpoint record's saved
+        # range plus the records after it; its next checkpoint must match the records exactly.
+        writer = writer_for(tmp_path / "audit", KeyRing.open(tmp_path / "keys"), every=100)
+        writer.open()
+        writer.submit({"event": "keys.rotated", "ts": "2026-11-29T00:00:00Z", "kid": "after"}).result()
+        writer.close()
+        after, files = _verify_dir(tmp_path)
+        assert after.intact, after.first
+        assert after.incomplete is None
+        lines = [line for path in files for line in path.read_bytes().splitlines()]
+        last = peek(split_notes((tmp_path / "audit" / "checkpoints.note").read_text())[-1])
+        assert last.size == len(lines)
+        assert last.root == merkle.root([leaf(line) for line in lines])
 
 
 class TestCancelledCallers:

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from gateway.audit.witness import CheckpointAnnouncement
 from gateway.bridge.models import (
     ConsentDecision,
     DeliveryReceipt,
@@ -18,6 +19,7 @@ from gateway.bridge.models import (
 from gateway.broker.topology import DEAD_LETTER_EXCHANGE, ROUTES
 from gateway.disclosure.document import DisclosureDocument, NoticeDocument
 from gateway.events import (
+    AUDIT_CHECKPOINT,
     CONSENT_DECISION,
     CONSUMED_FROM,
     DELIVERY_RECEIPT,
@@ -65,6 +67,7 @@ class TestAsyncApi:
             (INBOUND_MESSAGE, InboundMessage),
             (DELIVERY_RECEIPT, DeliveryReceipt),
             (CONSENT_DECISION, ConsentDecision),
+            (AUDIT_CHECKPOINT, CheckpointAnnouncement),
         ],
     )
     def test_bridge_payloads_match_models(self, event_type: str, model: type[BaseModel]) -> None:

@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from gateway.app import apply_config
+from gateway.audit.checkpoint import split_notes
 from gateway.http.keys import CONFIG
 from gateway.transparency import merkle, note
+from tests.audit.trails import build_trail
 from tests.conftest import edit
 from tests.support import gateway_client, served
 from tests.transparency.test_monitor import KEY, ORIGIN, FakeLog, _entry
@@ -84,3 +86,21 @@ async def test_go_catches_a_checkpoint_that_does_not_match_the_tiles(gocheck: Pa
     print(out)
     assert code == 1
     assert out.startswith("FAIL")
+
+
+async def test_go_verifies_the_audit_trail(tmp_path: Path, gocheck: Path) -> None:
+    """The audit trail's checkpoints open as signed notes and their roots match the records as tlog hashes them."""
+    trail = build_trail(tmp_path, 23, every=5, rotate_bytes=2000)
+    assert len(trail.files) > 1  # the tree runs across file rotation
+    code, out = await _run(gocheck, "audit", str(trail.checkpoints), trail.key, *map(str, trail.files))
+    print(out)
+    assert code == 0, out
+    notes = split_notes(trail.checkpoints.read_text())
+    assert len(notes) > 3
+    assert f"ok: {len(notes)} checkpoints" in out
+    # One changed byte in a record is caught by Go too.
+    first = trail.files[0]
+    first.write_bytes(first.read_bytes().replace(b'"k3"', b'"k4"', 1))
+    code, out = await _run(gocheck, "audit", str(trail.checkpoints), trail.key, *map(str, trail.files))
+    assert code != 0, out
+    assert "root" in out, out

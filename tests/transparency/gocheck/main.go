@@ -2,14 +2,20 @@
 // Go's golang.org/x/mod/sumdb/note (signed notes) and sumdb/tlog (RFC 6962 proofs, tiles).
 //
 //	gocheck <gateway base URL> <log vkey> [<business>/<revision> ...]
+//	gocheck audit <checkpoints file> <vkey> <trail file> ...
 //
 // It opens /log/checkpoint with the vkey, reads every leaf through tlog's TileHashReader
 // (which checks each tile against the checkpoint's root), proves and checks every record,
 // proves the log consistent from size 1 to now, and checks the gateway's own inclusion proof
 // of each named revision. Exit 0 and "ok" only if all of that holds.
+//
+// In audit mode it opens every note of an audit trail's checkpoints file with the vkey,
+// hashes the trail's record lines as tlog records, and checks each checkpoint's root and
+// an inclusion proof of every record in the newest checkpoint.
 package main
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -81,7 +87,96 @@ func openCheckpoint(text []byte, verifier note.Verifier) (tlog.Tree, string) {
 	return tlog.Tree{N: size, Hash: root}, lines[0]
 }
 
+func auditMain(args []string) {
+	if len(args) < 3 {
+		fail("usage: gocheck audit <checkpoints file> <vkey> <trail file> ...")
+	}
+	verifier, err := note.NewVerifier(args[1])
+	if err != nil {
+		fail("vkey: %v", err)
+	}
+	var stored []tlog.Hash
+	var records [][]byte
+	for _, path := range args[2:] {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			fail("%v", err)
+		}
+		for _, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+			hashes, err := tlog.StoredHashes(int64(len(records)), line, tlog.HashReaderFunc(
+				func(indexes []int64) ([]tlog.Hash, error) {
+					out := make([]tlog.Hash, len(indexes))
+					for i, index := range indexes {
+						out[i] = stored[index]
+					}
+					return out, nil
+				}))
+			if err != nil {
+				fail("stored hashes: %v", err)
+			}
+			stored = append(stored, hashes...)
+			records = append(records, line)
+		}
+	}
+	reader := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		for i, index := range indexes {
+			out[i] = stored[index]
+		}
+		return out, nil
+	})
+	text, err := os.ReadFile(args[0])
+	if err != nil {
+		fail("%v", err)
+	}
+	var last tlog.Tree
+	count := 0
+	// Notes follow one another: each ends at its signature line, the next starts right after.
+	for _, chunk := range splitNotes(string(text)) {
+		tree, origin := openCheckpoint([]byte(chunk), verifier)
+		if !strings.HasPrefix(origin, "hostgate.audit/") {
+			fail("origin %q", origin)
+		}
+		if tree.N > int64(len(records)) {
+			fail("checkpoint of %d, trail has %d", tree.N, len(records))
+		}
+		hash, err := tlog.TreeHash(tree.N, reader)
+		if err != nil || hash != tree.Hash {
+			fail("checkpoint of %d: root %s, trail gives %s (%v)", tree.N, tree.Hash, hash, err)
+		}
+		last = tree
+		count++
+	}
+	for i := int64(0); i < last.N; i++ {
+		proof, err := tlog.ProveRecord(last.N, i, reader)
+		if err != nil {
+			fail("prove record %d: %v", i, err)
+		}
+		if err := tlog.CheckRecord(proof, last.N, last.Hash, i, tlog.RecordHash(records[i])); err != nil {
+			fail("record %d: %v", i, err)
+		}
+	}
+	fmt.Printf("ok: %d checkpoints, all %d records proved\n", count, last.N)
+}
+
+func splitNotes(text string) []string {
+	var notes []string
+	current := ""
+	for _, line := range strings.SplitAfter(text, "\n") {
+		current += line
+		if strings.HasPrefix(line, "\u2014 ") {
+			notes = append(notes, current)
+			current = ""
+		}
+	}
+	return notes
+}
+
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "audit" {
+		auditMain(os.Args[2:])
+		return
+	}
 	if len(os.Args) < 3 {
 		fail("usage: gocheck <base URL> <vkey> [business/revision ...]")
 	}
