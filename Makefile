@@ -10,7 +10,7 @@ run:
 	.venv/bin/hostgate serve --config config --demo
 
 test:
-	@scripts/bootstrap --need-broker --need-browser --need-go $(if $(findstring postgresql,$(STORES)),--need-postgres)
+	@scripts/bootstrap --need-broker --need-browser --need-go --need-promtool $(if $(findstring postgresql,$(STORES)),--need-postgres)
 	@status=0; for store in $(STORES); do \
 	  echo "== make test: store engine $$store (HOSTGATE_TEST_STORE=$$store)"; \
 	  HOSTGATE_TEST_STORE=$$store .venv/bin/pytest || status=1; \

@@ -52,12 +52,13 @@ from gateway.http.keys import (
     TRANSPARENCY,
     WITNESS,
 )
-from gateway.http.metrics import METRICS, Metrics, metrics_middleware
+from gateway.http.metrics import METRICS, metrics_middleware
 from gateway.http.ratelimit import RateLimiter
 from gateway.relay.relay import OutboxRelay
 from gateway.reload import ConfigHolder
 from gateway.rights.sweeper import RetentionSweeper
 from gateway.store import open_store_at
+from gateway.telemetry.metrics import GatewayMetrics
 from gateway.transparency import note
 from gateway.transparency.log import TransparencyLog, open_log_key
 from gateway.transparency.submit import WitnessEndpoint
@@ -163,7 +164,7 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
         middlewares=[metrics_middleware, error_middleware, business_auth_middleware],
         client_max_size=settings.http.max_body_bytes,
     )
-    app[METRICS] = Metrics()
+    app[METRICS] = GatewayMetrics()
     app[RATE_LIMITER] = RateLimiter()
     app[CONFIG] = ConfigHolder(config)
     app[STORE] = open_store_at(
@@ -172,6 +173,7 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
     app[SIGNING_KEYS] = KeyRing.open(config.path(settings.signing_key_dir))
     app[WITNESS] = CheckpointForwarder(app[STORE])
     app[AUDIT] = make_trail(config, app[SIGNING_KEYS], on_checkpoint=app[WITNESS])
+    app[METRICS].watch_trail(app[AUDIT].writer)
     app[AUDIT_DRAIN] = AuditDrain(app[STORE], app[AUDIT])
     app[DISCLOSURES] = DisclosureService(app[STORE], app[SIGNING_KEYS], app[AUDIT])
     app[TRANSPARENCY] = TransparencyLog(
@@ -192,7 +194,7 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
         app[RELAY].broker_connected()
 
     app[BROKER] = BrokerLink(settings.broker, name=connection_name, on_connect=on_connect)
-    app[PUBLISHER] = Publisher(app[BROKER], settings.broker.publish_timeout_seconds)
+    app[PUBLISHER] = Publisher(app[BROKER], settings.broker.publish_timeout_seconds, app[METRICS])
     app[RELAY] = OutboxRelay(
         app[STORE],
         app[PUBLISHER],
@@ -200,6 +202,7 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
         app[AUDIT],
         signing=SigningPool(settings.broker.signing_processes),
         log_proof=app[TRANSPARENCY].proof_for_publish,
+        metrics=app[METRICS],
     )
     app[OUTBOUND_SERVICE] = OutboundService(app[STORE], app[DISCLOSURES], app[AUDIT], app[RELAY])
     retries = RetryScheduler(app[PUBLISHER], app[BROKER])
@@ -218,14 +221,20 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
         app[RELAY],
         retries,
         inbound_parking,
+        metrics=app[METRICS],
     )
 
     def consumer(queue: str, handler: Handler) -> QueueConsumer:
-        return QueueConsumer(app[BROKER], queue, handler, publisher=app[PUBLISHER])
+        return QueueConsumer(app[BROKER], queue, handler, publisher=app[PUBLISHER], metrics=app[METRICS])
 
     # Enough deliveries in flight for each group commit to cover many of them (one fsync).
     app[INBOUND_CONSUMER] = QueueConsumer(
-        app[BROKER], topology.INBOUND.queue, inbound, publisher=app[PUBLISHER], prefetch=INBOUND_PREFETCH
+        app[BROKER],
+        topology.INBOUND.queue,
+        inbound,
+        publisher=app[PUBLISHER],
+        prefetch=INBOUND_PREFETCH,
+        metrics=app[METRICS],
     )
     app[RECEIPT_CONSUMER] = consumer(
         topology.RECEIPTS.queue, ReceiptHandler(app[STORE], app[CONFIG], app[RELAY])
@@ -240,7 +249,12 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
     statuses = StatusWebhookHandler(app[CONFIG], status_retries, status_parking)
     app[PARKINGS] = (inbound_parking, status_parking)
     app[STATUS_CONSUMER] = QueueConsumer(
-        app[BROKER], topology.STATUSES.queue, statuses, publisher=app[PUBLISHER], prefetch=INBOUND_PREFETCH
+        app[BROKER],
+        topology.STATUSES.queue,
+        statuses,
+        publisher=app[PUBLISHER],
+        prefetch=INBOUND_PREFETCH,
+        metrics=app[METRICS],
     )
     app[SWEEPER] = RetentionSweeper(app[STORE], app[CONFIG], app[AUDIT], settings.retention.sweep_seconds)
     app.cleanup_ctx.extend([_store_ctx, _audit_ctx, _adapters_ctx, _disclosures_ctx, _broker_ctx])

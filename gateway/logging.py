@@ -1,8 +1,9 @@
-"""The one structlog pipeline: JSON lines with dotted event names and values as keys."""
+"""The one structlog pipeline: dotted event names, values as keys; JSON lines, or readable on a terminal."""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from typing import TextIO
@@ -63,9 +64,22 @@ def _scrub_values(
     return event
 
 
-def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
-    """Send structlog and stdlib logging (aiohttp, aio-pika) as JSON lines to ``stream``."""
+LOG_FORMATS = ("auto", "json", "console")
+
+
+def _renderer(out: TextIO, log_format: str) -> structlog.typing.Processor:
+    """JSON for machines; aligned, coloured key=value lines for a person at a terminal."""
+    console = log_format == "console" or (log_format == "auto" and out.isatty())
+    if not console:
+        return structlog.processors.JSONRenderer()
+    colors = out.isatty() and not os.environ.get("NO_COLOR")
+    return structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=structlog.dev.plain_traceback)
+
+
+def configure_logging(level: str = "info", stream: TextIO | None = None, log_format: str = "auto") -> None:
+    """Send structlog and stdlib logging (aiohttp, aio-pika) to ``stream``: JSON unless it is a terminal."""
     out = stream or sys.stdout
+    renderer = _renderer(out, log_format)
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -77,7 +91,7 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
             *shared,
             structlog.processors.format_exc_info,
             _scrub_values,
-            structlog.processors.JSONRenderer(),
+            renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(out),
@@ -90,7 +104,7 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
                 _scrub_values,
-                structlog.processors.JSONRenderer(),
+                renderer,
             ],
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
         )

@@ -78,6 +78,7 @@ class ChainWriter:
         self._file: Any = None
         self._index = 0
         self.seq = 0
+        self.appended = 0  # records this writer added (a metric)
         self.head = GENESIS
         self._tree = CompactRange()
         self._checkpointed = 0
@@ -185,6 +186,7 @@ class ChainWriter:
         if self._file.tell() >= self.settings.rotate_bytes:
             self._rotate()
         self.seq += 1
+        self.appended += 1
         line, self.head = seal(fields, self.seq, self.head)
         self._file.write(line)
         self._tree.append(leaf(line[:-1]))
@@ -203,6 +205,16 @@ class ChainWriter:
         log.info("audit.rotated", file=file_name(self._index), seq=self.seq)
 
     # -- checkpoints ------------------------------------------------------------------------
+
+    @property
+    def uncheckpointed(self) -> int:
+        """Records written since the last signed checkpoint."""
+        return self.seq - self._checkpointed
+
+    @property
+    def checkpoint_age_seconds(self) -> float:
+        """Seconds since the last signed checkpoint (or since the writer opened)."""
+        return time.monotonic() - self._last_checkpoint
 
     def _checkpoint_due(self) -> bool:
         if self.seq <= self._checkpointed:

@@ -37,6 +37,7 @@ from gateway.relay.relay import OutboxRelay
 from gateway.relay.rows import outbox_row
 from gateway.reload import ConfigHolder
 from gateway.store import Store, Unit
+from gateway.telemetry.metrics import GatewayMetrics
 
 log = structlog.get_logger("hostgate.inbound")
 
@@ -54,8 +55,11 @@ class InboundHandler:
         relay: OutboxRelay,
         retries: RetryScheduler,
         parking: Parking,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self._config = config
+        self._metrics = metrics or GatewayMetrics()
+        self._retrying: dict[str, int] = {}  # business -> retries scheduled here, not yet back
         self._retries = retries
         self._parking = parking
         self._rng = random.Random()  # noqa: S311 -- jitter, not a secret
@@ -83,6 +87,8 @@ class InboundHandler:
         business = self._config.current.businesses.get(message.business_id)
         if business is None:
             raise PoisonMessageError(f"unknown business {message.business_id!r}")
+        if not parked and attempt_of(event) > 1:
+            self._count_retry(business.id, -1)
         latest = await self._disclosures.latest(business.id)
         if latest is None:
             raise PoisonMessageError(f"business {business.id!r} has no disclosure yet")
@@ -163,16 +169,25 @@ class InboundHandler:
         if reason is not None:
             await self._give_up(event, message, business, revision, f"endpoint disabled: {reason}")
             return
+
+        async def call() -> DeliveryResult:
+            started = time.perf_counter()
+            try:
+                return await business.adapter.deliver(envelope)
+            finally:
+                self._metrics.delivery_latency.labels(business.id).observe(time.perf_counter() - started)
+
         # The business's bulkhead covers the host call alone: the store work is no host's to hold up.
         result = await self._parking.attempt(
             event,
             business.id,
-            lambda: business.adapter.deliver(envelope),
+            call,
             parked=parked,
             limit=business.file.delivery.max_in_flight,
             parked_handler=self.parked,
         )
         if result is None:
+            self._metrics.deliveries.labels(business.id, "parked").inc()
             return  # parked: it comes back from the business's parking queue
         if result.outcome == "delivered":
             await self._delivered(event, message, business, revision)
@@ -214,6 +229,14 @@ class InboundHandler:
             )
             return
         await self._retries.later(event, business.id, delay, attempt + 1)
+        self._metrics.deliveries.labels(business.id, "retry").inc()
+        self._count_retry(business.id, +1)
+
+    def _count_retry(self, business_id: str, change: int) -> None:
+        # Per process and never below zero: after a restart, retries scheduled before it come back too.
+        pending = max(self._retrying.get(business_id, 0) + change, 0)
+        self._retrying[business_id] = pending
+        self._metrics.retries_pending.labels(business_id).set(pending)
 
     async def _disable(self, business: Business, reason: str) -> None:
         event = CloudEvent(
@@ -239,6 +262,8 @@ class InboundHandler:
     ) -> None:
         """Dead-letter the delivery (kept for replay), mark the message failed, tell the network."""
         await self._retries.dead(event, business.id, reason)
+        self._metrics.deliveries.labels(business.id, "dead_lettered").inc()
+        self._metrics.dead_letters.labels(business.id).inc()
         receipt = _receipt(
             message, "rejected", revision=revision, key_id=business.facts.endpoint_key.kid, reason=reason
         )
@@ -276,6 +301,7 @@ class InboundHandler:
                 revision=revision,
             )
         self.delivered += 1
+        self._metrics.deliveries.labels(business.id, "delivered").inc()
         self._relay.wake()
 
     @staticmethod

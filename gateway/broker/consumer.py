@@ -24,6 +24,7 @@ from gateway.broker.link import BrokerLink
 from gateway.broker.publisher import Outgoing, Publisher
 from gateway.broker.topology import DEAD_LETTER_EXCHANGE
 from gateway.errors import CloudEventError, HostgateError, PoisonMessageError
+from gateway.telemetry.metrics import GatewayMetrics
 
 log = structlog.get_logger("hostgate.consumer")
 
@@ -36,9 +37,17 @@ class QueueConsumer:
     """One queue, one handler; re-subscribes whenever the broker comes back."""
 
     def __init__(
-        self, link: BrokerLink, queue: str, handler: Handler, *, publisher: Publisher, prefetch: int = 100
+        self,
+        link: BrokerLink,
+        queue: str,
+        handler: Handler,
+        *,
+        publisher: Publisher,
+        prefetch: int = 100,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self._link = link
+        self._metrics = metrics or GatewayMetrics()
         self._publisher = publisher
         self._queue = queue
         self._handler = handler
@@ -99,8 +108,10 @@ class QueueConsumer:
             log.warning("consumer.retry", queue=self._queue, error=detail[:200])
             await asyncio.sleep(0.5)
             await message.channel.basic_nack(tag, requeue=True)
+            self._metrics.consumed.labels(self._queue, "requeue").inc()
             return
         self.handled += 1
+        self._metrics.consumed.labels(self._queue, "ack").inc()
         # Queued, not awaited until written: an ack lost with the connection means a redelivery,
         # which the handlers already take (the same as an ack lost on the wire).
         await message.channel.basic_ack(tag, wait=False)
@@ -127,6 +138,7 @@ class QueueConsumer:
         else:
             await message.channel.basic_ack(tag)
         self.dead_lettered += 1
+        self._metrics.consumed.labels(self._queue, "poison").inc()
         log.warning("consumer.dead_lettered", queue=self._queue, reason=reason[:200])
 
 

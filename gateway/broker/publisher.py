@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from pamqp import commands as spec
 from gateway.broker.cloudevents import CONTENT_TYPE, CloudEvent
 from gateway.broker.link import BrokerLink
 from gateway.errors import BrokerError, PublishNotConfirmed
+from gateway.telemetry.metrics import GatewayMetrics
 
 log = structlog.get_logger("hostgate.publisher")
 
@@ -70,9 +72,10 @@ class Outgoing:
 class Publisher:
     """Owns one confirming channel on the broker link; reopened when it closes."""
 
-    def __init__(self, link: BrokerLink, timeout: float) -> None:
+    def __init__(self, link: BrokerLink, timeout: float, metrics: GatewayMetrics | None = None) -> None:
         self._link = link
         self._timeout = timeout
+        self._metrics = metrics or GatewayMetrics()
         self._channel: AbstractChannel | None = None
         self._lock = asyncio.Lock()
         self._closing: set[asyncio.Task[None]] = set()
@@ -107,7 +110,9 @@ class Publisher:
             # framing itself; the underlying aiormq channel takes properties directly.
             underlay = await channel.get_underlay_channel()
         except _FAILURES as exc:
+            self._metrics.publishes.labels("failed").inc(len(items))
             raise BrokerError(f"cannot publish: {type(exc).__name__}") from exc
+        started = time.perf_counter()
         results = await asyncio.gather(
             *(
                 underlay.basic_publish(
@@ -127,7 +132,10 @@ class Publisher:
             if isinstance(result, BaseException):
                 break
             confirmed += 1
+        self._metrics.confirm_latency.observe(time.perf_counter() - started)
+        self._metrics.publishes.labels("confirmed").inc(confirmed)
         if confirmed < len(items):
+            self._metrics.publishes.labels("failed").inc(len(items) - confirmed)
             failure = results[confirmed]
             self._drop_channel_after(failure)
             log.warning(

@@ -22,7 +22,7 @@ from gateway.config.loader import GatewayConfig
 from gateway.errors import HostgateError
 from gateway.http.connections import DeadlineSite
 from gateway.http.keys import CONFIG
-from gateway.logging import configure_logging
+from gateway.logging import LOG_FORMATS, configure_logging
 
 log = structlog.get_logger("hostgate.serve")
 
@@ -35,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--port", type=int, default=None, help="override http.port (0 picks a free one)")
     serve.add_argument("--log-level", default="info")
     serve.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="auto",
+        help="auto (default): readable and coloured on a terminal, JSON lines otherwise",
+    )
+    serve.add_argument(
         "--demo",
         action="store_true",
         help=f"allow the repository's public demo credentials (also {DEMO_ENV}=1); never in production",
@@ -44,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_serve(args: argparse.Namespace) -> int:
     """Load config, then serve until a stop signal."""
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, log_format=args.log_format)
     config = load_or_report(args.config)
     if config is None:
         return EXIT_INVALID

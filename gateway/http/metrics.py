@@ -1,34 +1,24 @@
-"""Prometheus metrics at ``/metrics``."""
+"""Prometheus metrics at ``/metrics``: HTTP requests counted here, the rest from ``gateway/telemetry``."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
 
+import structlog
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.errors import StoreError
+from gateway.http.keys import BROKER, CONFIG, STORE
+from gateway.telemetry.metrics import GatewayMetrics
+from gateway.telemetry.snapshot import refresh
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 routes = web.RouteTableDef()
+log = structlog.get_logger("hostgate.metrics")
 
-
-class Metrics:
-    """The gateway's metrics, in a registry of its own (one per app)."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "hostgate_http_requests_total",
-            "HTTP requests",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "hostgate_http_request_seconds", "HTTP request latency", ["route"], registry=self.registry
-        )
-
-
-METRICS = web.AppKey("metrics", Metrics)
+METRICS = web.AppKey("metrics", GatewayMetrics)
 
 
 @web.middleware
@@ -38,13 +28,24 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     response = await handler(request)
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
     metrics = request.app[METRICS]
-    metrics.requests.labels(request.method, route, str(response.status)).inc()
-    metrics.latency.labels(route).observe(time.perf_counter() - started)
+    metrics.http_requests.labels(request.method, route, str(response.status)).inc()
+    metrics.http_latency.labels(route).observe(time.perf_counter() - started)
     return response
 
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     """The Prometheus text exposition."""
-    body = generate_latest(request.app[METRICS].registry)
+    app = request.app
+    try:
+        await refresh(
+            app[METRICS],
+            app[STORE],
+            app[CONFIG].current.businesses,
+            broker_up=app[BROKER].status().connected,
+        )
+    except StoreError as exc:
+        # The counters are still worth serving; the stored-state gauges keep their last values.
+        log.warning("metrics.state_unreadable", error=str(exc)[:200])
+    body = generate_latest(app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -30,6 +30,7 @@ from gateway.errors import BrokerError, CheckpointError
 from gateway.events import DISCLOSURE_PUBLISHED
 from gateway.store import Store
 from gateway.store.records import OutboxDepth, OutboxRow, RowKind
+from gateway.telemetry.metrics import GatewayMetrics
 from gateway.waiting import wait_event
 
 log = structlog.get_logger("hostgate.relay")
@@ -59,7 +60,9 @@ class OutboxRelay:
         idle_poll: float = 1.0,
         signing: SigningPool | None = None,
         log_proof: LogProof | None = None,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
+        self._metrics = metrics or GatewayMetrics()
         self._store = store
         self._publisher = publisher
         self._keys = keys
@@ -250,6 +253,7 @@ class OutboxRelay:
                     notice_id=notice_id,
                     reason=reason,
                 )
+        self._metrics.notices_sent.labels(row.business_id).inc(len(sent))
 
     async def depth(self) -> OutboxDepth:
         """What is waiting in the outbox."""

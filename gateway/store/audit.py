@@ -21,6 +21,11 @@ class SqlAuditStaging:
         rows = await self._sql.all("SELECT id, record FROM audit_staged ORDER BY id LIMIT ?", (limit,))
         return [StagedRecord(int(r[0]), bytes(r[1])) for r in rows]
 
+    async def count(self) -> int:
+        """How many records wait for the chain (the drain's lag)."""
+        row = await self._sql.one("SELECT count(*) FROM audit_staged")
+        return 0 if row is None else int(row[0])
+
     async def forget(self, up_to: int) -> None:
         """Drop staged records with id ≤ ``up_to`` (the trail has them)."""
         await self._sql.execute("DELETE FROM audit_staged WHERE id <= ?", (up_to,))

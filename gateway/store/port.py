@@ -173,6 +173,9 @@ class AuditStaging(Protocol):
     async def pending(self, limit: int) -> list[StagedRecord]:
         """The oldest staged records."""
 
+    async def count(self) -> int:
+        """How many records wait for the chain (the drain's lag)."""
+
     async def forget(self, up_to: int) -> None:
         """Drop staged records with id ≤ ``up_to`` (the trail has them)."""
 

@@ -359,6 +359,7 @@ class TestAuditStaging:
             await tx.audit.forget(staged[2].id)
         async with store.read() as tx:
             assert [s.record for s in await tx.audit.pending(10)] == [b'{"n":3}', b'{"n":4}']
+            assert await tx.audit.count() == 2
 
 
 _CRASH = """
