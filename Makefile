@@ -7,7 +7,7 @@ STORES ?= sqlite postgresql
 
 run:
 	@scripts/bootstrap
-	.venv/bin/hostgate serve --config config --demo
+	.venv/bin/hostgate serve --config config --demo --demo-hosts
 
 test:
 	@scripts/bootstrap --need-broker --need-browser --need-go --need-promtool $(if $(findstring postgresql,$(STORES)),--need-postgres)

@@ -59,6 +59,7 @@ class Sent:
     plaintext: bytes
     sealed_to: list[str] = field(default_factory=list)
     delivered: bool = False
+    failure: str | None = None  # the reason of a "rejected" receipt
 
 
 @dataclass
@@ -148,6 +149,8 @@ class NetworkSimulator:
             return
         if receipt.status == "delivered":
             sent.delivered = True
+        elif receipt.status == "rejected":
+            sent.failure = receipt.reason or "rejected"
         elif receipt.status == "disclosure_stale":
             await self._resend_pending(sent.user, sent.business_id)
 

@@ -91,7 +91,7 @@ def _read_json_lines(stream: IO[str], until_event: str, timeout: float) -> list[
 
 @contextmanager
 def serving(
-    config: Path, env: dict[str, str] | None = None
+    config: Path, env: dict[str, str] | None = None, extra: tuple[str, ...] = ()
 ) -> Iterator[tuple[subprocess.Popen[str], int, list[dict[str, Any]]]]:
     """Run `hostgate serve --port 0`; yield the process, its port and its log lines (kept growing).
 
@@ -99,7 +99,18 @@ def serving(
     list holds every JSON line it printed, and is complete once the process exits.
     """
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config), "--port", "0", "--demo"],
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli.main",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            "0",
+            "--demo",
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

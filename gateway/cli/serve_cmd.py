@@ -19,7 +19,8 @@ from gateway.app import apply_config, build_app
 from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
 from gateway.config.demo import DEMO_ENV, public_demo_credentials
 from gateway.config.loader import GatewayConfig
-from gateway.errors import HostgateError
+from gateway.demo.hosts import DEMO_KEYS_DIR, demo_hosts
+from gateway.errors import AdapterError, HostgateError
 from gateway.http.connections import DeadlineSite
 from gateway.http.keys import CONFIG
 from gateway.logging import LOG_FORMATS, configure_logging
@@ -45,6 +46,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help=f"allow the repository's public demo credentials (also {DEMO_ENV}=1); never in production",
     )
+    serve.add_argument(
+        "--demo-hosts",
+        type=Path,
+        nargs="?",
+        const=DEMO_KEYS_DIR,
+        default=None,
+        metavar="KEYS_DIR",
+        help="also answer the example businesses' loopback URLs as their hosts, with the demo keys"
+        f" (default {DEMO_KEYS_DIR}); needs --demo",
+    )
     serve.set_defaults(run=run_serve)
 
 
@@ -56,10 +67,13 @@ def run_serve(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     if not _demo_allowed(args, config):
         return EXIT_INVALID
+    if args.demo_hosts is not None and not (args.demo or os.environ.get(DEMO_ENV) == "1"):
+        print("error: --demo-hosts answers with the public demo keys: it needs --demo", file=sys.stderr)
+        return EXIT_INVALID
     host = args.host or config.settings.http.host
     port = config.settings.http.port if args.port is None else args.port
     try:
-        _run(_serve(config, host, port))
+        _run(_serve(config, host, port, args.demo_hosts))
     except HostgateError as exc:
         # A resource the gateway cannot start without (the store, the trail): say which, plainly.
         log.error("gateway.start_failed", code=exc.code, error=str(exc))  # noqa: TRY400 -- no traceback: the message says it all
@@ -114,8 +128,17 @@ def _room_for_connections(max_connections: int) -> None:
             log.warning("http.file_limit_low", max_connections=max_connections, open_file_limit=raised)
 
 
-async def _serve(config: GatewayConfig, host: str, port: int) -> None:
+async def _serve(config: GatewayConfig, host: str, port: int, demo_keys: Path | None = None) -> None:
     stop = asyncio.Event()
+    hosts = None
+    if demo_keys is not None:
+        hosts = demo_hosts(list(config.businesses.values()), demo_keys)
+        if not hosts.routes:
+            raise AdapterError(f"--demo-hosts: no business has a loopback URL and a key in {demo_keys}")
+        try:
+            await hosts.start()
+        except OSError as exc:
+            raise AdapterError(f"--demo-hosts: cannot listen for the demo hosts: {exc.strerror}") from exc
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -152,4 +175,6 @@ async def _serve(config: GatewayConfig, host: str, port: int) -> None:
     log.info("gateway.stopping")
     await asyncio.gather(*reloads, return_exceptions=True)
     await runner.cleanup()
+    if hosts is not None:
+        await hosts.close()
     log.info("gateway.stopped")

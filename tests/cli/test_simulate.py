@@ -44,6 +44,8 @@ async def test_simulate_delivers_everything(config_dir: Path) -> None:
     text = out.decode()
     print(text)
     assert proc.returncode == 0, text + err.decode()
-    assert "delivered: 12  undelivered: 0" in text
+    summary = {line[:32].strip(): line[32:].split() for line in text.splitlines() if line[:32].strip()}
+    assert summary["delivered (opened by the host)"][-1] == "12"
+    assert summary["not delivered"][-1] == "0"
     assert sum(len(v) for v in hosts.opened.values()) == 12
     assert hosts.unopenable == []
