@@ -28,7 +28,7 @@ from gateway.console.routes import add_console
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.service import DisclosureService
 from gateway.disclosure.signing_pool import SigningPool
-from gateway.http import health, jwks, messages, metrics, network, openapi, public, transparency
+from gateway.http import health, jwks, messages, metrics, network, openapi, operator, public, transparency
 from gateway.http.auth import business_auth_middleware
 from gateway.http.errors import error_middleware
 from gateway.http.keys import (
@@ -258,7 +258,7 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
     )
     app[SWEEPER] = RetentionSweeper(app[STORE], app[CONFIG], app[AUDIT], settings.retention.sweep_seconds)
     app.cleanup_ctx.extend([_store_ctx, _audit_ctx, _adapters_ctx, _disclosures_ctx, _broker_ctx])
-    for module in (health, jwks, messages, metrics, network, openapi, public, transparency):
+    for module in (health, jwks, messages, metrics, network, openapi, operator, public, transparency):
         app.add_routes(module.routes)
     add_console(app)
     return app

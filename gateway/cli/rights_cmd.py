@@ -14,7 +14,7 @@ import aiohttp
 from gateway.audit.setup import make_trail
 from gateway.audit.staging import AuditDrain
 from gateway.audit.trail import AuditTrail
-from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
+from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, EXIT_USAGE, load_or_report
 from gateway.config.loader import GatewayConfig
 from gateway.disclosure.keys import KeyRing
 from gateway.errors import TrailLocked
@@ -26,11 +26,19 @@ from gateway.store import Store, open_store_at
 TOKEN_ENV = "HOSTGATE_NETWORK_TOKEN"  # noqa: S105 -- the name of a variable, not a secret
 
 
+OPERATOR_KEY_ENV = "HOSTGATE_OPERATOR_KEY"
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``purge`` and ``export``."""
     purge_cmd = subparsers.add_parser("purge", help="remove data past each business's retention")
     purge_cmd.add_argument("--config", type=Path, default=DEFAULT_CONFIG_DIR)
     purge_cmd.add_argument("--dry-run", action="store_true", help="count what would go; change nothing")
+    purge_cmd.add_argument(
+        "--gateway",
+        default=None,
+        help=f"ask the running gateway at this URL to purge (operator key in {OPERATOR_KEY_ENV})",
+    )
     purge_cmd.set_defaults(run=run_purge)
     export = subparsers.add_parser("export", help="everything hostgate holds about a user, as JSON")
     export.add_argument("user_id")
@@ -59,10 +67,43 @@ def _open_trail(config: GatewayConfig) -> AuditTrail | None:
 
 def run_purge(args: argparse.Namespace) -> int:
     """Purge now (audited), or count with --dry-run."""
+    if args.gateway is not None:
+        if args.dry_run:
+            print("error: --dry-run counts from the store directly; leave out --gateway", file=sys.stderr)
+            return EXIT_USAGE
+        return asyncio.run(_purge_remote(args.gateway))
     config = load_or_report(args.config)
     if config is None:
         return EXIT_INVALID
     return asyncio.run(_purge(config, dry_run=args.dry_run))
+
+
+async def _purge_remote(gateway: str) -> int:
+    """POST /operator/purge with the operator key; print what the gateway removed."""
+    key = os.environ.get(OPERATOR_KEY_ENV)
+    if not key:
+        print(
+            f"error: set {OPERATOR_KEY_ENV} to an operator key ([console] operator_key_hashes)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    url = f"{gateway.rstrip('/')}/operator/purge"
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                url, headers={"Authorization": f"Bearer {key}"}, timeout=aiohttp.ClientTimeout(total=120)
+            ) as response,
+        ):
+            body = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        print(f"error: {url}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if response.status != 200:  # noqa: PLR2004 -- the one success answer
+        print(f"error: {url}: {response.status} {body.get('error', body)}", file=sys.stderr)
+        return EXIT_INVALID
+    _print_report(PurgeReport(dry_run=False, removed=body["removed"]), "removed")
+    return EXIT_OK
 
 
 async def _purge(config: GatewayConfig, *, dry_run: bool) -> int:
@@ -79,7 +120,8 @@ async def _purge(config: GatewayConfig, *, dry_run: bool) -> int:
             if trail is None:
                 print(
                     f"the running gateway purges every {config.settings.retention.sweep_seconds:g} s;"
-                    " stop it to purge by hand, or use --dry-run",
+                    f" to purge now, ask it: --gateway URL with {OPERATOR_KEY_ENV} set"
+                    " (or stop it, or use --dry-run)",
                     file=sys.stderr,
                 )
                 return EXIT_INVALID
@@ -90,13 +132,16 @@ async def _purge(config: GatewayConfig, *, dry_run: bool) -> int:
                 trail.writer.close()
     finally:
         await store.aclose()
-    verb = "would remove" if dry_run else "removed"
+    _print_report(report, "would remove" if dry_run else "removed")
+    return EXIT_OK
+
+
+def _print_report(report: PurgeReport, verb: str) -> None:
     if not report.removed:
         print(f"nothing past retention; {verb} 0 rows")
     for business_id, counts in sorted(report.removed.items()):
         detail = ", ".join(f"{table}={n}" for table, n in counts.items() if n)
         print(f"{business_id}: {verb} {report.total(business_id)} rows ({detail})")
-    return EXIT_OK
 
 
 def run_export(args: argparse.Namespace) -> int:
