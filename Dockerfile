@@ -10,7 +10,7 @@ COPY pyproject.toml README.md ./
 COPY gateway ./gateway
 COPY adapters ./adapters
 RUN pip install --no-cache-dir --upgrade "pip>=24" \
- && pip wheel --no-cache-dir --wheel-dir /wheels .
+ && pip wheel --no-cache-dir --wheel-dir /wheels ".[tracing]"
 
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -9,6 +9,7 @@ import aiohttp
 
 from adapters.base import DeliveryResult
 from adapters.egress import DestinationRefused, EgressPolicy, guarded_session
+from gateway.telemetry.tracing import trace_headers
 
 _GONE = 410
 _TOO_MANY = 429
@@ -49,6 +50,9 @@ async def post(
     """POST once (destination checked, no redirects, the answer read with a cap) and classify it."""
     try:
         policy.check_url(url)
+        # With tracing on and inside a span, the host gets its traceparent (W3C Trace Context).
+        if traced := trace_headers():
+            headers = {**headers, **traced}
         async with session.post(url, data=body, headers=headers, allow_redirects=False) as response:
             # Drain at most a little of the body so the connection can be reused.
             await response.content.read(4096)

@@ -6,7 +6,7 @@ import argparse
 
 import uvloop
 
-from bench import delivery, fanout, ingest, soak
+from bench import delivery, fanout, ingest, soak, tracing_cost
 from bench.engines import ENGINES
 
 
@@ -29,6 +29,8 @@ def main() -> None:
         uvloop.run(delivery.run(engine=engine)).report()
         for result in ingest.run(engine=engine):
             result.report()
+    # Tracing off against tracing code absent (a worktree of the commit before it); any engine will do.
+    tracing_cost.run(tracing_cost.default_baseline()).report()
     if args.soak_minutes > 0:
         soak.run(minutes=args.soak_minutes).report()
 

@@ -69,10 +69,12 @@ def _wait_ready(url: str, within: float = 30) -> None:
 
 
 @contextmanager
-def gateway_server(command: list[str], ready_url: str, env: dict[str, str]) -> Iterator[int]:
+def gateway_server(
+    command: list[str], ready_url: str, env: dict[str, str], cwd: Path = REPO
+) -> Iterator[int]:
     """Run a server until the block ends, once ``ready_url`` answers 200; yields its pid."""
     process = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         _wait_ready(ready_url)
@@ -85,10 +87,12 @@ def gateway_server(command: list[str], ready_url: str, env: dict[str, str]) -> I
             process.kill()
 
 
-def bench_config(base: Path, *, audit: bool, store: str | None = None) -> Path:
+def bench_config(
+    base: Path, *, audit: bool, store: str | None = None, source: Path = REPO / "config"
+) -> Path:
     """A copy of the example config: private state, a rate limit out of the way, audit on or off."""
     target = base / ("audit-on" if audit else "audit-off") / "config"
-    shutil.copytree(REPO / "config", target)
+    shutil.copytree(source, target)
     use_store(target, store)
     business = target / "businesses" / "warung-sari.toml"
     business.write_text(

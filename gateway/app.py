@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import structlog
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from gateway.audit.setup import make_trail
 from gateway.audit.staging import AuditDrain, stage
@@ -21,6 +22,7 @@ from gateway.bridge.status_webhooks import StatusWebhookHandler
 from gateway.broker import topology
 from gateway.broker.consumer import Handler, QueueConsumer
 from gateway.broker.link import BrokerLink
+from gateway.broker.probe import QueueProbe
 from gateway.broker.publisher import Publisher
 from gateway.broker.retries import STATUS_RETRIES, RetryScheduler
 from gateway.config.loader import GatewayConfig
@@ -37,6 +39,7 @@ from gateway.http.keys import (
     BROKER,
     CONFIG,
     CONSENT_CONSUMER,
+    CONSUMERS,
     DISCLOSURES,
     INBOUND_CONSUMER,
     OUTBOUND_SERVICE,
@@ -49,16 +52,19 @@ from gateway.http.keys import (
     STATUS_CONSUMER,
     STORE,
     SWEEPER,
+    TRACING,
     TRANSPARENCY,
     WITNESS,
 )
 from gateway.http.metrics import METRICS, metrics_middleware
 from gateway.http.ratelimit import RateLimiter
+from gateway.http.tracing import tracing_middleware
 from gateway.relay.relay import OutboxRelay
 from gateway.reload import ConfigHolder
 from gateway.rights.sweeper import RetentionSweeper
 from gateway.store import open_store_at
 from gateway.telemetry.metrics import GatewayMetrics
+from gateway.telemetry.tracing import Tracing, TracingOptions
 from gateway.transparency import note
 from gateway.transparency.log import TransparencyLog, open_log_key
 from gateway.transparency.submit import WitnessEndpoint
@@ -134,7 +140,7 @@ async def _disclosures_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[BROKER].start()
     await app[RELAY].start()
-    consumers = (app[INBOUND_CONSUMER], app[RECEIPT_CONSUMER], app[CONSENT_CONSUMER], app[STATUS_CONSUMER])
+    consumers = app[CONSUMERS]
     for consumer in consumers:
         await consumer.start()
     await app[SWEEPER].start()
@@ -147,6 +153,8 @@ async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[RELAY].close()
     await app[PUBLISHER].close()
     await app[BROKER].close()
+    # Last: spans of the shutdown itself are exported too.
+    await asyncio.to_thread(app[TRACING].shutdown)
 
 
 async def apply_config(app: web.Application, config: GatewayConfig) -> None:
@@ -157,13 +165,18 @@ async def apply_config(app: web.Application, config: GatewayConfig) -> None:
         app[RELAY].wake()
 
 
-def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.Application:
-    """The gateway as an aiohttp application."""
+def build_app(
+    config: GatewayConfig, connection_name: str = "hostgate", tracing: Tracing | None = None
+) -> web.Application:
+    """The gateway as an aiohttp application (``tracing`` replaces what ``[tracing]`` asks for)."""
     settings = config.settings
-    app = web.Application(
-        middlewares=[metrics_middleware, error_middleware, business_auth_middleware],
-        client_max_size=settings.http.max_body_bytes,
-    )
+    if tracing is None:
+        tracing = Tracing.from_options(TracingOptions(**settings.tracing.model_dump(mode="json")))
+    middlewares: list[Middleware] = [metrics_middleware, error_middleware, business_auth_middleware]
+    if tracing.enabled:  # installed only when on: off costs the request path nothing
+        middlewares.insert(1, tracing_middleware(tracing))
+    app = web.Application(middlewares=middlewares, client_max_size=settings.http.max_body_bytes)
+    app[TRACING] = tracing
     app[METRICS] = GatewayMetrics()
     app[RATE_LIMITER] = RateLimiter()
     app[CONFIG] = ConfigHolder(config)
@@ -203,8 +216,21 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
         signing=SigningPool(settings.broker.signing_processes),
         log_proof=app[TRANSPARENCY].proof_for_publish,
         metrics=app[METRICS],
+        tracing=tracing,
     )
     app[OUTBOUND_SERVICE] = OutboundService(app[STORE], app[DISCLOSURES], app[AUDIT], app[RELAY])
+    _add_consumers(app, tracing)
+    app[SWEEPER] = RetentionSweeper(app[STORE], app[CONFIG], app[AUDIT], settings.retention.sweep_seconds)
+    app.cleanup_ctx.extend([_store_ctx, _audit_ctx, _adapters_ctx, _disclosures_ctx, _broker_ctx])
+    for module in (health, jwks, messages, metrics, network, openapi, operator, public, transparency):
+        app.add_routes(module.routes)
+    add_console(app)
+    return app
+
+
+def _add_consumers(app: web.Application, tracing: Tracing) -> None:
+    """The consumers of hostgate's own queues, their handlers and the businesses' bulkheads."""
+    broker = app[CONFIG].current.settings.broker
     retries = RetryScheduler(app[PUBLISHER], app[BROKER])
 
     def max_in_flight(business_id: str) -> int:
@@ -222,20 +248,24 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
         retries,
         inbound_parking,
         metrics=app[METRICS],
+        tracing=tracing,
     )
 
-    def consumer(queue: str, handler: Handler) -> QueueConsumer:
-        return QueueConsumer(app[BROKER], queue, handler, publisher=app[PUBLISHER], metrics=app[METRICS])
+    def consumer(queue: str, handler: Handler, prefetch: int = 100) -> QueueConsumer:
+        probe = QueueProbe(queue, broker.probe_interval_seconds, broker.probe_deadline_seconds)
+        return QueueConsumer(
+            app[BROKER],
+            queue,
+            handler,
+            publisher=app[PUBLISHER],
+            prefetch=prefetch,
+            metrics=app[METRICS],
+            probe=probe,
+            tracing=tracing,
+        )
 
     # Enough deliveries in flight for each group commit to cover many of them (one fsync).
-    app[INBOUND_CONSUMER] = QueueConsumer(
-        app[BROKER],
-        topology.INBOUND.queue,
-        inbound,
-        publisher=app[PUBLISHER],
-        prefetch=INBOUND_PREFETCH,
-        metrics=app[METRICS],
-    )
+    app[INBOUND_CONSUMER] = consumer(topology.INBOUND.queue, inbound, INBOUND_PREFETCH)
     app[RECEIPT_CONSUMER] = consumer(
         topology.RECEIPTS.queue, ReceiptHandler(app[STORE], app[CONFIG], app[RELAY])
     )
@@ -248,17 +278,10 @@ def build_app(config: GatewayConfig, connection_name: str = "hostgate") -> web.A
     status_parking = Parking(Bulkhead(max_in_flight), status_retries, app[BROKER], app[PUBLISHER])
     statuses = StatusWebhookHandler(app[CONFIG], status_retries, status_parking)
     app[PARKINGS] = (inbound_parking, status_parking)
-    app[STATUS_CONSUMER] = QueueConsumer(
-        app[BROKER],
-        topology.STATUSES.queue,
-        statuses,
-        publisher=app[PUBLISHER],
-        prefetch=INBOUND_PREFETCH,
-        metrics=app[METRICS],
+    app[STATUS_CONSUMER] = consumer(topology.STATUSES.queue, statuses, INBOUND_PREFETCH)
+    app[CONSUMERS] = (
+        app[INBOUND_CONSUMER],
+        app[RECEIPT_CONSUMER],
+        app[CONSENT_CONSUMER],
+        app[STATUS_CONSUMER],
     )
-    app[SWEEPER] = RetentionSweeper(app[STORE], app[CONFIG], app[AUDIT], settings.retention.sweep_seconds)
-    app.cleanup_ctx.extend([_store_ctx, _audit_ctx, _adapters_ctx, _disclosures_ctx, _broker_ctx])
-    for module in (health, jwks, messages, metrics, network, openapi, operator, public, transparency):
-        app.add_routes(module.routes)
-    add_console(app)
-    return app

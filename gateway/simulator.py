@@ -44,6 +44,7 @@ from gateway.events import (
 from gateway.http.public import JWS_HEADER
 from gateway.ids import new_id, new_uuid
 from gateway.sealing import seal
+from gateway.telemetry.tracing import TRACEPARENT
 from gateway.waiting import wait_event
 
 log = structlog.get_logger("hostgate.simulator")
@@ -82,6 +83,8 @@ class NetworkSimulator:
         self.client_keys: dict[tuple[str, str], EndpointKey] = {}
         self.sent: dict[str, Sent] = {}
         self.outbound: list[OutboundMessage] = []
+        # The W3C traceparent each outbound message arrived with; its receipts carry it back.
+        self.traces: dict[str, str] = {}
         self.notices: list[NoticeDocument] = []
         self.stats = Stats()
         self._connection: AbstractRobustConnection | None = None
@@ -115,7 +118,11 @@ class NetworkSimulator:
             headers = dict(message.headers)
             event = parse(headers, message.body)
             if event.type == OUTBOUND_MESSAGE:
-                self.outbound.append(OutboundMessage.model_validate_json(event.data))
+                outbound = OutboundMessage.model_validate_json(event.data)
+                traceparent = event.extensions.get(TRACEPARENT)
+                if isinstance(traceparent, str):
+                    self.traces[outbound.message_id] = traceparent
+                self.outbound.append(outbound)
                 self.stats.counts["outbound"] += 1
             elif event.type == INBOUND_RECEIPT:
                 await self._on_receipt(InboundReceipt.model_validate_json(event.data))
@@ -180,21 +187,29 @@ class NetworkSimulator:
         """Until a disclosure of every business has been seen."""
         await self._wait(lambda: businesses <= set(self.disclosures), within, "disclosures")
 
-    async def send(self, user: str, business_id: str, text: str, message_id: str | None = None) -> str:
+    async def send(
+        self,
+        user: str,
+        business_id: str,
+        text: str,
+        message_id: str | None = None,
+        traceparent: str | None = None,
+    ) -> str:
         """A user sends a message: sealed to the key the user's client knows, published to hostgate.
 
         Given the ``message_id`` of an earlier send whose publish failed, sends that message again
-        (the same id, so the gateway and the host can tell it is one message).
+        (the same id, so the gateway and the host can tell it is one message). A ``traceparent``
+        travels as the CloudEvents distributed-tracing extension.
         """
         key = self.client_keys.setdefault((user, business_id), self.disclosures[business_id].endpoint_key)
         sent = self.sent.get(message_id) if message_id else None
         if sent is None:
             sent = Sent(message_id or "m-" + new_uuid().hex, user, business_id, text.encode())
             self.sent[sent.message_id] = sent
-        await self._publish(sent, key)
+        await self._publish(sent, key, traceparent)
         return sent.message_id
 
-    async def _publish(self, sent: Sent, key: EndpointKey) -> None:
+    async def _publish(self, sent: Sent, key: EndpointKey, traceparent: str | None = None) -> None:
         assert self._inbound is not None  # noqa: S101 -- start() comes first
         sent.sealed_to.append(key.kid)
         body = InboundMessage(
@@ -207,7 +222,7 @@ class NetworkSimulator:
             sent_at=datetime.now(UTC),
         )
         await self._publish_event(
-            self._inbound, INBOUND_MESSAGE, sent.business_id, body.model_dump(mode="json")
+            self._inbound, INBOUND_MESSAGE, sent.business_id, body.model_dump(mode="json"), traceparent
         )
         self.stats.counts["sent"] += 1
 
@@ -225,10 +240,21 @@ class NetworkSimulator:
                 "at": datetime.now(UTC),
             }
         )
-        await self._publish_event(self._receipts, DELIVERY_RECEIPT, business_id, body.model_dump(mode="json"))
+        await self._publish_event(
+            self._receipts,
+            DELIVERY_RECEIPT,
+            business_id,
+            body.model_dump(mode="json"),
+            self.traces.get(message_id),
+        )
 
     async def _publish_event(
-        self, exchange: AbstractExchange, event_type: str, subject: str, data: object
+        self,
+        exchange: AbstractExchange,
+        event_type: str,
+        subject: str,
+        data: object,
+        traceparent: str | None = None,
     ) -> None:
         event = CloudEvent(
             id=new_id(),
@@ -237,6 +263,7 @@ class NetworkSimulator:
             time=datetime.now(UTC),
             source="urn:hostgate:simulator",
             data=orjson.dumps(data),
+            extensions={TRACEPARENT: traceparent} if traceparent else {},
         )
         await exchange.publish(amqp_message(event), routing_key=subject, mandatory=True)
 

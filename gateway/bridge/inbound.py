@@ -38,6 +38,7 @@ from gateway.relay.rows import outbox_row
 from gateway.reload import ConfigHolder
 from gateway.store import Store, Unit
 from gateway.telemetry.metrics import GatewayMetrics
+from gateway.telemetry.tracing import TRACEPARENT, Tracing, current_traceparent
 
 log = structlog.get_logger("hostgate.inbound")
 
@@ -56,8 +57,10 @@ class InboundHandler:
         retries: RetryScheduler,
         parking: Parking,
         metrics: GatewayMetrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._config = config
+        self._tracing = tracing or Tracing()
         self._metrics = metrics or GatewayMetrics()
         self._retrying: dict[str, int] = {}  # business -> retries scheduled here, not yet back
         self._retries = retries
@@ -173,6 +176,8 @@ class InboundHandler:
         async def call() -> DeliveryResult:
             started = time.perf_counter()
             try:
+                if self._tracing.enabled:
+                    return await self._traced_delivery(event, business, envelope)
                 return await business.adapter.deliver(envelope)
             finally:
                 self._metrics.delivery_latency.labels(business.id).observe(time.perf_counter() - started)
@@ -281,6 +286,20 @@ class InboundHandler:
                 reason=reason,
             )
         self._relay.wake()
+
+    async def _traced_delivery(
+        self, event: CloudEvent, business: Business, envelope: Envelope
+    ) -> DeliveryResult:
+        """The host call in a client span; the adapter sends its traceparent to the host."""
+        given = event.extensions.get(TRACEPARENT)
+        parent = current_traceparent() or (given if isinstance(given, str) else None)
+        with self._tracing.span(
+            f"deliver {business.id}",
+            parent=parent,
+            kind="client",
+            attributes={"hostgate.business": business.id},
+        ):
+            return await business.adapter.deliver(envelope)
 
     async def _delivered(
         self, event: CloudEvent, message: InboundMessage, business: Business, revision: int

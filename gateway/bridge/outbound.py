@@ -24,6 +24,7 @@ from gateway.relay.relay import OutboxRelay
 from gateway.relay.rows import outbox_row
 from gateway.store import Store, Unit
 from gateway.store.records import StoredResponse
+from gateway.telemetry.tracing import TRACEPARENT
 
 ACCEPTED = 202
 
@@ -39,6 +40,8 @@ class SendRequest:
     idempotency_key: str | None
     request_hash: str
     retention: timedelta
+    # The request's span, carried to the network as the CloudEvents ``traceparent`` extension.
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,7 @@ class OutboundService:
             subject=request.business_id,
             time=now,
             data=canonical_json(data.model_dump(mode="json")),
+            extensions={TRACEPARENT: request.traceparent} if request.traceparent else {},
         )
         body = orjson.dumps({"message_id": message_id, "status": "accepted", "revision": latest.revision})
         async with self._store.unit() as tx:

@@ -20,6 +20,7 @@ from gateway.relay.relay import OutboxRelay
 from gateway.relay.rows import outbox_row
 from gateway.reload import ConfigHolder
 from gateway.store import Store
+from gateway.telemetry.tracing import TRACEPARENT, current_traceparent
 
 log = structlog.get_logger("hostgate.receipts")
 
@@ -61,6 +62,8 @@ class ReceiptHandler:
                     subject=receipt.business_id,
                     time=receipt.at,
                     data=canonical_json(webhook.model_dump(mode="json")),
+                    # With tracing on, the business's status webhook continues the message's trace.
+                    extensions={TRACEPARENT: traced} if (traced := current_traceparent()) else {},
                 )
                 await tx.outbox.append(
                     outbox_row(

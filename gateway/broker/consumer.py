@@ -4,27 +4,32 @@ A message is acked only after its handler's effects are committed. A message
 the handler can never process (bad CloudEvent, bad body, unknown business) is
 rejected without requeue, so it goes to the dead-letter exchange; a transient
 failure is requeued, and the queue's delivery limit dead-letters it if it keeps
-failing.
+failing. Every consumer answers the readiness probes of ``gateway.broker.probe``,
+and one given a ``QueueProbe`` also sends them through its own queue.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Awaitable, Callable
 
 import aiormq
 import structlog
 from aio_pika.abc import AbstractChannel
 from aiormq.abc import DeliveredMessage
+from pamqp.commands import Basic
 from pydantic import ValidationError
 
 from gateway.broker.cloudevents import CloudEvent, parse
 from gateway.broker.link import BrokerLink
+from gateway.broker.probe import PROBE_HEADER, PROBE_TYPE, REPLY_TO, QueueProbe, is_reply_address
 from gateway.broker.publisher import Outgoing, Publisher
 from gateway.broker.topology import DEAD_LETTER_EXCHANGE
 from gateway.errors import CloudEventError, HostgateError, PoisonMessageError
 from gateway.telemetry.metrics import GatewayMetrics
+from gateway.telemetry.tracing import TRACEPARENT, Tracing
 
 log = structlog.get_logger("hostgate.consumer")
 
@@ -45,8 +50,12 @@ class QueueConsumer:
         publisher: Publisher,
         prefetch: int = 100,
         metrics: GatewayMetrics | None = None,
+        probe: QueueProbe | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
+        self._tracing = tracing or Tracing()
         self._link = link
+        self.probe = probe
         self._metrics = metrics or GatewayMetrics()
         self._publisher = publisher
         self._queue = queue
@@ -55,6 +64,10 @@ class QueueConsumer:
         self._task: asyncio.Task[None] | None = None
         self.handled = 0
         self.dead_lettered = 0
+        # Tells this consumer's probes from other processes' (for counting only).
+        self._origin = secrets.token_hex(4)
+        self.probes_answered = 0
+        self.probes_answered_for_others = 0
 
     async def start(self) -> None:
         """Consume in the background."""
@@ -74,15 +87,21 @@ class QueueConsumer:
                 continue
             channel: AbstractChannel | None = None
             try:
-                channel = await connection.channel()
+                # No confirms: this channel publishes only probes and their answers, and a probe
+                # into a stuck queue would never be confirmed (that is what the probe finds out).
+                channel = await connection.channel(publisher_confirms=False)
                 await channel.set_qos(prefetch_count=self._prefetch)
                 # aio-pika's IncomingMessage and its extra task per delivery cost more than the
                 # framing itself; the underlying aiormq channel hands over what arrived.
                 underlay = await channel.get_underlay_channel()
+                if self.probe is not None:
+                    self.probe.restart()
+                    await underlay.basic_consume(REPLY_TO, self._on_answer, no_ack=True)
                 await underlay.basic_consume(self._queue, self._on_message)
                 log.info("consumer.started", queue=self._queue)
                 # aio-pika offers callbacks, not an awaitable, for a closing channel: poll.
-                while not channel.is_closed and self._link.status().connected:  # noqa: ASYNC110
+                while not channel.is_closed and self._link.status().connected:
+                    await self._send_probe(underlay)
                     await asyncio.sleep(0.5)
             except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError, TimeoutError) as exc:
                 log.warning("consumer.interrupted", queue=self._queue, error=type(exc).__name__)
@@ -92,13 +111,51 @@ class QueueConsumer:
                         await channel.close()
             await asyncio.sleep(0.5)
 
+    async def _send_probe(self, channel: aiormq.abc.AbstractChannel) -> None:
+        token = self.probe.due() if self.probe is not None else None
+        if token is None:
+            return
+        properties = Basic.Properties(
+            headers={PROBE_HEADER: self._origin},
+            reply_to=REPLY_TO,
+            correlation_id=token,
+            message_type=PROBE_TYPE,
+            delivery_mode=1,
+        )
+        await channel.basic_publish(b"", exchange="", routing_key=self._queue, properties=properties)
+
+    async def _on_answer(self, message: DeliveredMessage) -> None:
+        if self.probe is not None and self.probe.answered(
+            str(message.header.properties.correlation_id or "")
+        ):
+            self.probes_answered += 1
+
+    async def _answer_probe(self, message: DeliveredMessage, tag: int) -> None:
+        """Answer a probe (from this process or another) on its reply address, then ack it."""
+        properties = message.header.properties
+        if (properties.headers or {}).get(PROBE_HEADER) != self._origin:
+            self.probes_answered_for_others += 1
+        reply_to = str(properties.reply_to or "")
+        if is_reply_address(reply_to):
+            answer = Basic.Properties(correlation_id=properties.correlation_id, message_type=PROBE_TYPE)
+            await message.channel.basic_publish(b"", exchange="", routing_key=reply_to, properties=answer)
+        await message.channel.basic_ack(tag, wait=False)
+
     async def _on_message(self, message: DeliveredMessage) -> None:
         tag = message.delivery_tag
         if tag is None:  # only a returned message or an empty basic.get lacks one; consumers never see them
             return
+        if self.probe is not None:
+            self.probe.delivered()
+        if PROBE_HEADER in (message.header.properties.headers or {}):
+            await self._answer_probe(message, tag)
+            return
         try:
             event = parse(message.header.properties.headers or {}, message.body)
-            await self._handler(event)
+            if self._tracing.enabled:
+                await self._traced(event)
+            else:
+                await self._handler(event)
         except (CloudEventError, PoisonMessageError, ValidationError, UnicodeDecodeError, ValueError) as exc:
             await self._dead_letter(message, tag, _reason(exc))
             return
@@ -115,6 +172,18 @@ class QueueConsumer:
         # Queued, not awaited until written: an ack lost with the connection means a redelivery,
         # which the handlers already take (the same as an ack lost on the wire).
         await message.channel.basic_ack(tag, wait=False)
+
+    async def _traced(self, event: CloudEvent) -> None:
+        """The handler in a consumer span, child of the event's ``traceparent`` when it has one."""
+        parent = event.extensions.get(TRACEPARENT)
+        attributes = {"messaging.system": "rabbitmq", "messaging.destination.name": self._queue}
+        with self._tracing.span(
+            f"process {self._queue}",
+            parent=parent if isinstance(parent, str) else None,
+            kind="consumer",
+            attributes=attributes,
+        ):
+            await self._handler(event)
 
     async def _dead_letter(self, message: DeliveredMessage, tag: int, reason: str) -> None:
         """Publish to the dead-letter exchange with the reason (confirmed), then ack the original."""

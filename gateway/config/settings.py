@@ -5,10 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, AnyUrl, BaseModel, ConfigDict, Field, HttpUrl, IPvAnyNetwork
+from pydantic import (
+    AfterValidator,
+    AnyUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    IPvAnyNetwork,
+    field_validator,
+)
 
 from gateway.config.fields import ApiKeyHash, Locale
 from gateway.errors import CheckpointError
+from gateway.telemetry.tracing import tracing_installed
 from gateway.transparency.note import COSIGNATURE_V1, Verifier
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -50,6 +60,10 @@ class BrokerSettings(_Section):
     url: AmqpUrl = AnyUrl(DEFAULT_AMQP_URL)
     publish_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     reconnect_interval_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Readiness probes through each consumed queue: one every interval at most, and a queue is
+    # stuck when its probe is older than the deadline and nothing else came from it meanwhile.
+    probe_interval_seconds: float = Field(default=15.0, gt=0, le=3600)
+    probe_deadline_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Helper processes that sign fan-out notices on other cores (0: sign on the event loop).
     signing_processes: int = Field(default=1, ge=0, le=16)
 
@@ -156,6 +170,23 @@ class TransparencySettings(_Section):
     witnesses: list[WitnessSettings] = Field(default_factory=list, max_length=20)
 
 
+class TracingSettings(_Section):
+    """OpenTelemetry traces, exported over OTLP/HTTP; off by default (no OpenTelemetry code runs)."""
+
+    enabled: bool = False
+    otlp_endpoint: HttpUrl = HttpUrl("http://127.0.0.1:4318/v1/traces")
+    service_name: str = Field(default="hostgate", min_length=1, max_length=100)
+    # Of traces that start here (no sampled parent): the share kept. A parent's decision is followed.
+    sample_ratio: float = Field(default=1.0, ge=0, le=1)
+
+    @field_validator("enabled")
+    @classmethod
+    def _installed(cls, enabled: bool) -> bool:
+        if enabled and not tracing_installed():
+            raise ValueError("needs OpenTelemetry: pip install 'hostgate[tracing]'")
+        return enabled
+
+
 class GatewaySettings(_Section):
     """Everything in ``gateway.toml``; relative paths are taken from the config directory."""
 
@@ -168,6 +199,7 @@ class GatewaySettings(_Section):
     retention: RetentionSettings = RetentionSettings()
     egress: EgressSettings = EgressSettings()
     transparency: TransparencySettings = TransparencySettings()
+    tracing: TracingSettings = TracingSettings()
     state_dir: Path = Path("../var/state")
     signing_key_dir: Path = Path("../var/keys")
     default_locale: Locale = "en"

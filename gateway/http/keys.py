@@ -19,6 +19,7 @@ from gateway.relay.relay import OutboxRelay
 from gateway.reload import ConfigHolder
 from gateway.rights.sweeper import RetentionSweeper
 from gateway.store import Store
+from gateway.telemetry.tracing import Tracing
 from gateway.transparency.log import TransparencyLog
 
 CONFIG = web.AppKey("config", ConfigHolder)
@@ -38,6 +39,9 @@ STATUS_CONSUMER = web.AppKey("status_consumer", QueueConsumer)
 # The parking lots of the inbound and status consumers (their queues are consumed only while parked).
 PARKINGS: web.AppKey[tuple[Parking, ...]] = web.AppKey("parkings")
 CONSENT_CONSUMER = web.AppKey("consent_consumer", QueueConsumer)
+# The consumers of hostgate's own queues, each probing its queue for readiness.
+CONSUMERS: web.AppKey[tuple[QueueConsumer, ...]] = web.AppKey("consumers")
 SWEEPER = web.AppKey("sweeper", RetentionSweeper)
 WITNESS = web.AppKey("witness", CheckpointForwarder)
 TRANSPARENCY = web.AppKey("transparency", TransparencyLog)
+TRACING = web.AppKey("tracing", Tracing)

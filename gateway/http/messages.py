@@ -20,6 +20,7 @@ from gateway.bridge.outbound import SendRequest, request_hash
 from gateway.errors import RequestError
 from gateway.http.auth import caller
 from gateway.http.keys import CONFIG, DISCLOSURES, OUTBOUND_SERVICE, STORE
+from gateway.telemetry.tracing import current_traceparent
 
 routes = web.RouteTableDef()
 
@@ -103,6 +104,7 @@ async def send_message(request: web.Request) -> web.Response:
             idempotency_key=key,
             request_hash=request_hash(raw),
             retention=business.facts.retention,
+            traceparent=current_traceparent(),
         )
     )
     return web.Response(status=answer.status, body=answer.body, content_type="application/json")

@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.errors import StoreError
-from gateway.http.keys import BROKER, CONFIG, STORE
+from gateway.http.keys import BROKER, CONFIG, CONSUMERS, STORE
 from gateway.telemetry.metrics import GatewayMetrics
 from gateway.telemetry.snapshot import refresh
 
@@ -43,6 +43,7 @@ async def metrics(request: web.Request) -> web.Response:
             app[STORE],
             app[CONFIG].current.businesses,
             broker_up=app[BROKER].status().connected,
+            probes=[c.probe.status() for c in app[CONSUMERS] if c.probe is not None],
         )
     except StoreError as exc:
         # The counters are still worth serving; the stored-state gauges keep their last values.

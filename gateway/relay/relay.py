@@ -31,6 +31,7 @@ from gateway.events import DISCLOSURE_PUBLISHED
 from gateway.store import Store
 from gateway.store.records import OutboxDepth, OutboxRow, RowKind
 from gateway.telemetry.metrics import GatewayMetrics
+from gateway.telemetry.tracing import TRACEPARENT, OpenSpan, Tracing
 from gateway.waiting import wait_event
 
 log = structlog.get_logger("hostgate.relay")
@@ -39,6 +40,11 @@ log = structlog.get_logger("hostgate.relay")
 LogProof = Callable[[str, int], Awaitable[dict[str, object] | None]]
 
 _NOTICE_NAMESPACE = uuid.UUID("6f1d8a8e-3c1b-4c1e-9d0a-1f6f2b7f0e11")
+
+
+def _traced(headers: dict[str, str | int], traceparent: str | None) -> dict[str, str | int]:
+    """The headers with the publish span as the event's ``traceparent`` (the network's parent)."""
+    return headers if traceparent is None else {**headers, PREFIX + TRACEPARENT: traceparent}
 
 
 def _notice_id(row: OutboxRow, user: str) -> str:
@@ -61,8 +67,10 @@ class OutboxRelay:
         signing: SigningPool | None = None,
         log_proof: LogProof | None = None,
         metrics: GatewayMetrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._metrics = metrics or GatewayMetrics()
+        self._tracing = tracing or Tracing()
         self._store = store
         self._publisher = publisher
         self._keys = keys
@@ -158,11 +166,22 @@ class OutboxRelay:
     async def _publish_rows(self, rows: list[OutboxRow]) -> None:
         if not rows:
             return
+        spans = self._publish_spans(rows) if self._tracing.enabled else {}
         items = [
-            Outgoing(r.exchange, r.routing_key, r.event_id, r.event_type, r.headers, r.body, r.expiration_ms)
-            for r in rows
+            Outgoing(
+                r.exchange,
+                r.routing_key,
+                r.event_id,
+                r.event_type,
+                _traced(r.headers, spans[i].traceparent) if i in spans else r.headers,
+                r.body,
+                r.expiration_ms,
+            )
+            for i, r in enumerate(rows)
         ]
         confirmed = await self._publisher.publish_window(items)
+        for i, span in spans.items():
+            span.end(error=None if i < confirmed else "not confirmed")
         done = rows[:confirmed]
         if done:
             # Recorded in the unit that forgets the rows: a crash before it re-publishes
@@ -184,6 +203,18 @@ class OutboxRelay:
             self.published += len(done)
         if confirmed < len(rows):
             raise BrokerError(f"{len(rows) - confirmed} event(s) not confirmed; will retry")
+
+    def _publish_spans(self, rows: list[OutboxRow]) -> dict[int, OpenSpan]:
+        """A producer span for each row that carries a trace, by position in ``rows``."""
+        spans: dict[int, OpenSpan] = {}
+        for i, row in enumerate(rows):
+            parent = row.headers.get(PREFIX + TRACEPARENT)
+            if isinstance(parent, str):
+                attributes = {"messaging.system": "rabbitmq", "messaging.destination.name": row.exchange}
+                spans[i] = self._tracing.start(
+                    f"publish {row.exchange}", parent=parent, kind="producer", attributes=attributes
+                )
+        return spans
 
     async def _fan_out(self, row: OutboxRow) -> None:
         # A pipeline over windows of users. While window k is on its way to the broker,

@@ -79,6 +79,18 @@ class GatewayMetrics:
         self.broker_connected = Gauge(
             "hostgate_broker_connected", "1 while the broker link is up", registry=r
         )
+        self.queue_delivering = Gauge(
+            "hostgate_broker_queue_delivering",
+            "1 while the readiness probe through a consumed queue comes back (0: stuck)",
+            ["queue"],
+            registry=r,
+        )
+        self.probe_round_trip = Gauge(
+            "hostgate_broker_probe_round_trip_seconds",
+            "Round trip of the last answered readiness probe through a consumed queue",
+            ["queue"],
+            registry=r,
+        )
         self.publishes = Counter(
             "hostgate_broker_publishes_total", "Messages published, by outcome", ["outcome"], registry=r
         )

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gateway.broker.probe import ProbeStatus
 from gateway.store import Store
 from gateway.telemetry.metrics import GatewayMetrics
 
 
 async def refresh(
-    metrics: GatewayMetrics, store: Store, businesses: Iterable[str], *, broker_up: bool
+    metrics: GatewayMetrics,
+    store: Store,
+    businesses: Iterable[str],
+    *,
+    broker_up: bool,
+    probes: Iterable[ProbeStatus] = (),
 ) -> None:
-    """Set the state gauges from the store and the broker link."""
+    """Set the state gauges from the store, the broker link and the queue probes."""
     metrics.broker_connected.set(1 if broker_up else 0)
+    for probe in probes:
+        metrics.queue_delivering.labels(probe.queue).set(1 if probe.delivering else 0)
+        if probe.last_round_trip_seconds is not None:
+            metrics.probe_round_trip.labels(probe.queue).set(probe.last_round_trip_seconds)
     async with store.read() as tx:
         depth = await tx.outbox.depth()
         staged = await tx.audit.count()

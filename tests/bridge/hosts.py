@@ -39,6 +39,8 @@ class Hosts:
     script: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=lambda: defaultdict(list))
     # Every delivery attempt a host saw: (monotonic time, webhook-id or message id, status answered).
     attempts: list[tuple[float, str, int]] = field(default_factory=list)
+    # The W3C traceparent header of each request that had one: (host name, traceparent).
+    traceparents: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, name: str, key: EndpointPrivateKey, secrets: list[str] | None = None) -> str:
         """Register a host; return the URL path prefix it answers on."""
@@ -56,6 +58,8 @@ async def business_hosts() -> AsyncIterator[Hosts]:
         name = request.match_info["name"]
         key = hosts.keys[name]
         body = await request.read()
+        if "traceparent" in request.headers:
+            hosts.traceparents.append((name, request.headers["traceparent"]))
         if json.loads(body).get("type") == "message.status":
             WebhookReceiver(hosts.secrets[name], key).verify(dict(request.headers), body)
             if hosts.status_script[name]:

@@ -16,6 +16,8 @@ from tests.support import serving, wait_status
 
 WARUNG_KEY = "hg_OaJgRLK3o0V2k_HGoBNpsFEVC6Ha_fdaRIb3flcB36Y"
 NETWORK_TOKEN = "hgn_a7EwhxZqgMbNRTigiNi-YQfCLXZYhp1MTYGnfcpMg80"
+# The demo operator key (config/gateway.toml).
+OPERATOR_KEY = "hgo_YmUprF05UBLZP5cr9c2tmHX-KyntIMOrPRiub9rPc8c"
 # CI runs 200 per operation; `make fuzz` sets 1,000 (HOSTGATE_FUZZ_EXAMPLES) for the long run.
 EXAMPLES = int(os.environ.get("HOSTGATE_FUZZ_EXAMPLES", "200"))
 
@@ -61,10 +63,13 @@ def test_schemathesis_finds_no_issue(config_dir: Path) -> None:
     with serving(config_dir) as (process, port, _):
         wait_status(port, "/readyz", 200, 15)
         runs = {
-            "business": _schemathesis(port, WARUNG_KEY, "--exclude-path-regex", "^/v1/network/"),
+            "business": _schemathesis(port, WARUNG_KEY, "--exclude-path-regex", "^/(v1/network|operator)/"),
             # One operation with no links: the stateful phase has nothing to chain.
             "network": _schemathesis(
                 port, NETWORK_TOKEN, "--include-path-regex", "^/v1/network/", "--phases", "coverage,fuzzing"
+            ),
+            "operator": _schemathesis(
+                port, OPERATOR_KEY, "--include-path-regex", "^/operator/", "--phases", "coverage,fuzzing"
             ),
         }
         process.send_signal(signal.SIGTERM)

@@ -26,6 +26,7 @@ NAME = re.compile(r"\bhostgate_[a-z_]+")
 FAMILIES = {
     "hostgate_outbox_rows", "hostgate_outbox_fanouts", "hostgate_outbox_oldest_age_seconds",
     "hostgate_broker_connected", "hostgate_broker_publishes", "hostgate_broker_confirm_seconds",
+    "hostgate_broker_queue_delivering", "hostgate_broker_probe_round_trip_seconds",
     "hostgate_consumer_messages", "hostgate_deliveries", "hostgate_delivery_seconds",
     "hostgate_retries_pending", "hostgate_dead_letters", "hostgate_endpoint_disabled",
     "hostgate_audit_records", "hostgate_audit_chain_seq", "hostgate_audit_staged_records",
@@ -133,6 +134,7 @@ async def test_metrics_move_with_the_work(bridge: Bridge) -> None:
         "inbound acks": value(found, "hostgate_consumer_messages_total", queue="hostgate.inbound", outcome="ack"),
         "poison": value(found, "hostgate_consumer_messages_total", queue="hostgate.inbound", outcome="poison"),
         "broker connected": value(found, "hostgate_broker_connected"),
+        "inbound delivering": value(found, "hostgate_broker_queue_delivering", queue="hostgate.inbound"),
         "audit records": value(found, "hostgate_audit_records_total"),
         "audit head": value(found, "hostgate_audit_chain_seq"),
         "warung-sari revision": value(found, "hostgate_disclosure_revision", business="warung-sari"),
