@@ -15,6 +15,7 @@ from gateway.audit.staging import AuditDrain, stage
 from gateway.audit.witness import CheckpointForwarder
 from gateway.bridge.bulkhead import Bulkhead, Parking
 from gateway.bridge.consents import ConsentHandler
+from gateway.bridge.delivery_control import DeliveryControl
 from gateway.bridge.inbound import InboundHandler
 from gateway.bridge.outbound import OutboundService
 from gateway.bridge.receipts import ReceiptHandler
@@ -40,6 +41,7 @@ from gateway.http.keys import (
     CONFIG,
     CONSENT_CONSUMER,
     CONSUMERS,
+    DELIVERY_CONTROL,
     DISCLOSURES,
     INBOUND_CONSUMER,
     OUTBOUND_SERVICE,
@@ -218,6 +220,7 @@ def build_app(
         metrics=app[METRICS],
         tracing=tracing,
     )
+    app[DELIVERY_CONTROL] = DeliveryControl(app[STORE], app[AUDIT])
     app[OUTBOUND_SERVICE] = OutboundService(app[STORE], app[DISCLOSURES], app[AUDIT], app[RELAY])
     _add_consumers(app, tracing)
     app[SWEEPER] = RetentionSweeper(app[STORE], app[CONFIG], app[AUDIT], settings.retention.sweep_seconds)

@@ -130,6 +130,22 @@ class EndpointDisabled(AuditEvent):
     reason: Name
 
 
+class EndpointEnabled(AuditEvent):
+    """An operator enabled a disabled business endpoint again (``by``: console or cli)."""
+
+    business: Name
+    by: Literal["console", "cli"]
+
+
+class DeliveriesReplayed(AuditEvent):
+    """An operator sent a business's dead letters back for delivery."""
+
+    business: Name
+    count: int = Field(ge=0)
+    message_id: Name | None = None
+    by: Literal["console", "cli"]
+
+
 class ConsentRecorded(AuditEvent):
     """A user allowed or blocked a business."""
 
@@ -181,6 +197,8 @@ EVENTS: dict[str, type[AuditEvent]] = {
     "message.rejected": MessageRejected,
     "delivery.dead_lettered": DeliveryDeadLettered,
     "endpoint.disabled": EndpointDisabled,
+    "endpoint.enabled": EndpointEnabled,
+    "deliveries.replayed": DeliveriesReplayed,
     "consent.recorded": ConsentRecorded,
     "export.served": ExportServed,
     "data.purged": DataPurged,

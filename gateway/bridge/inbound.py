@@ -180,7 +180,7 @@ class InboundHandler:
                     return await self._traced_delivery(event, business, envelope)
                 return await business.adapter.deliver(envelope)
             finally:
-                self._metrics.delivery_latency.labels(business.id).observe(time.perf_counter() - started)
+                self._metrics.host_call(business.id, time.perf_counter() - started)
 
         # The business's bulkhead covers the host call alone: the store work is no host's to hold up.
         result = await self._parking.attempt(
@@ -192,7 +192,7 @@ class InboundHandler:
             parked_handler=self.parked,
         )
         if result is None:
-            self._metrics.deliveries.labels(business.id, "parked").inc()
+            self._metrics.delivery(business.id, "parked")
             return  # parked: it comes back from the business's parking queue
         if result.outcome == "delivered":
             await self._delivered(event, message, business, revision)
@@ -234,14 +234,14 @@ class InboundHandler:
             )
             return
         await self._retries.later(event, business.id, delay, attempt + 1)
-        self._metrics.deliveries.labels(business.id, "retry").inc()
+        self._metrics.delivery(business.id, "retry")
         self._count_retry(business.id, +1)
 
     def _count_retry(self, business_id: str, change: int) -> None:
         # Per process and never below zero: after a restart, retries scheduled before it come back too.
         pending = max(self._retrying.get(business_id, 0) + change, 0)
         self._retrying[business_id] = pending
-        self._metrics.retries_pending.labels(business_id).set(pending)
+        self._metrics.retries_waiting(business_id, pending)
 
     async def _disable(self, business: Business, reason: str) -> None:
         event = CloudEvent(
@@ -267,7 +267,7 @@ class InboundHandler:
     ) -> None:
         """Dead-letter the delivery (kept for replay), mark the message failed, tell the network."""
         await self._retries.dead(event, business.id, reason)
-        self._metrics.deliveries.labels(business.id, "dead_lettered").inc()
+        self._metrics.delivery(business.id, "dead_lettered")
         self._metrics.dead_letters.labels(business.id).inc()
         receipt = _receipt(
             message, "rejected", revision=revision, key_id=business.facts.endpoint_key.kid, reason=reason
@@ -320,7 +320,7 @@ class InboundHandler:
                 revision=revision,
             )
         self.delivered += 1
-        self._metrics.deliveries.labels(business.id, "delivered").inc()
+        self._metrics.delivery(business.id, "delivered")
         self._relay.wake()
 
     @staticmethod

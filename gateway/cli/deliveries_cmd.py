@@ -5,19 +5,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage
 
-from gateway.broker.cloudevents import PREFIX, parse
-from gateway.broker.retries import ATTEMPT, dead_queue
-from gateway.broker.topology import INBOUND, STATUSES
+from gateway.audit.setup import make_trail
+from gateway.bridge.delivery_control import DeliveryControl
+from gateway.broker import dead_letters
+from gateway.broker.dead_letters import DeadLetter
 from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
 from gateway.config.loader import GatewayConfig
 from gateway.config.settings import AMQP_URL_ENV
-from gateway.events import STATUS_WEBHOOK
+from gateway.disclosure.keys import KeyRing
 from gateway.store import open_store_at
 
 
@@ -38,68 +40,47 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     enable.set_defaults(run=run_enable)
 
 
-_DROPPED_ON_REPLAY = frozenset({f"{PREFIX}{ATTEMPT}", f"{PREFIX}hostgatereason"})
-# A dead queue holds deliveries and status webhooks; each goes back to the queue it came from.
-_STATUS_TYPE = STATUS_WEBHOOK
+def _since(letter: DeadLetter, args: argparse.Namespace) -> bool:
+    return not (args.since is not None and letter.time is not None and letter.time < args.since)
 
 
-def _text(value: object) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+@asynccontextmanager
+async def _control(config: GatewayConfig) -> AsyncIterator[DeliveryControl]:
+    """Operator actions on the gateway's store, their audit records staged there.
 
-
-def _matches(message: AbstractIncomingMessage, args: argparse.Namespace) -> bool:
-    event = parse(dict(message.headers), message.body)
-    if event.subject != args.business:
-        return False
-    if args.message_id is not None and args.message_id not in message.body.decode(errors="replace"):
-        return False
-    return not (args.since is not None and event.time is not None and event.time < args.since)
+    A running gateway (or the next start) moves staged records into the trail, so this
+    never needs the trail's write lock.
+    """
+    store = open_store_at(config.settings.store.url, config.path(config.settings.state_dir))
+    await store.open()
+    keys = KeyRing.open(config.path(config.settings.signing_key_dir))
+    try:
+        yield DeliveryControl(store, make_trail(config, keys))
+    finally:
+        await store.aclose()
 
 
 async def _walk(config: GatewayConfig, args: argparse.Namespace, *, replay: bool) -> int:
     url = os.environ.get(AMQP_URL_ENV) or str(config.settings.broker.url)
     connection = await aio_pika.connect(url, client_properties={"connection_name": "hostgate-deliveries"})
-    count = 0
     try:
-        channel = await connection.channel(publisher_confirms=True)
-        queue = await channel.declare_queue(dead_queue(args.business), passive=True)
-        exchanges = {
-            INBOUND.exchange: await channel.get_exchange(INBOUND.exchange),
-            STATUSES.exchange: await channel.get_exchange(STATUSES.exchange),
-        }
-        held: list[AbstractIncomingMessage] = []
-        while (message := await queue.get(no_ack=False, fail=False)) is not None:
-            if not _matches(message, args):
-                held.append(message)
-                continue
-            count += 1
-            headers = dict(message.headers)
-            reason = _text(headers.get(f"{PREFIX}hostgatereason", ""))
-            attempts = _text(headers.get(f"{PREFIX}{ATTEMPT}", 1))
-            print(f"{message.message_id}  attempts={attempts}  reason={reason}")
-            if replay:
-                fresh = {k: v for k, v in headers.items() if k not in _DROPPED_ON_REPLAY}
-                kind = _text(headers.get(f"{PREFIX}type", ""))
-                target = STATUSES.exchange if kind == _STATUS_TYPE else INBOUND.exchange
-                await exchanges[target].publish(
-                    aio_pika.Message(
-                        message.body,
-                        headers=fresh,
-                        content_type=message.content_type,
-                        message_id=message.message_id,
-                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    ),
-                    routing_key=args.business,
-                    mandatory=True,
+        if replay:
+            async with _control(config) as control:
+                shown = await control.replay(
+                    connection, args.business, "cli", args.message_id, lambda d: _since(d, args)
                 )
-                await message.ack()
-            else:
-                held.append(message)
-        for message in held:
-            await message.nack(requeue=True)
+        else:
+            swept = await dead_letters.sweep(connection, args.business, lambda _letter: False)
+            shown = [
+                d
+                for d in swept.kept
+                if (args.message_id is None or d.message_id == args.message_id) and _since(d, args)
+            ]
     finally:
         await connection.close()
-    print(f"{count} delivery(ies) {'replayed' if replay else 'dead-lettered'} for {args.business}")
+    for letter in shown:
+        print(f"{letter.message_id}  {letter.kind}  attempts={letter.attempts}  reason={letter.reason}")
+    print(f"{len(shown)} delivery(ies) {'replayed' if replay else 'dead-lettered'} for {args.business}")
     return EXIT_OK
 
 
@@ -122,13 +103,8 @@ def run_enable(args: argparse.Namespace) -> int:
         return EXIT_INVALID
 
     async def enable() -> bool:
-        store = open_store_at(config.settings.store.url, config.path(config.settings.state_dir))
-        await store.open()
-        try:
-            async with store.unit() as tx:
-                return await tx.endpoints.enable(args.business)
-        finally:
-            await store.aclose()
+        async with _control(config) as control:
+            return await control.enable(args.business, "cli")
 
     changed = asyncio.run(enable())
     print(f"{args.business}: {'re-enabled' if changed else 'was not disabled'}")

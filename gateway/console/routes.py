@@ -9,15 +9,10 @@ keeps other sites from posting to the console in an operator's name.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import jinja2
 import structlog
 from aiohttp import web
 
@@ -28,6 +23,22 @@ from gateway.audit.records import EVENTS
 from gateway.audit.setup import CHECKPOINTS_FILE, audit_dir
 from gateway.audit.verify import verify
 from gateway.config.fields import hash_api_key
+from gateway.console import deliveries
+from gateway.console.common import (
+    COOKIE,
+    KEEPALIVE_SECONDS,
+    PREFIX,
+    RECONNECT_MS,
+    SESSIONS,
+    STATIC,
+    ensure_enabled,
+    is_https,
+    page,
+    read_form,
+    require_api,
+    require_page,
+    same_origin,
+)
 from gateway.console.sessions import OperatorSessions
 from gateway.console.views import (
     AUDIT_ROWS,
@@ -40,102 +51,12 @@ from gateway.console.views import (
 )
 from gateway.disclosure.catalog import supported_locales
 from gateway.disclosure.document import DisclosureDocument
-from gateway.errors import AuthError, RequestError
+from gateway.errors import RequestError
 from gateway.http.auth import failed_auth_wait
 from gateway.http.keys import CONFIG, DISCLOSURES, SIGNING_KEYS
 
 log = structlog.get_logger("hostgate.console")
-
-SESSIONS = web.AppKey("console_sessions", OperatorSessions)
-COOKIE = "hostgate_console"
-PREFIX = "/console"
-STATIC = Path(__file__).parent / "static"
-# Comments keep the stream alive through proxies; the browser reconnects by itself after this.
-KEEPALIVE_SECONDS = 15.0
-RECONNECT_MS = 2000
-
-_templates = jinja2.Environment(
-    loader=jinja2.PackageLoader("gateway.console", "templates"),
-    autoescape=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    undefined=jinja2.StrictUndefined,
-)
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none';"
-        " form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-
 routes = web.RouteTableDef()
-
-
-def _page(template: str, status: int = 200, **context: object) -> web.Response:
-    html = _templates.get_template(template).render(**context)
-    return web.Response(text=html, status=status, content_type="text/html", headers=_SECURITY_HEADERS)
-
-
-def _enabled(request: web.Request) -> None:
-    if not request.app[CONFIG].current.settings.console.enabled:
-        raise RequestError(404, "not_found", "the console is turned off in gateway.toml ([console] enabled)")
-
-
-def _signed_in(request: web.Request) -> bool:
-    _enabled(request)
-    hashes = request.app[CONFIG].current.settings.console.operator_key_hashes
-    return request.app[SESSIONS].find(request.cookies.get(COOKIE), hashes) is not None
-
-
-def _require_page(request: web.Request) -> None:
-    if not _signed_in(request):
-        raise web.HTTPSeeOther(f"{PREFIX}/login?next={request.path_qs}")
-
-
-def _require_api(request: web.Request) -> None:
-    if not _signed_in(request):
-        raise AuthError("sign in to the console first")
-    _same_origin(request)
-
-
-def _is_https(request: web.Request) -> bool:
-    """HTTPS directly, or through a proxy listed in ``[http] trusted_proxies`` that says so."""
-    if request.secure:
-        return True
-    proxies = request.app[CONFIG].current.settings.http.trusted_proxies
-    try:
-        peer = ipaddress.ip_address(request.remote or "")
-    except ValueError:
-        return False
-    trusted = any(peer in network for network in proxies if network.version == peer.version)
-    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
-    return trusted and forwarded == "https"
-
-
-def _same_origin(request: web.Request) -> None:
-    # The console's pages send no referrer, so their own form posts carry "Origin: null"; what
-    # marks another site's post is its origin, or the browser's Sec-Fetch-Site.
-    origin = request.headers.get("Origin")
-    cross = origin not in {None, "null"} and urlsplit(origin).netloc != request.host
-    if cross or request.headers.get("Sec-Fetch-Site") in {"cross-site", "same-site"}:
-        raise RequestError(403, "cross_origin", "the console accepts requests from its own pages only")
-
-
-async def _form(request: web.Request) -> Mapping[str, str]:
-    """The posted form as text; a body that does not decode is the caller's error, not ours."""
-    try:
-        form = await request.post()
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise RequestError(
-            400, "bad_form", "the form could not be read (send UTF-8, urlencoded or multipart)"
-        ) from exc
-    values = {key: value for key, value in form.items() if isinstance(value, str)}
-    if any(not v.isprintable() for v in values.values()):
-        raise RequestError(400, "bad_form", "the form holds characters that cannot be typed")
-    return values
 
 
 def _locale(request: web.Request) -> str:
@@ -156,23 +77,23 @@ def _safe_next(value: str | None) -> str:
 @routes.get(f"{PREFIX}/")
 async def console_home(request: web.Request) -> web.Response:
     """The console opens on the notices page."""
-    _enabled(request)
+    ensure_enabled(request)
     raise web.HTTPSeeOther(f"{PREFIX}/notices")
 
 
 @routes.get(f"{PREFIX}/login")
 async def login_form(request: web.Request) -> web.Response:
     """The sign-in form."""
-    _enabled(request)
-    return _page("login.html", next=_safe_next(request.query.get("next")), error=None)
+    ensure_enabled(request)
+    return page("login.html", next=_safe_next(request.query.get("next")), error=None)
 
 
 @routes.post(f"{PREFIX}/login")
 async def login(request: web.Request) -> web.Response:
     """Check an operator key; on success set the session cookie and go where the operator was headed."""
-    _enabled(request)
-    _same_origin(request)
-    form = await _form(request)
+    ensure_enabled(request)
+    same_origin(request)
+    form = await read_form(request)
     target = _safe_next(form.get("next", ""))
     settings = request.app[CONFIG].current.settings.console
     hashed = hash_api_key(form.get("key", "").strip())
@@ -180,8 +101,8 @@ async def login(request: web.Request) -> web.Response:
         wait = failed_auth_wait(request)
         log.info("console.login_refused", throttled=wait > 0)
         if wait > 0:
-            return _page("login.html", 429, next=target, error="Too many failed attempts; wait and retry.")
-        return _page("login.html", 401, next=target, error="Unknown operator key.")
+            return page("login.html", 429, next=target, error="Too many failed attempts; wait and retry.")
+        return page("login.html", 401, next=target, error="Unknown operator key.")
     token = request.app[SESSIONS].open(hashed, settings.session_minutes)
     log.info("console.login")
     response = web.HTTPSeeOther(target)
@@ -192,7 +113,7 @@ async def login(request: web.Request) -> web.Response:
         path=f"{PREFIX}/",
         httponly=True,
         samesite="Strict",
-        secure=_is_https(request),
+        secure=is_https(request),
     )
     raise response
 
@@ -200,8 +121,8 @@ async def login(request: web.Request) -> web.Response:
 @routes.post(f"{PREFIX}/logout")
 async def logout(request: web.Request) -> web.Response:
     """End the session (from the console's own pages only: a cross-site POST must not sign anyone out)."""
-    _enabled(request)
-    _same_origin(request)
+    ensure_enabled(request)
+    same_origin(request)
     request.app[SESSIONS].close(request.cookies.get(COOKIE))
     response = web.HTTPSeeOther(f"{PREFIX}/login")
     response.del_cookie(COOKIE, path=f"{PREFIX}/")
@@ -220,9 +141,9 @@ async def _cards(request: web.Request, locale: str) -> list[NoticeCard]:
 @routes.get(f"{PREFIX}/notices")
 async def notices_page(request: web.Request) -> web.Response:
     """Every business's current notice as a chat client shows it, in the chosen locale."""
-    _require_page(request)
+    require_page(request)
     locale = _locale(request)
-    return _page(
+    return page(
         "notices.html",
         page="notices",
         locale=locale,
@@ -234,15 +155,15 @@ async def notices_page(request: web.Request) -> web.Response:
 @routes.get(f"{PREFIX}/notices/cards")
 async def notices_cards(request: web.Request) -> web.Response:
     """Just the cards: the live page swaps them in after a revision or a locale change."""
-    _require_page(request)
+    require_page(request)
     locale = _locale(request)
-    return _page("cards.html", locale=locale, cards=await _cards(request, locale))
+    return page("cards.html", locale=locale, cards=await _cards(request, locale))
 
 
 @routes.get(f"{PREFIX}/notices/{{business_id}}")
 async def history_page(request: web.Request) -> web.Response:
     """Every revision of one business, newest first."""
-    _require_page(request)
+    require_page(request)
     business_id = request.match_info["business_id"]
     history = await request.app[DISCLOSURES].history(business_id)
     if not history:
@@ -253,7 +174,7 @@ async def history_page(request: web.Request) -> web.Response:
         notice_card(document, locale, before)
         for document, before in zip(documents, [*documents[1:], None], strict=True)
     ]
-    return _page(
+    return page(
         "history.html",
         page="notices",
         locale=locale,
@@ -266,7 +187,7 @@ async def history_page(request: web.Request) -> web.Response:
 @routes.get(f"{PREFIX}/events")
 async def revision_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: ``revision`` with the businesses whose disclosure moved."""
-    _require_api(request)
+    require_api(request)
     watch = request.app[DISCLOSURES].feed.watch()
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
@@ -303,7 +224,7 @@ def _when(value: str) -> datetime | None:
 @routes.get(f"{PREFIX}/audit")
 async def audit_page(request: web.Request) -> web.Response:
     """The trail as a filterable table, newest first, with checkpoint status."""
-    _require_page(request)
+    require_page(request)
     config = request.app[CONFIG].current
     query = request.query
     user = query.get("user", "").strip()
@@ -331,7 +252,7 @@ async def audit_page(request: web.Request) -> web.Response:
         return matched, total, checkpoint_status(directory / CHECKPOINTS_FILE, keys)
 
     matched, total, checkpoints = await asyncio.get_running_loop().run_in_executor(None, read)
-    return _page(
+    return page(
         "audit.html",
         page="audit",
         rows=[audit_row(r) for r in reversed(matched[-AUDIT_ROWS:])],
@@ -348,7 +269,7 @@ async def audit_page(request: web.Request) -> web.Response:
 @routes.post(f"{PREFIX}/audit/verify")
 async def verify_trail(request: web.Request) -> web.Response:
     """Run the CLI's verification over the live trail and its signed checkpoints."""
-    _require_api(request)
+    require_api(request)
     config = request.app[CONFIG].current
     directory = audit_dir(config)
     keys = request.app[SIGNING_KEYS].public_keys()
@@ -380,6 +301,7 @@ def add_console(app: web.Application) -> None:
     """Mount the console; its pages answer 404 while ``[console] enabled`` is false."""
     app[SESSIONS] = OperatorSessions()
     app.add_routes(routes)
+    app.add_routes(deliveries.routes)
     app.router.add_static(f"{PREFIX}/static/", STATIC, append_version=True)
 
     async def end_streams(app: web.Application) -> None:

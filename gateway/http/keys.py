@@ -8,6 +8,7 @@ from gateway.audit.staging import AuditDrain
 from gateway.audit.trail import AuditTrail
 from gateway.audit.witness import CheckpointForwarder
 from gateway.bridge.bulkhead import Parking
+from gateway.bridge.delivery_control import DeliveryControl
 from gateway.bridge.outbound import OutboundService
 from gateway.broker.consumer import QueueConsumer
 from gateway.broker.link import BrokerLink
@@ -45,3 +46,4 @@ SWEEPER = web.AppKey("sweeper", RetentionSweeper)
 WITNESS = web.AppKey("witness", CheckpointForwarder)
 TRANSPARENCY = web.AppKey("transparency", TransparencyLog)
 TRACING = web.AppKey("tracing", Tracing)
+DELIVERY_CONTROL = web.AppKey("delivery_control", DeliveryControl)

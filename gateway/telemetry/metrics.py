@@ -17,6 +17,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from gateway.telemetry.recent import RecentDeliveries
+
 # Host calls and confirms: from a loopback host's milliseconds to a business's 120 s timeout.
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -69,6 +71,8 @@ class GatewayMetrics:
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
+        self.recent = RecentDeliveries()
+        self.pending: dict[str, int] = {}
         self.http_requests = Counter(
             "hostgate_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=r
         )
@@ -166,6 +170,21 @@ class GatewayMetrics:
         self.log_checkpoint_size = Gauge(
             "hostgate_log_checkpoint_size", "Leaves covered by the latest signed checkpoint", registry=r
         )
+
+    def delivery(self, business_id: str, outcome: str) -> None:
+        """Count one delivery outcome (the counter, and the console's last hour)."""
+        self.deliveries.labels(business_id, outcome).inc()
+        self.recent.outcome(business_id, outcome)
+
+    def retries_waiting(self, business_id: str, pending: int) -> None:
+        """Set how many retries this process scheduled for a business and has not seen back."""
+        self.retries_pending.labels(business_id).set(pending)
+        self.pending[business_id] = pending
+
+    def host_call(self, business_id: str, seconds: float) -> None:
+        """Time one call to a business's host."""
+        self.delivery_latency.labels(business_id).observe(seconds)
+        self.recent.latency(business_id, seconds)
 
     def watch_trail(self, trail: TrailPosition) -> None:
         """Expose the audit writer's progress."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,13 @@ from gateway.app import apply_config, build_app
 from gateway.broker import topology
 from gateway.config import load_config
 from gateway.config.envfile import read_env_file
+from gateway.disclosure.keys import KeyRing
 from gateway.http.keys import CONFIG, SIGNING_KEYS
 from gateway.sealing import EndpointPrivateKey
 from gateway.simulator import NetworkSimulator
 from tests.bridge.hosts import Hosts, business_hosts
 from tests.conftest import REPO, edit, quick_reconnects
+from tests.support import wait_status
 
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/"
 API_KEYS = {
@@ -108,3 +111,17 @@ async def bridge(config_dir: Path, request: pytest.FixtureRequest) -> AsyncItera
         finally:
             await client.close()
             await network.close()
+
+
+@asynccontextmanager
+async def network_for(config_dir: Path, port: int, name: str) -> AsyncIterator[NetworkSimulator]:
+    """The simulated network for a `hostgate serve` process on ``port``, once it is ready and bootstrapped."""
+    wait_status(port, "/readyz", 200, 15)
+    keys = KeyRing.open(config_dir.parent / "var" / "keys").public_keys()
+    network = NetworkSimulator(BROKER_URL, keys, name=name)
+    await network.start()
+    try:
+        await network.bootstrap(f"http://127.0.0.1:{port}")
+        yield network
+    finally:
+        await network.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
 import time
@@ -12,14 +14,39 @@ from typing import Any
 
 import aiohttp
 import pytest
+from playwright.async_api import Browser, async_playwright
 
-from tests.conftest import edit
+from tests.conftest import REPO, edit
 from tests.support import serving
 
 # The demo operator key from config/gateway.toml (public, like every demo secret).
 OPERATOR_KEY = "hgo_YmUprF05UBLZP5cr9c2tmHX-KyntIMOrPRiub9rPc8c"
 BUSINESS_KEY = "hg_CSItYVhGgFLMcXFqg9cS_Q7Qoseb3sLgH6WxuYmzOAM"  # nimbus-shop's demo API key
 NETWORK_KEY = "hgn_a7EwhxZqgMbNRTigiNi-YQfCLXZYhp1MTYGnfcpMg80"
+
+
+ARTIFACTS = Path(os.environ.get("HOSTGATE_TEST_ARTIFACTS", REPO / "test-artifacts")) / "console"
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (or HOSTGATE_CHROMIUM); a clear failure, not a skip, when it is missing."""
+    candidates = [os.environ.get("HOSTGATE_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"]
+    for candidate in filter(None, candidates):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    pytest.fail("no Chromium for the browser tests: `apt-get install chromium` or set HOSTGATE_CHROMIUM")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """A headless Chromium driven by Playwright."""
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=chromium_path(), headless=True)
+        try:
+            yield launched
+        finally:
+            await launched.close()
 
 
 @dataclass

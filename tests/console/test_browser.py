@@ -6,44 +6,18 @@ Screenshots of each step are kept under ``test-artifacts/console/``.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from adapters.base import HostingClass
 from gateway.disclosure.catalog import load_catalogs
-from tests.conftest import REPO
-from tests.console.conftest import OPERATOR_KEY, Gateway
+from tests.console.conftest import ARTIFACTS, OPERATOR_KEY, Gateway
 
 pytestmark = [pytest.mark.broker, pytest.mark.browser]
 
-ARTIFACTS = Path(os.environ.get("HOSTGATE_TEST_ARTIFACTS", REPO / "test-artifacts")) / "console"
 BUSINESSES = {"warung-sari": "Warung Sari", "nimbus-shop": "Nimbus Shop", "kirana-travel": "Kirana Travel"}
-
-
-def chromium_path() -> str:
-    """Debian's Chromium (or HOSTGATE_CHROMIUM); a clear failure, not a skip, when it is missing."""
-    candidates = [os.environ.get("HOSTGATE_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"]
-    for candidate in filter(None, candidates):
-        found = shutil.which(candidate)
-        if found:
-            return found
-    pytest.fail("no Chromium for the browser tests: `apt-get install chromium` or set HOSTGATE_CHROMIUM")
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """A headless Chromium driven by Playwright."""
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium_path(), headless=True)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 from gateway.adapter_registry import AdapterRegistry
 from gateway.app import build_app
 from gateway.config import load_config
-from gateway.console.routes import PREFIX as CONSOLE
+from gateway.console.common import PREFIX as CONSOLE
 from gateway.http.openapi import document
 from tests.conftest import REPO
 
