@@ -121,7 +121,9 @@ async def _fill(url: str, queue: str | None, count: int) -> None:
     await connection.close()
 
 
-async def _timed(command: list[str], env: dict[str, str], tally: Tally) -> tuple[float, float]:
+async def _timed(
+    command: list[str], env: dict[str, str], tally: Tally, cwd: Path = REPO
+) -> tuple[float, float]:
     """Run a consumer process (pinned to core 0) until the receiver has seen every message.
 
     Returns the seconds from the first delivery to the last, and the process's CPU seconds over
@@ -130,7 +132,7 @@ async def _timed(command: list[str], env: dict[str, str], tally: Tally) -> tuple
     process = await asyncio.create_subprocess_exec(
         *pin(0),
         *command,
-        cwd=REPO,
+        cwd=cwd,
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
@@ -145,12 +147,28 @@ async def _timed(command: list[str], env: dict[str, str], tally: Tally) -> tuple
         await asyncio.wait_for(process.wait(), 30)
 
 
-async def _hostgate(url: str, config: Path, count: int, tally: Tally) -> tuple[float, float]:
+async def _hostgate(
+    url: str, config: Path, count: int, tally: Tally, checkout: Path = REPO
+) -> tuple[float, float]:
+    """Drain ``count`` messages with hostgate from ``checkout`` (its own code first on the path)."""
     await _fill(url, None, count)
     tally.reset(count)
     command = [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config), "--demo"]
     command += ["--port", str(free_port())]
-    return await _timed(command, {**os.environ, "HOSTGATE_AMQP_URL": url}, tally)
+    env = {**os.environ, "HOSTGATE_AMQP_URL": url, "PYTHONPATH": str(checkout)}
+    return await _timed(command, env, tally, cwd=checkout)
+
+
+def delivery_config(base: Path, port: int, store: str | None, source: Path = REPO / "config") -> Path:
+    """A copy of ``source`` whose warung-sari delivers to the bench's receiver on ``port``."""
+    config = base / "config"
+    shutil.copytree(source, config)
+    use_store(config, store)
+    business = config / "businesses" / "warung-sari.toml"
+    business.write_text(
+        business.read_text().replace("http://127.0.0.1:9101/hostgate", f"http://127.0.0.1:{port}/hook")
+    )
+    return config
 
 
 async def _raw(url: str, count: int, target: str, secret: str, tally: Tally) -> tuple[float, float]:
@@ -174,15 +192,7 @@ async def run(count: int = 5000, rounds: int = 3, engine: str = "sqlite") -> Res
             tempfile.TemporaryDirectory() as tmp,
             store_url(engine) as store,
         ):
-            config = Path(tmp) / "config"
-            shutil.copytree(REPO / "config", config)
-            use_store(config, store)
-            business = config / "businesses" / "warung-sari.toml"
-            business.write_text(
-                business.read_text().replace(
-                    "http://127.0.0.1:9101/hostgate", f"http://127.0.0.1:{port}/hook"
-                )
-            )
+            config = delivery_config(Path(tmp), port, store)
             secret = read_env_file(config / "demo.env")["WARUNG_SARI_WEBHOOK_SECRET"]
             target = f"http://127.0.0.1:{port}/hook"
             drain = {
