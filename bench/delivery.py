@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -122,12 +123,18 @@ async def _fill(url: str, queue: str | None, count: int) -> None:
 
 
 async def _timed(
-    command: list[str], env: dict[str, str], tally: Tally, cwd: Path = REPO
+    command: list[str],
+    env: dict[str, str],
+    tally: Tally,
+    cwd: Path = REPO,
+    settle: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[float, float]:
     """Run a consumer process (pinned to core 0) until the receiver has seen every message.
 
-    Returns the seconds from the first delivery to the last, and the process's CPU seconds over
-    the same span (start-up is in neither).
+    Returns the seconds from the first delivery to the last, and the process's CPU seconds from
+    the first delivery until ``settle`` returns (by default: the last delivery). Start-up is in
+    neither. hostgate settles once its receipts are all published: work it defers past the last
+    delivery is still work per message.
     """
     process = await asyncio.create_subprocess_exec(
         *pin(0),
@@ -138,13 +145,23 @@ async def _timed(
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        await asyncio.wait_for(tally.started.wait(), 600)
+        started = asyncio.ensure_future(tally.started.wait())
+        exited = asyncio.ensure_future(process.wait())
+        await asyncio.wait({started, exited}, timeout=600, return_when=asyncio.FIRST_COMPLETED)
+        if not started.done():
+            started.cancel()
+            exited.cancel()
+            raise SystemExit(f"{command[2:5]} never delivered (exit status {process.returncode})")
+        exited.cancel()
         cpu_before = process_cpu_seconds(process.pid)
         await asyncio.wait_for(tally.done.wait(), 600)
+        if settle is not None:
+            await asyncio.wait_for(settle(), 600)
         return tally.seconds, process_cpu_seconds(process.pid) - cpu_before
     finally:
-        process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), 30)
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.wait(), 30)
 
 
 async def _hostgate(
@@ -153,10 +170,25 @@ async def _hostgate(
     """Drain ``count`` messages with hostgate from ``checkout`` (its own code first on the path)."""
     await _fill(url, None, count)
     tally.reset(count)
-    command = [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config), "--demo"]
+    command = [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config)]
     command += ["--port", str(free_port())]
-    env = {**os.environ, "HOSTGATE_AMQP_URL": url, "PYTHONPATH": str(checkout)}
-    return await _timed(command, env, tally, cwd=checkout)
+    # The environment, not --demo: a checkout from before that flag ignores the variable.
+    env = {**os.environ, "HOSTGATE_AMQP_URL": url, "PYTHONPATH": str(checkout), "HOSTGATE_DEMO": "1"}
+    return await _timed(command, env, tally, cwd=checkout, settle=lambda: _receipts_published(url, count))
+
+
+async def _receipts_published(url: str, count: int) -> None:
+    """Wait until the network's outbound queue holds a receipt for every delivery."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        while True:
+            queue = await channel.declare_queue(topology.OUTBOUND.queue, passive=True)
+            if (queue.declaration_result.message_count or 0) >= count:
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
 
 
 def delivery_config(base: Path, port: int, store: str | None, source: Path = REPO / "config") -> Path:
