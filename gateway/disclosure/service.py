@@ -99,6 +99,9 @@ class DisclosureService:
         return created
 
     async def _sync_one(self, tx: Unit, business: Business) -> NewRevision | None:
+        # Replicas reloading the same change at once: the first makes the revision, the others
+        # then read it here (after the lock) and find nothing to do.
+        await tx.disclosures.hold(business.id)
         latest = await tx.disclosures.latest(business.id)
         fingerprint = document_fingerprint(business)
         hosting = hosting_fingerprint(business)

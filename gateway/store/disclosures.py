@@ -18,6 +18,10 @@ class SqlDisclosures:
     def __init__(self, sql: Sql) -> None:
         self._sql = sql
 
+    async def hold(self, business_id: str) -> None:
+        """Make this unit the only one deciding the business's next revision, in any process."""
+        await self._sql.hold(f"hostgate.disclosures:{business_id}")
+
     async def latest(self, business_id: str) -> DisclosureRow | None:
         """The newest revision of a business."""
         row = await self._sql.one(

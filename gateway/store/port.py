@@ -35,6 +35,9 @@ from gateway.store.records import (
 class Disclosures(Protocol):
     """**Protocol:** every disclosure revision of every business."""
 
+    async def hold(self, business_id: str) -> None:
+        """Make this unit the only one deciding the business's next revision, in any process."""
+
     async def latest(self, business_id: str) -> DisclosureRow | None:
         """The newest revision of a business."""
 

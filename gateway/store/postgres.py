@@ -92,6 +92,10 @@ class _PgSql:
             raise StoreError("a read view cannot write; writes go through store.unit()")
         return _numbered(sql)
 
+    async def hold(self, name: str) -> None:
+        """A transaction-scoped advisory lock on ``name``: released by the unit's COMMIT or ROLLBACK."""
+        await self.one("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))
+
     async def execute(self, sql: str, args: Sequence[object] = ()) -> int:
         try:
             return _rowcount(await self._conn.execute(self._check(sql), *args))

@@ -20,6 +20,9 @@ class Sql(Protocol):
     # concurrently (PostgreSQL), "" where they already take turns (SQLite).
     for_update: str
 
+    async def hold(self, name: str) -> None:
+        """Hold the lock ``name`` until the unit ends, against units of other processes too."""
+
     async def execute(self, sql: str, args: Sequence[object] = ()) -> int:
         """Run a statement; return the rows it changed."""
 

@@ -48,6 +48,10 @@ class _SqliteSql:
         self._db = db
         self._path = path
 
+    async def hold(self, name: str) -> None:
+        """Nothing to take: a unit runs inside BEGIN IMMEDIATE, the file's one write lock."""
+        del name
+
     async def execute(self, sql: str, args: Sequence[object] = ()) -> int:
         try:
             return self._db.execute(sql, args).rowcount

@@ -1,0 +1,63 @@
+"""Two processes reloading the same hosting change at once make exactly one revision (issue 16, point 2).
+
+Each "process" is a store of its own (its own SQLite connections, or its own
+PostgreSQL pool) on the same database, with a DisclosureService of its own; the
+two sync the same changed config concurrently, twenty times over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from gateway.adapter_registry import AdapterRegistry
+from gateway.audit.setup import make_trail
+from gateway.config import load_config
+from gateway.disclosure.keys import KeyRing
+from gateway.disclosure.service import DisclosureService
+from tests.conftest import EXAMPLE_CONFIG, edit
+from tests.engines import make_store
+
+ROUNDS = 20
+BUSINESS = "warung-sari"
+
+
+def _replace(old: str, new: str) -> Callable[[str], str]:
+    return lambda text: text.replace(old, new)
+
+
+async def test_concurrent_reloads_make_one_revision_each_time(
+    engine: str, tmp_path: Path, schema: str | None
+) -> None:
+    """Both sync every change at the same instant: one new revision per change, no gap, no error."""
+    config_dir = tmp_path / "config"
+    shutil.copytree(EXAMPLE_CONFIG, config_dir)
+    stores = [make_store(engine, tmp_path, schema) for _ in range(2)]
+    await asyncio.gather(*(s.open() for s in stores))
+    try:
+        config = load_config(config_dir, {}, AdapterRegistry())
+        keys = KeyRing.open(config.path(config.settings.signing_key_dir))
+        services = [DisclosureService(s, keys, make_trail(config, keys)) for s in stores]
+        first = await asyncio.gather(*(svc.sync(config.businesses) for svc in services))
+        assert sorted(r.business_id for created in first for r in created) == sorted(config.businesses)
+        region = "id-jakarta"
+        for n in range(ROUNDS):
+            new_region = f"id-region-{n}"
+            edit(config_dir / "businesses" / f"{BUSINESS}.toml", _replace(region, new_region))
+            region = new_region
+            changed = load_config(config_dir, {}, AdapterRegistry()).businesses
+            created = await asyncio.gather(*(svc.sync(changed) for svc in services))
+            made = [r for per_process in created for r in per_process]
+            assert [(r.business_id, r.revision) for r in made] == [(BUSINESS, n + 2)], made
+        async with stores[0].read() as tx:
+            history = await tx.disclosures.history(BUSINESS)
+            log_size = await tx.log.size()
+        assert [row.revision for row in history] == list(range(ROUNDS + 1, 0, -1)), "no gap, no duplicate"
+        assert log_size == len(config.businesses) + ROUNDS, "each revision is one leaf of the log"
+        print(
+            f"{engine}: {ROUNDS} concurrent reloads by two processes, revisions 1..{ROUNDS + 1}, log {log_size}"
+        )
+    finally:
+        await asyncio.gather(*(s.aclose() for s in stores))
