@@ -92,7 +92,8 @@ class InboundHandler:
             raise PoisonMessageError(f"unknown business {message.business_id!r}")
         if not parked and attempt_of(event) > 1:
             self._count_retry(business.id, -1)
-        latest = await self._disclosures.latest(business.id)
+        # The store's newest revision, not this process's cache: another replica may have made it.
+        latest = await self._disclosures.current(business.id)
         if latest is None:
             raise PoisonMessageError(f"business {business.id!r} has no disclosure yet")
         disclosure = latest.document

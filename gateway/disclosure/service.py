@@ -182,6 +182,23 @@ class DisclosureService:
         self._latest[business_id] = found
         return found
 
+    async def current(self, business_id: str) -> StoredDisclosure | None:
+        """The newest revision as the store has it now, whichever process made it.
+
+        One small read (the revision number) on every call; the cached document is reused
+        only when it is that revision. What decides a delivery reads this, never the bare
+        cache: another process may have committed a revision this one has not seen.
+        """
+        async with self._store.read() as tx:
+            revision = await tx.disclosures.latest_revision(business_id)
+        if revision is None:
+            return None
+        cached = self._latest.get(business_id)
+        if cached is not None and cached.revision == revision:
+            return cached
+        self._latest.pop(business_id, None)
+        return await self.latest(business_id)
+
     async def history(self, business_id: str) -> list[PastRevision]:
         """Every persisted revision of a business, newest first."""
         async with self._store.read() as tx:

@@ -30,6 +30,14 @@ class SqlDisclosures:
         )
         return None if row is None else _row(row)
 
+    async def latest_revision(self, business_id: str) -> int | None:
+        """The newest revision number of a business (one index lookup, no document)."""
+        row = await self._sql.one(
+            "SELECT revision FROM disclosures WHERE business_id = ? ORDER BY revision DESC LIMIT 1",
+            (business_id,),
+        )
+        return None if row is None else int(row[0])
+
     async def history(self, business_id: str) -> list[DisclosureRow]:
         """Every revision of a business, newest first."""
         rows = await self._sql.all(

@@ -41,6 +41,9 @@ class Disclosures(Protocol):
     async def latest(self, business_id: str) -> DisclosureRow | None:
         """The newest revision of a business."""
 
+    async def latest_revision(self, business_id: str) -> int | None:
+        """The newest revision number of a business (one index lookup, no document)."""
+
     async def history(self, business_id: str) -> list[DisclosureRow]:
         """Every revision of a business, newest first."""
 

@@ -61,3 +61,34 @@ async def test_concurrent_reloads_make_one_revision_each_time(
         )
     finally:
         await asyncio.gather(*(s.aclose() for s in stores))
+
+
+async def test_a_delivery_decision_sees_a_revision_another_process_made(
+    engine: str, tmp_path: Path, schema: str | None
+) -> None:
+    """Process B never reloaded: its cache is behind, but what decides a delivery reads the store."""
+    config_dir = tmp_path / "config"
+    shutil.copytree(EXAMPLE_CONFIG, config_dir)
+    stores = [make_store(engine, tmp_path, schema) for _ in range(2)]
+    await asyncio.gather(*(s.open() for s in stores))
+    try:
+        config = load_config(config_dir, {}, AdapterRegistry())
+        keys = KeyRing.open(config.path(config.settings.signing_key_dir))
+        first, second = (DisclosureService(s, keys, make_trail(config, keys)) for s in stores)
+        await first.sync(config.businesses)
+        before = await second.current(BUSINESS)
+        assert before is not None
+        assert before.revision == 1
+        edit(config_dir / "businesses" / f"{BUSINESS}.toml", _replace("id-jakarta", "sg-singapore"))
+        await first.sync(load_config(config_dir, {}, AdapterRegistry()).businesses)
+        cached = await second.latest(BUSINESS)
+        assert cached is not None
+        assert cached.revision == 1, "the bare cache is stale: exactly what must not decide"
+        now = await second.current(BUSINESS)
+        assert now is not None
+        assert (now.revision, now.document.region) == (2, "sg-singapore")
+        async with stores[1].read() as tx:
+            assert await tx.disclosures.latest_revision(BUSINESS) == 2
+            assert await tx.disclosures.latest_revision("nobody") is None
+    finally:
+        await asyncio.gather(*(s.aclose() for s in stores))
