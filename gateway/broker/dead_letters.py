@@ -12,6 +12,7 @@ no listing ever counts against a message.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,10 +79,14 @@ async def count(connection: AbstractConnection, business_id: str) -> int:
     try:
         queue = await channel.declare_queue(dead_queue(business_id), passive=True)
     except aiormq.exceptions.ChannelNotFoundEntity:
-        return 0  # the broker closed the channel; nothing to close
-    result = queue.declaration_result.message_count or 0
-    await channel.close()
-    return result
+        return 0
+    else:
+        return queue.declaration_result.message_count or 0
+    finally:
+        # Always closed, also after the broker closed it for a missing queue: a robust
+        # connection's channel reopens itself otherwise, one more for every page view.
+        with contextlib.suppress(aiormq.exceptions.AMQPError, RuntimeError):
+            await channel.close()
 
 
 async def sweep(
