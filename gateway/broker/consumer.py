@@ -93,7 +93,7 @@ class QueueConsumer:
                 await channel.set_qos(prefetch_count=self._prefetch)
                 # aio-pika's IncomingMessage and its extra task per delivery cost more than the
                 # framing itself; the underlying aiormq channel hands over what arrived.
-                underlay = await asyncio.wait_for(channel.get_underlay_channel(), 10)
+                underlay = await channel.get_underlay_channel()
                 if self.probe is not None:
                     self.probe.restart()
                     await underlay.basic_consume(REPLY_TO, self._on_answer, no_ack=True)

@@ -108,12 +108,9 @@ class Publisher:
             channel = await self._ready_channel()
             # aio-pika's Message and Exchange wrappers cost more per publish than the
             # framing itself; the underlying aiormq channel takes properties directly.
-            # Bounded: a robust channel waits for its connection to be ready with no limit,
-            # and a relay waiting there forever publishes nothing and says nothing.
-            underlay = await asyncio.wait_for(channel.get_underlay_channel(), self._timeout)
+            underlay = await channel.get_underlay_channel()
         except _FAILURES as exc:
             self._metrics.publishes.labels("failed").inc(len(items))
-            self._drop_channel_after(exc)
             raise BrokerError(f"cannot publish: {type(exc).__name__}") from exc
         started = time.perf_counter()
         results = await asyncio.gather(
