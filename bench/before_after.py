@@ -19,7 +19,7 @@ from pathlib import Path
 
 import uvloop
 
-from bench.common import bench_vhost, broker_on_core, purge, round_order
+from bench.common import bench_vhost, broker_on_core, driver_on_core, purge, round_order
 from bench.delivery import Tally, _hostgate, _raw, _receiver, delivery_config
 from bench.tracing_cost import worktree
 from gateway.broker import topology
@@ -35,6 +35,7 @@ async def run(ref: str, count: int = 5000, rounds: int = 5) -> dict[str, object]
     try:
         with (
             broker_on_core(1),
+            driver_on_core(1),
             bench_vhost() as url,
             tempfile.TemporaryDirectory() as tmp,
             worktree(ref) as old,

@@ -29,7 +29,15 @@ import aio_pika
 import uvloop
 from aiohttp import web
 
-from bench.common import Result, bench_vhost, broker_on_core, process_cpu_seconds, purge, round_order
+from bench.common import (
+    Result,
+    bench_vhost,
+    broker_on_core,
+    driver_on_core,
+    process_cpu_seconds,
+    purge,
+    round_order,
+)
 from bench.engines import store_url, use_store
 from bench.ingest import REPO, free_port, pin
 from gateway.bridge.models import InboundMessage
@@ -220,6 +228,7 @@ async def run(count: int = 5000, rounds: int = 3, engine: str = "sqlite") -> Res
     try:
         with (
             broker_on_core(1) as broker,
+            driver_on_core(1),
             bench_vhost() as url,
             tempfile.TemporaryDirectory() as tmp,
             store_url(engine) as store,

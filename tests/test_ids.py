@@ -13,7 +13,11 @@ def test_ids_are_distinct_version_4_uuids() -> None:
     ids = [new_uuid() for _ in range(10_000)]
     assert len(set(ids)) == len(ids)
     assert all(i.version == 4 and i.variant == uuid.RFC_4122 for i in ids)
-    assert uuid.UUID(new_id()).version == 4
+    texts = [new_id() for _ in range(10_000)]
+    assert len(set(texts)) == len(texts)
+    for text in texts:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
 
 
 def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:

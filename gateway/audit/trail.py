@@ -19,6 +19,9 @@ import structlog
 from gateway.audit.records import EVENTS, USER_FIELDS
 from gateway.audit.writer import ChainWriter
 
+# Each event's declared field names, read once: the model's own mapping is rebuilt on every access.
+_DECLARED = {name: frozenset(model.model_fields) for name, model in EVENTS.items()}
+
 
 class _ChainSink:
     """The structlog 'logger' at the end of the pipeline: hands the record to the writer."""
@@ -35,7 +38,8 @@ def validated_record(
 ) -> dict[str, Any]:
     """Keep only the event's declared fields, pseudonymise user ids, validate; add event and time."""
     model = EVENTS[name]
-    fields = {k: v for k, v in given.items() if k in model.model_fields}
+    declared = _DECLARED[name]
+    fields = {k: v for k, v in given.items() if k in declared}
     for key in USER_FIELDS.intersection(fields):
         fields[key] = pseudonymize(str(fields[key]))
     validated = model.model_validate(fields).model_dump(mode="json")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 import structlog
 
@@ -20,7 +19,7 @@ from adapters.base import DeliveryResult, Envelope
 from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
 from gateway.bridge.bulkhead import Parking
-from gateway.bridge.models import InboundMessage, InboundReceipt
+from gateway.bridge.models import InboundMessage, ReceiptStatus, inbound_receipt_json
 from gateway.bridge.status import Status, apply_receipt, chat_refresh_seconds
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.retries import RetryScheduler, attempt_of, next_delay
@@ -92,15 +91,22 @@ class InboundHandler:
             raise PoisonMessageError(f"unknown business {message.business_id!r}")
         if not parked and attempt_of(event) > 1:
             self._count_retry(business.id, -1)
-        # The store's newest revision, not this process's cache: another replica may have made it.
-        latest = await self._disclosures.current(business.id)
+        # One read for the whole decision. The revision is the store's newest, not this process's
+        # cache: another replica may have made it.
+        async with self._store.read() as tx:
+            revision = await tx.disclosures.latest_revision(business.id)
+            existing = await tx.messages.state(message.business_id, message.message_id, direction="inbound")
+            disabled = await tx.endpoints.disabled_reason(business.id)
+        latest = await self._disclosures.at_revision(business.id, revision)
         if latest is None:
             raise PoisonMessageError(f"business {business.id!r} has no disclosure yet")
         disclosure = latest.document
         if message.key_id != business.facts.endpoint_key.kid or disclosure.endpoint_key.kid != message.key_id:
             await self._refuse_stale(event, message, disclosure)
             return
-        await self._deliver(event, message, business, disclosure.revision, parked=parked)
+        if existing is not None and existing.status == Status.DELIVERED:
+            return  # a redelivery of something already handed over
+        await self._deliver(event, message, business, disclosure.revision, disabled, parked=parked)
 
     async def _refuse_stale(
         self, event: CloudEvent, message: InboundMessage, disclosure: DisclosureDocument
@@ -152,13 +158,15 @@ class InboundHandler:
         self._relay.wake()
 
     async def _deliver(
-        self, event: CloudEvent, message: InboundMessage, business: Business, revision: int, *, parked: bool
+        self,
+        event: CloudEvent,
+        message: InboundMessage,
+        business: Business,
+        revision: int,
+        disabled: str | None,
+        *,
+        parked: bool,
     ) -> None:
-        async with self._store.read() as tx:
-            existing = await tx.messages.state(message.business_id, message.message_id, direction="inbound")
-            reason = await tx.endpoints.disabled_reason(business.id)
-        if existing is not None and existing.status == Status.DELIVERED:
-            return  # a redelivery of something already handed over
         envelope = Envelope(
             message_id=message.message_id,
             business_id=message.business_id,
@@ -170,8 +178,8 @@ class InboundHandler:
             disclosure_revision=revision,
             chat_sequence=0,
         )
-        if reason is not None:
-            await self._give_up(event, message, business, revision, f"endpoint disabled: {reason}")
+        if disabled is not None:
+            await self._give_up(event, message, business, revision, f"endpoint disabled: {disabled}")
             return
 
         async def call() -> DeliveryResult:
@@ -269,7 +277,7 @@ class InboundHandler:
         """Dead-letter the delivery (kept for replay), mark the message failed, tell the network."""
         await self._retries.dead(event, business.id, reason)
         self._metrics.delivery(business.id, "dead_lettered")
-        self._metrics.dead_letters.labels(business.id).inc()
+        self._metrics.child(self._metrics.dead_letters, business.id).inc()
         receipt = _receipt(
             message, "rejected", revision=revision, key_id=business.facts.endpoint_key.kid, reason=reason
         )
@@ -357,27 +365,14 @@ class InboundHandler:
         await tx.outbox.append(outbox_row(business_id, OUTBOUND.exchange, f"{business_id}.receipt", receipt))
 
 
-ReceiptStatus = Literal["delivered", "disclosure_stale", "rejected"]
-
-
 def _receipt(
     message: InboundMessage, status: ReceiptStatus, *, revision: int, key_id: str, reason: str | None = None
 ) -> CloudEvent:
     now = datetime.now(UTC)
-    body = InboundReceipt(
-        message_id=message.message_id,
-        business_id=message.business_id,
-        sender=message.sender,
-        status=status,
-        reason=reason,
-        current_revision=revision,
-        current_key_id=key_id,
-        at=now,
-    )
     return CloudEvent(
         id=new_id(),
         type=INBOUND_RECEIPT,
         subject=message.business_id,
         time=now,
-        data=canonical_json(body.model_dump(mode="json")),
+        data=inbound_receipt_json(message, status, revision=revision, key_id=key_id, reason=reason, at=now),
     )

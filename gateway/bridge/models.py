@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from adapters.base import Base64UrlBytes
+from gateway.disclosure.document import canonical_json
 
 MessageId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -86,6 +87,37 @@ class InboundReceipt(_Frozen):
     current_revision: int
     current_key_id: str
     at: datetime
+
+
+ReceiptStatus = Literal["delivered", "disclosure_stale", "rejected"]
+
+
+def inbound_receipt_json(
+    message: InboundMessage,
+    status: ReceiptStatus,
+    *,
+    revision: int,
+    key_id: str,
+    reason: str | None,
+    at: datetime,
+) -> bytes:
+    """An :class:`InboundReceipt` as canonical JSON, built straight from trusted values.
+
+    One per delivery, so it skips the model's validate-and-dump round trip; the result is
+    byte for byte what the model gives (a property test holds it to that).
+    """
+    return canonical_json(
+        {
+            "at": at.isoformat().replace("+00:00", "Z"),
+            "business_id": message.business_id,
+            "current_key_id": key_id,
+            "current_revision": revision,
+            "message_id": message.message_id,
+            "reason": reason,
+            "sender": message.sender,
+            "status": status,
+        }
+    )
 
 
 class StatusWebhook(_Frozen):

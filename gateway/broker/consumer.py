@@ -165,10 +165,10 @@ class QueueConsumer:
             log.warning("consumer.retry", queue=self._queue, error=detail[:200])
             await asyncio.sleep(0.5)
             await message.channel.basic_nack(tag, requeue=True)
-            self._metrics.consumed.labels(self._queue, "requeue").inc()
+            self._metrics.child(self._metrics.consumed, self._queue, "requeue").inc()
             return
         self.handled += 1
-        self._metrics.consumed.labels(self._queue, "ack").inc()
+        self._metrics.child(self._metrics.consumed, self._queue, "ack").inc()
         # Queued, not awaited until written: an ack lost with the connection means a redelivery,
         # which the handlers already take (the same as an ack lost on the wire).
         await message.channel.basic_ack(tag, wait=False)
@@ -207,7 +207,7 @@ class QueueConsumer:
         else:
             await message.channel.basic_ack(tag)
         self.dead_lettered += 1
-        self._metrics.consumed.labels(self._queue, "poison").inc()
+        self._metrics.child(self._metrics.consumed, self._queue, "poison").inc()
         log.warning("consumer.dead_lettered", queue=self._queue, reason=reason[:200])
 
 

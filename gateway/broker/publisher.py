@@ -110,7 +110,7 @@ class Publisher:
             # framing itself; the underlying aiormq channel takes properties directly.
             underlay = await channel.get_underlay_channel()
         except _FAILURES as exc:
-            self._metrics.publishes.labels("failed").inc(len(items))
+            self._metrics.child(self._metrics.publishes, "failed").inc(len(items))
             raise BrokerError(f"cannot publish: {type(exc).__name__}") from exc
         started = time.perf_counter()
         results = await asyncio.gather(
@@ -133,9 +133,9 @@ class Publisher:
                 break
             confirmed += 1
         self._metrics.confirm_latency.observe(time.perf_counter() - started)
-        self._metrics.publishes.labels("confirmed").inc(confirmed)
+        self._metrics.child(self._metrics.publishes, "confirmed").inc(confirmed)
         if confirmed < len(items):
-            self._metrics.publishes.labels("failed").inc(len(items) - confirmed)
+            self._metrics.child(self._metrics.publishes, "failed").inc(len(items) - confirmed)
             failure = results[confirmed]
             self._drop_channel_after(failure)
             log.warning(

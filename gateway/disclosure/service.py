@@ -182,15 +182,13 @@ class DisclosureService:
         self._latest[business_id] = found
         return found
 
-    async def current(self, business_id: str) -> StoredDisclosure | None:
-        """The newest revision as the store has it now, whichever process made it.
+    async def at_revision(self, business_id: str, revision: int | None) -> StoredDisclosure | None:
+        """The document of ``revision``, the newest the caller just read from the store.
 
-        One small read (the revision number) on every call; the cached document is reused
-        only when it is that revision. What decides a delivery reads this, never the bare
-        cache: another process may have committed a revision this one has not seen.
+        What decides a delivery reads the newest revision number in its own unit and asks
+        for it here, never for the bare cache: another process may have committed a revision
+        this one has not seen. The cached document is reused only when it is that revision.
         """
-        async with self._store.read() as tx:
-            revision = await tx.disclosures.latest_revision(business_id)
         if revision is None:
             return None
         cached = self._latest.get(business_id)

@@ -28,8 +28,8 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     response = await handler(request)
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
     metrics = request.app[METRICS]
-    metrics.http_requests.labels(request.method, route, str(response.status)).inc()
-    metrics.http_latency.labels(route).observe(time.perf_counter() - started)
+    metrics.child(metrics.http_requests, request.method, route, str(response.status)).inc()
+    metrics.child(metrics.http_latency, route).observe(time.perf_counter() - started)
     return response
 
 

@@ -11,13 +11,15 @@ scrape time by ``gateway/http/metrics.py``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from gateway.telemetry.recent import RecentDeliveries
+
+_Metric = TypeVar("_Metric", Counter, Gauge, Histogram)
 
 # Host calls and confirms: from a loopback host's milliseconds to a business's 120 s timeout.
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -73,6 +75,7 @@ class GatewayMetrics:
         r = self.registry = CollectorRegistry()
         self.recent = RecentDeliveries()
         self.pending: dict[str, int] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], Counter | Gauge | Histogram] = {}
         self.http_requests = Counter(
             "hostgate_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=r
         )
@@ -171,19 +174,27 @@ class GatewayMetrics:
             "hostgate_log_checkpoint_size", "Leaves covered by the latest signed checkpoint", registry=r
         )
 
+    def child(self, metric: _Metric, *values: str) -> _Metric:
+        """``metric.labels(*values)``, remembered: the hot paths ask per message, labels() locks each time."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return cast(_Metric, found)
+
     def delivery(self, business_id: str, outcome: str) -> None:
         """Count one delivery outcome (the counter, and the console's last hour)."""
-        self.deliveries.labels(business_id, outcome).inc()
+        self.child(self.deliveries, business_id, outcome).inc()
         self.recent.outcome(business_id, outcome)
 
     def retries_waiting(self, business_id: str, pending: int) -> None:
         """Set how many retries this process scheduled for a business and has not seen back."""
-        self.retries_pending.labels(business_id).set(pending)
+        self.child(self.retries_pending, business_id).set(pending)
         self.pending[business_id] = pending
 
     def host_call(self, business_id: str, seconds: float) -> None:
         """Time one call to a business's host."""
-        self.delivery_latency.labels(business_id).observe(seconds)
+        self.child(self.delivery_latency, business_id).observe(seconds)
         self.recent.latency(business_id, seconds)
 
     def watch_trail(self, trail: TrailPosition) -> None:
