@@ -28,6 +28,7 @@ from gateway.disclosure.signed import LOG_EXTENSION
 from gateway.disclosure.signing_pool import NoticeWindow, Signed, SigningPool
 from gateway.errors import BrokerError, CheckpointError
 from gateway.events import DISCLOSURE_PUBLISHED
+from gateway.relay.claims import BusinessClaims
 from gateway.store import Store
 from gateway.store.records import OutboxDepth, OutboxRow, RowKind
 from gateway.telemetry.metrics import GatewayMetrics
@@ -68,8 +69,10 @@ class OutboxRelay:
         log_proof: LogProof | None = None,
         metrics: GatewayMetrics | None = None,
         tracing: Tracing | None = None,
+        claims: BusinessClaims | None = None,
     ) -> None:
         self._metrics = metrics or GatewayMetrics()
+        self._claims = claims or BusinessClaims(store)
         self._tracing = tracing or Tracing()
         self._store = store
         self._publisher = publisher
@@ -106,6 +109,11 @@ class OutboxRelay:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await asyncio.to_thread(self._signing.close)
+        # Given up at once, so another process takes the businesses over without waiting out the leases.
+        try:
+            await self._claims.release()
+        except Exception:  # noqa: BLE001 -- a store already gone: the leases lapse on their own
+            log.info("relay.leases_left_to_lapse")
 
     async def _run(self) -> None:
         backoff = self._idle_poll
@@ -160,10 +168,16 @@ class OutboxRelay:
         return dataclasses.replace(row, headers=headers)
 
     async def _fetch(self) -> list[OutboxRow]:
+        """The next rows of the businesses this process holds (claimed or renewed here)."""
+        businesses = await self._claims.claim()
+        if not businesses:
+            return []
         async with self._store.read() as tx:
-            return await tx.outbox.fetch(self._window)
+            return await tx.outbox.fetch(self._window, businesses)
 
     async def _publish_rows(self, rows: list[OutboxRow]) -> None:
+        # A business whose lease ran out meanwhile is another process's now: none of its rows go.
+        rows = [r for r in rows if self._claims.holds(r.business_id)]
         if not rows:
             return
         spans = self._publish_spans(rows) if self._tracing.enabled else {}
@@ -236,10 +250,18 @@ class OutboxRelay:
         upcoming = asyncio.create_task(next_window(row.cursor))
         publishing: asyncio.Task[int] | None = None
         saving: asyncio.Task[None] | None = None
+        finished = False
         try:
             while True:
                 window, signed = await upcoming
                 if not window.recipients:
+                    finished = True
+                    break
+                # A fan-out outlasts a lease: renewed as it goes; if lost, the new holder resumes
+                # from the saved cursor.
+                await self._claims.claim()
+                if not self._claims.holds(row.business_id):
+                    log.warning("notices.fan_out_handed_over", business=row.business_id, fanout=row.event_id)
                     break
                 items = [
                     Outgoing(row.exchange, row.routing_key, notice_id, row.event_type, headers, body)
@@ -263,6 +285,8 @@ class OutboxRelay:
             )
             if saving is not None:
                 await saving
+        if not finished:
+            return
         async with self._store.unit() as tx:
             await tx.outbox.delete([row.seq])
         log.info("notices.fanned_out", business=row.business_id, fanout=row.event_id)
@@ -284,7 +308,7 @@ class OutboxRelay:
                     notice_id=notice_id,
                     reason=reason,
                 )
-        self._metrics.notices_sent.labels(row.business_id).inc(len(sent))
+        self._metrics.child(self._metrics.notices_sent, row.business_id).inc(len(sent))
 
     async def depth(self) -> OutboxDepth:
         """What is waiting in the outbox."""

@@ -16,6 +16,10 @@ import orjson
 from gateway.store.records import NewOutboxRow, OutboxDepth, OutboxRow, RowKind
 from gateway.store.sql import Row, Sql
 
+_SELECT = (
+    "SELECT seq, business_id, kind, exchange, routing_key, event_id, event_type, headers, body,"
+    " cursor, created_at FROM outbox"
+)
 # Kept beside the CloudEvents headers in the row; becomes the AMQP per-message expiration.
 _EXPIRATION = "amqp:expiration-ms"
 
@@ -71,14 +75,25 @@ class SqlOutbox:
         assert found is not None  # noqa: S101 -- INSERT ... RETURNING always returns the row
         return int(found[0])
 
-    async def fetch(self, limit: int) -> list[OutboxRow]:
-        """The oldest ``limit`` rows, in publish order."""
-        rows = await self._sql.all(
-            "SELECT seq, business_id, kind, exchange, routing_key, event_id, event_type, headers, body,"
-            " cursor, created_at FROM outbox ORDER BY seq LIMIT ?",
-            (limit,),
-        )
+    async def fetch(self, limit: int, businesses: Sequence[str] | None = None) -> list[OutboxRow]:
+        """The oldest ``limit`` rows (of ``businesses`` only, when given), in publish order."""
+        if businesses is not None and not businesses:
+            return []
+        where = "" if businesses is None else f" WHERE business_id IN ({', '.join('?' * len(businesses))})"
+        query = f"{_SELECT}{where} ORDER BY seq LIMIT ?"
+        rows = await self._sql.all(query, (*(businesses or ()), limit))
         return [_row(r) for r in rows]
+
+    async def businesses(self) -> list[str]:
+        """The businesses that have rows waiting."""
+        # A skip over the (business_id, seq) index, one step per business: a plain DISTINCT would
+        # read every row, and a backlog while the broker is away can be millions.
+        rows = await self._sql.all(
+            "SELECT id FROM (WITH RECURSIVE b(id) AS (SELECT min(business_id) FROM outbox"
+            " UNION ALL SELECT (SELECT min(business_id) FROM outbox WHERE business_id > b.id)"
+            " FROM b WHERE b.id IS NOT NULL) SELECT id FROM b) AS waiting WHERE id IS NOT NULL"
+        )
+        return [str(r[0]) for r in rows]
 
     async def delete(self, seqs: Sequence[int]) -> None:
         """Remove rows that the broker confirmed."""

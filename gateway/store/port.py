@@ -57,8 +57,11 @@ class Outbox(Protocol):
     async def append(self, row: NewOutboxRow) -> int:
         """Queue a row; return its seq."""
 
-    async def fetch(self, limit: int) -> list[OutboxRow]:
-        """The oldest ``limit`` rows, in publish order."""
+    async def fetch(self, limit: int, businesses: Sequence[str] | None = None) -> list[OutboxRow]:
+        """The oldest ``limit`` rows (of ``businesses`` only, when given), in publish order."""
+
+    async def businesses(self) -> list[str]:
+        """The businesses that have rows waiting."""
 
     async def delete(self, seqs: Sequence[int]) -> None:
         """Remove rows the broker confirmed."""
@@ -234,6 +237,22 @@ class Log(Protocol):
         """Replace the note of checkpoint ``size`` with the same checkpoint carrying more cosignatures."""
 
 
+class Leases(Protocol):
+    """**Protocol:** named jobs held by one process at a time, timed by the database's clock."""
+
+    async def claim(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew ``name`` for ``seconds``; False when someone else holds it unexpired."""
+
+    async def holds(self, name: str, holder: str) -> bool:
+        """Whether ``holder`` holds ``name`` now (kept until the unit ends where units run at once)."""
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give ``name`` up at once, if ``holder`` has it."""
+
+    async def live(self, prefix: str) -> dict[str, str]:
+        """Unexpired leases whose name starts with ``prefix``: name -> holder."""
+
+
 class Unit(Protocol):
     """**Protocol:** one transaction; commits on clean exit, rolls back on error."""
 
@@ -249,6 +268,7 @@ class Unit(Protocol):
     retention: Retention
     export: Export
     log: Log
+    leases: Leases
 
 
 @runtime_checkable

@@ -123,4 +123,13 @@ MIGRATIONS = [
     );
     CREATE TABLE log_checkpoints (size BIGINT PRIMARY KEY, note TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
     """,
+    # v3: leases (see the SQLite v8 script).
+    """
+    CREATE TABLE leases (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX outbox_by_business ON outbox (business_id, seq);
+    """,
 ]

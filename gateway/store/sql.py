@@ -19,6 +19,9 @@ class Sql(Protocol):
     # Appended to a SELECT whose row the unit goes on to update: " FOR UPDATE" where units run
     # concurrently (PostgreSQL), "" where they already take turns (SQLite).
     for_update: str
+    # An SQL expression for the database's clock, in seconds since the epoch (a float): what
+    # leases are timed by, so processes whose own clocks disagree still agree on expiry.
+    now: str
 
     async def hold(self, name: str) -> None:
         """Hold the lock ``name`` until the unit ends, against units of other processes too."""

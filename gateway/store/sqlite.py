@@ -43,6 +43,7 @@ class _SqliteSql:
     """:class:`~gateway.store.sql.Sql` over one sqlite3 connection, run right here."""
 
     for_update = ""  # units take turns on the one connection: nothing to lock
+    now = "((julianday('now') - 2440587.5) * 86400.0)"
 
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self._db = db

@@ -180,4 +180,9 @@ MIGRATIONS = [
     );
     CREATE TABLE log_checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, at REAL NOT NULL);
     """,
+    # v8: leases (gateway/store/leases.py): one holder per named job across processes.
+    """
+    CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL);
+    CREATE INDEX outbox_by_business ON outbox (business_id, seq);
+    """,
 ]

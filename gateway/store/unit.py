@@ -8,6 +8,7 @@ from gateway.store.consents import SqlConsents
 from gateway.store.disclosures import SqlDisclosures
 from gateway.store.endpoints import SqlEndpoints
 from gateway.store.export import SqlExport
+from gateway.store.leases import SqlLeases
 from gateway.store.log import SqlLog
 from gateway.store.messages import SqlMessages, SqlProcessedEvents
 from gateway.store.notices import SqlNotices
@@ -19,6 +20,7 @@ from gateway.store.port import (
     Disclosures,
     Endpoints,
     Export,
+    Leases,
     Log,
     Messages,
     Notices,
@@ -46,3 +48,4 @@ class SqlUnit:
         self.retention: Retention = SqlRetention(sql)
         self.export: Export = SqlExport(sql)
         self.log: Log = SqlLog(sql)
+        self.leases: Leases = SqlLeases(sql)

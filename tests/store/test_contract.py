@@ -481,3 +481,59 @@ class TestLog:
             assert await tx.log.save_checkpoint(3, "three")
         async with store.read() as tx:
             assert await tx.log.latest_checkpoint() == (3, "three")
+
+
+class TestLeases:
+    async def test_one_holder_until_it_expires(self, store: Store) -> None:
+        """A lease held by A is refused to B; A renews it; once it runs out B takes it over."""
+        async with store.unit() as tx:
+            assert await tx.leases.claim("job", "a", 0.5)
+            assert not await tx.leases.claim("job", "b", 0.5)
+            assert await tx.leases.claim("job", "a", 0.5), "the holder renews"
+            assert await tx.leases.holds("job", "a")
+            assert not await tx.leases.holds("job", "b")
+        await asyncio.sleep(0.7)
+        async with store.unit() as tx:
+            assert not await tx.leases.holds("job", "a"), "expired: A may no longer act on it"
+            assert await tx.leases.claim("job", "b", 30)
+            assert not await tx.leases.claim("job", "a", 30), "A comes back too late"
+            assert await tx.leases.live("jo") == {"job": "b"}
+
+    async def test_release_and_live_by_prefix(self, store: Store) -> None:
+        """A released lease is free at once; ``live`` lists unexpired leases under a prefix only."""
+        async with store.unit() as tx:
+            for name, holder in (
+                ("outbox:a", "p1"),
+                ("outbox:b", "p2"),
+                ("outboxes", "p3"),
+                ("relay:p1", "p1"),
+            ):
+                assert await tx.leases.claim(name, holder, 30)
+            await tx.leases.release("outbox:a", "p2")  # not p2's: nothing happens
+            assert await tx.leases.live("outbox:") == {"outbox:a": "p1", "outbox:b": "p2"}
+            await tx.leases.release("outbox:a", "p1")
+            assert await tx.leases.claim("outbox:a", "p2", 30)
+            assert await tx.leases.live("outbox:") == {"outbox:a": "p2", "outbox:b": "p2"}
+
+    async def test_racing_claims_have_one_winner(
+        self, engine: str, tmp_path: Path, schema: str | None
+    ) -> None:
+        """Two stores on one database (two processes) claim the same lease at once, 20 times: one wins."""
+        other = make_store(engine, tmp_path, schema)
+        await other.open()
+        try:
+            stores = [make_store(engine, tmp_path, schema), other]
+            await stores[0].open()
+            try:
+                for round_number in range(20):
+
+                    async def claim(store: Store, holder: str, name: str = f"race-{round_number}") -> bool:
+                        async with store.unit() as tx:
+                            return await tx.leases.claim(name, holder, 30)
+
+                    won = await asyncio.gather(claim(stores[0], "a"), claim(stores[1], "b"))
+                    assert sorted(won) == [False, True]
+            finally:
+                await stores[0].aclose()
+        finally:
+            await other.aclose()
