@@ -61,6 +61,7 @@ from gateway.http.keys import (
 from gateway.http.metrics import METRICS, metrics_middleware
 from gateway.http.ratelimit import RateLimiter
 from gateway.http.tracing import tracing_middleware
+from gateway.leasing import Lease
 from gateway.relay.relay import OutboxRelay
 from gateway.reload import ConfigHolder
 from gateway.rights.sweeper import RetentionSweeper
@@ -72,6 +73,7 @@ from gateway.transparency.log import TransparencyLog, open_log_key
 from gateway.transparency.submit import WitnessEndpoint
 
 INBOUND_PREFETCH = 250
+AUDIT_LEASE = "audit"
 
 log = structlog.get_logger("hostgate.app")
 
@@ -85,8 +87,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _audit_ctx(app: web.Application) -> AsyncIterator[None]:
     loop = asyncio.get_running_loop()
-    trail = app[AUDIT]
-    await loop.run_in_executor(None, trail.writer.open)
+    # The drain opens the trail's writer once it holds the audit lease (one writer per cluster).
     await app[AUDIT_DRAIN].start()
     app[WITNESS].attach(loop, app[RELAY].wake)
     rotations: set[asyncio.Task[None]] = set()
@@ -105,7 +106,6 @@ async def _audit_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     await asyncio.gather(*rotations)
     await app[AUDIT_DRAIN].close()
-    await loop.run_in_executor(None, trail.writer.close)
     await app[WITNESS].drain()
 
 
@@ -189,7 +189,7 @@ def build_app(
     app[WITNESS] = CheckpointForwarder(app[STORE])
     app[AUDIT] = make_trail(config, app[SIGNING_KEYS], on_checkpoint=app[WITNESS])
     app[METRICS].watch_trail(app[AUDIT].writer)
-    app[AUDIT_DRAIN] = AuditDrain(app[STORE], app[AUDIT])
+    app[AUDIT_DRAIN] = AuditDrain(app[STORE], app[AUDIT], lease=Lease(app[STORE], AUDIT_LEASE))
     app[DISCLOSURES] = DisclosureService(app[STORE], app[SIGNING_KEYS], app[AUDIT])
     app[TRANSPARENCY] = TransparencyLog(
         app[STORE],

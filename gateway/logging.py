@@ -94,7 +94,9 @@ def configure_logging(level: str = "info", stream: TextIO | None = None, log_for
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        # One write per line (print() makes two when the stream is unbuffered, as PYTHONUNBUFFERED
+        # and the container make it): workers sharing one stdout would cut into each other's lines.
+        logger_factory=structlog.WriteLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(out)

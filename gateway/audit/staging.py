@@ -18,12 +18,16 @@ import orjson
 import structlog
 
 from gateway.audit.trail import AuditTrail
+from gateway.errors import TrailLocked
+from gateway.leasing import Lease
 from gateway.store import Store, Unit
 from gateway.waiting import wait_event
 
 log = structlog.get_logger("hostgate.audit")
 
 BATCH = 2000
+# How often a process that does not hold the audit lease looks whether it can take it.
+LEASE_POLL = 1.0
 
 
 async def stage(tx: Unit, trail: AuditTrail, event: str, **fields: object) -> None:
@@ -32,12 +36,23 @@ async def stage(tx: Unit, trail: AuditTrail, event: str, **fields: object) -> No
 
 
 class AuditDrain:
-    """Moves staged records into the trail, in order."""
+    """Moves staged records into the trail, in order.
 
-    def __init__(self, store: Store, trail: AuditTrail, idle: float = 0.05) -> None:
+    With a ``lease`` (the gateway), only the process holding it drains, so many
+    processes feed one chain: it opens the chain writer when it takes the lease and
+    closes it when it loses it; the others leave their records staged for it. The
+    writer's file lock stays the last word: a new holder whose predecessor has not
+    let go of the files yet retries. Without one (the CLI), the caller opens the writer.
+    """
+
+    def __init__(
+        self, store: Store, trail: AuditTrail, idle: float = 0.05, lease: Lease | None = None
+    ) -> None:
         self._store = store
         self._trail = trail
         self._idle = idle
+        self._lease = lease
+        self._writing = lease is None  # without a lease the caller has opened the writer
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -46,21 +61,67 @@ class AuditDrain:
         self._wake.set()
 
     async def start(self) -> None:
-        """Drop what the trail already holds, then drain in the background."""
-        async with self._store.unit() as tx:
-            await tx.audit.forget(self._trail.writer.last_staged)
+        """Drop what the trail already holds (when writing), then drain in the background."""
+        if self._writing:
+            async with self._store.unit() as tx:
+                await tx.audit.forget(self._trail.writer.last_staged)
         self._task = asyncio.create_task(self._run(), name="audit-drain")
 
     async def _run(self) -> None:
         while True:
             try:
-                moved = await self.drain_once()
+                moved = await self.drain_once() if await self._may_write() else 0
             except Exception:  # the rows stay staged; the next round retries
                 log.exception("audit.drain_failed")
                 moved = 0
             if not moved:
-                await wait_event(self._wake, self._idle)
+                await wait_event(self._wake, self._idle if self._writing else LEASE_POLL)
                 self._wake.clear()
+
+    async def _may_write(self) -> bool:
+        """Whether this process writes the chain now: opens or closes the writer as the lease goes."""
+        if self._lease is None:
+            return True
+        held = await self._lease.keep()
+        if held and not self._writing:
+            try:
+                await asyncio.to_thread(self._trail.writer.open)
+            except TrailLocked:
+                log.info("audit.waiting_for_previous_writer")
+                return False
+            self._writing = True
+            async with self._store.unit() as tx:
+                await tx.audit.forget(self._trail.writer.last_staged)
+            log.info("audit.writing", seq=self._trail.writer.seq)
+        elif not held and self._writing:
+            await self._stop_writing()
+        return self._writing
+
+    async def _take_over_to_stop(self) -> bool:
+        """Stopping while records wait and another process writes: take the lease when it lets go.
+
+        Processes of one gateway stop together; the holder may be stopping too, and records
+        staged by the others must not wait for the next start. Bounded by the lease's length.
+        """
+        if self._lease is None:
+            return False
+        deadline = asyncio.get_running_loop().time() + self._lease.seconds + 1
+        try:
+            while asyncio.get_running_loop().time() < deadline:
+                async with self._store.read() as tx:
+                    if not await tx.audit.count():
+                        return False
+                if await self._may_write():
+                    return True
+                await asyncio.sleep(0.2)
+        except Exception:  # noqa: BLE001 -- a store already gone: the records stay staged for the next holder
+            log.info("audit.left_staged")
+        return False
+
+    async def _stop_writing(self) -> None:
+        self._writing = False
+        await asyncio.to_thread(self._trail.writer.close)
+        log.info("audit.handed_over")
 
     async def drain_once(self) -> int:
         """Append one batch to the trail and forget it; return how many records moved."""
@@ -86,10 +147,16 @@ class AuditDrain:
             pass
 
     async def close(self) -> None:
-        """Drain what is staged, then stop."""
+        """Drain what is staged (when writing), then stop; with a lease, close the writer and hand over."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if not self._writing and not await self._take_over_to_stop():
+            return
         with contextlib.suppress(Exception):
             while await self.drain_once():
                 pass
+        if self._lease is not None:
+            await self._stop_writing()
+            with contextlib.suppress(Exception):  # a store already gone: the lease lapses on its own
+                await self._lease.release()

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from gateway.app import apply_config, build_app
 from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
+from gateway.cli.workers import prepare_keys, refusal, run_workers
 from gateway.config.demo import DEMO_ENV, public_demo_credentials
 from gateway.config.loader import GatewayConfig
 from gateway.demo.hosts import DEMO_KEYS_DIR, demo_hosts
@@ -56,7 +57,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="also answer the example businesses' loopback URLs as their hosts, with the demo keys"
         f" (default {DEMO_KEYS_DIR}); needs --demo",
     )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="worker processes sharing the port (default 1); more than one needs PostgreSQL",
+    )
+    # A worker started by --workers: bind the port the parent holds, beside the other workers.
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(run=run_serve)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -72,14 +88,36 @@ def run_serve(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     host = args.host or config.settings.http.host
     port = config.settings.http.port if args.port is None else args.port
+    if args.workers > 1:
+        return _serve_workers(args, config, host, port)
     try:
-        _run(_serve(config, host, port, args.demo_hosts))
+        _run(_serve(config, host, port, args.demo_hosts, reuse_port=args.reuse_port))
     except HostgateError as exc:
         # A resource the gateway cannot start without (the store, the trail): say which, plainly.
         log.error("gateway.start_failed", code=exc.code, error=str(exc))  # noqa: TRY400 -- no traceback: the message says it all
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     return EXIT_OK
+
+
+def _serve_workers(args: argparse.Namespace, config: GatewayConfig, host: str, port: int) -> int:
+    """``--workers N``: refused on SQLite and with --demo-hosts, else supervised worker processes."""
+    why = refusal(config, args.config, args.workers)
+    if why is None and args.demo_hosts is not None:
+        why = "error: --demo-hosts answers on fixed loopback ports: run it with one worker"
+    if why is not None:
+        print(why, file=sys.stderr)
+        return EXIT_INVALID
+    prepare_keys(config)
+    worker_args = ["--config", str(args.config), "--host", host]
+    worker_args += ["--log-level", args.log_level, "--log-format", args.log_format]
+    if args.demo:
+        worker_args.append("--demo")
+    try:
+        return run_workers(worker_args, args.workers, host, port)
+    except OSError as exc:
+        print(f"error: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        return EXIT_INVALID
 
 
 def _demo_allowed(args: argparse.Namespace, config: GatewayConfig) -> bool:
@@ -128,7 +166,9 @@ def _room_for_connections(max_connections: int) -> None:
             log.warning("http.file_limit_low", max_connections=max_connections, open_file_limit=raised)
 
 
-async def _serve(config: GatewayConfig, host: str, port: int, demo_keys: Path | None = None) -> None:
+async def _serve(
+    config: GatewayConfig, host: str, port: int, demo_keys: Path | None = None, *, reuse_port: bool = False
+) -> None:
     stop = asyncio.Event()
     hosts = None
     if demo_keys is not None:
@@ -160,7 +200,12 @@ async def _serve(config: GatewayConfig, host: str, port: int, demo_keys: Path | 
     http = config.settings.http
     _room_for_connections(http.max_connections)
     site = DeadlineSite(
-        runner, host, port, header_seconds=http.header_timeout_seconds, max_connections=http.max_connections
+        runner,
+        host,
+        port,
+        header_seconds=http.header_timeout_seconds,
+        max_connections=http.max_connections,
+        reuse_port=reuse_port,
     )
     await site.start()
     bound = runner.addresses[0]

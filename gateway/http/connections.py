@@ -144,9 +144,16 @@ class DeadlineSite(web.TCPSite):
     """A TCP site with a connection cap and a header deadline on every connection."""
 
     def __init__(
-        self, runner: web.BaseRunner, host: str, port: int, *, header_seconds: float, max_connections: int
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        *,
+        header_seconds: float,
+        max_connections: int,
+        reuse_port: bool = False,
     ) -> None:
-        super().__init__(runner, host, port)
+        super().__init__(runner, host, port, reuse_port=reuse_port)
         self._header_seconds = header_seconds
         self.connections = ConnectionCount(max_connections)
 

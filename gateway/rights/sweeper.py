@@ -11,6 +11,7 @@ import structlog
 
 from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
+from gateway.leasing import Lease
 from gateway.reload import ConfigHolder
 from gateway.rights.retention import PurgeReport, older_than, purge
 from gateway.store import Store
@@ -39,11 +40,24 @@ async def purge_and_audit(store: Store, audit: AuditTrail, windows: Mapping[str,
     return report
 
 
+# Longer than a sweep takes: the holder releases it when done, a dead holder's lapses.
+SWEEP_LEASE_SECONDS = 600.0
+
+
 class RetentionSweeper:
     """A background task that purges every ``interval`` seconds."""
 
-    def __init__(self, store: Store, config: ConfigHolder, audit: AuditTrail, interval: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        config: ConfigHolder,
+        audit: AuditTrail,
+        interval: float,
+        lease: Lease | None = None,
+    ) -> None:
         self._store = store
+        # One sweep at a time across processes: whoever takes the lease at an interval sweeps.
+        self._lease = lease or Lease(store, "retention-sweep", seconds=SWEEP_LEASE_SECONDS)
         self._config = config
         self._audit = audit
         self._interval = interval
@@ -65,7 +79,12 @@ class RetentionSweeper:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                await self.sweep()
+                if not await self._lease.keep():
+                    continue  # another process sweeps this time
+                try:
+                    await self.sweep()
+                finally:
+                    await self._lease.release()
             except Exception:  # a failed sweep is retried at the next interval
                 log.exception("retention.sweep_failed")
 
