@@ -57,22 +57,22 @@ def ensure_enabled(request: web.Request) -> None:
         raise RequestError(404, "not_found", "the console is turned off in gateway.toml ([console] enabled)")
 
 
-def signed_in(request: web.Request) -> bool:
+async def signed_in(request: web.Request) -> bool:
     """Whether the request carries a live operator session."""
     ensure_enabled(request)
     hashes = request.app[CONFIG].current.settings.console.operator_key_hashes
-    return request.app[SESSIONS].find(request.cookies.get(COOKIE), hashes) is not None
+    return await request.app[SESSIONS].valid(request.cookies.get(COOKIE), hashes)
 
 
-def require_page(request: web.Request) -> None:
+async def require_page(request: web.Request) -> None:
     """Send a visitor without a session to the sign-in form, then back here."""
-    if not signed_in(request):
+    if not await signed_in(request):
         raise web.HTTPSeeOther(f"{PREFIX}/login?next={request.path_qs}")
 
 
-def require_api(request: web.Request) -> None:
+async def require_api(request: web.Request) -> None:
     """An operator session and a request from the console's own pages, or an error."""
-    if not signed_in(request):
+    if not await signed_in(request):
         raise AuthError("sign in to the console first")
     same_origin(request)
 

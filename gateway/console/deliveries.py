@@ -96,7 +96,7 @@ async def _dead_count(request: web.Request, business_id: str) -> int | None:
 @routes.get(PAGE)
 async def deliveries_page(request: web.Request) -> web.Response:
     """Every business's deliveries over the last hour, with its endpoint and dead letters."""
-    require_page(request)
+    await require_page(request)
     config = request.app[CONFIG].current
     metrics = request.app[METRICS]
     businesses = sorted(config.businesses.values(), key=lambda b: b.id)
@@ -140,7 +140,7 @@ def _back(**query: str) -> web.HTTPSeeOther:
 @routes.post(f"{PAGE}/{{business_id}}/enable")
 async def enable(request: web.Request) -> web.Response:
     """Enable a disabled endpoint again (audited as ``endpoint.enabled``)."""
-    require_api(request)
+    await require_api(request)
     business_id = _business(request)
     changed = await request.app[DELIVERY_CONTROL].enable(business_id, by="console")
     log.info("console.endpoint_enabled", business=business_id, changed=changed)
@@ -150,7 +150,7 @@ async def enable(request: web.Request) -> web.Response:
 @routes.post(f"{PAGE}/{{business_id}}/replay")
 async def replay(request: web.Request) -> web.Response:
     """Send the business's dead letters (or the one named) back for delivery (``deliveries.replayed``)."""
-    require_api(request)
+    await require_api(request)
     business_id = _business(request)
     form = await read_form(request)
     message_id = form.get("message_id", "").strip() or None

@@ -53,7 +53,7 @@ from gateway.disclosure.catalog import supported_locales
 from gateway.disclosure.document import DisclosureDocument
 from gateway.errors import RequestError
 from gateway.http.auth import failed_auth_wait
-from gateway.http.keys import CONFIG, DISCLOSURES, SIGNING_KEYS
+from gateway.http.keys import CONFIG, DISCLOSURES, SIGNING_KEYS, STORE
 
 log = structlog.get_logger("hostgate.console")
 routes = web.RouteTableDef()
@@ -103,7 +103,7 @@ async def login(request: web.Request) -> web.Response:
         if wait > 0:
             return page("login.html", 429, next=target, error="Too many failed attempts; wait and retry.")
         return page("login.html", 401, next=target, error="Unknown operator key.")
-    token = request.app[SESSIONS].open(hashed, settings.session_minutes)
+    token = await request.app[SESSIONS].open(hashed, settings.session_minutes)
     log.info("console.login")
     response = web.HTTPSeeOther(target)
     response.set_cookie(
@@ -123,7 +123,7 @@ async def logout(request: web.Request) -> web.Response:
     """End the session (from the console's own pages only: a cross-site POST must not sign anyone out)."""
     ensure_enabled(request)
     same_origin(request)
-    request.app[SESSIONS].close(request.cookies.get(COOKIE))
+    await request.app[SESSIONS].close(request.cookies.get(COOKIE))
     response = web.HTTPSeeOther(f"{PREFIX}/login")
     response.del_cookie(COOKIE, path=f"{PREFIX}/")
     raise response
@@ -141,7 +141,7 @@ async def _cards(request: web.Request, locale: str) -> list[NoticeCard]:
 @routes.get(f"{PREFIX}/notices")
 async def notices_page(request: web.Request) -> web.Response:
     """Every business's current notice as a chat client shows it, in the chosen locale."""
-    require_page(request)
+    await require_page(request)
     locale = _locale(request)
     return page(
         "notices.html",
@@ -155,7 +155,7 @@ async def notices_page(request: web.Request) -> web.Response:
 @routes.get(f"{PREFIX}/notices/cards")
 async def notices_cards(request: web.Request) -> web.Response:
     """Just the cards: the live page swaps them in after a revision or a locale change."""
-    require_page(request)
+    await require_page(request)
     locale = _locale(request)
     return page("cards.html", locale=locale, cards=await _cards(request, locale))
 
@@ -163,7 +163,7 @@ async def notices_cards(request: web.Request) -> web.Response:
 @routes.get(f"{PREFIX}/notices/{{business_id}}")
 async def history_page(request: web.Request) -> web.Response:
     """Every revision of one business, newest first."""
-    require_page(request)
+    await require_page(request)
     business_id = request.match_info["business_id"]
     history = await request.app[DISCLOSURES].history(business_id)
     if not history:
@@ -187,7 +187,7 @@ async def history_page(request: web.Request) -> web.Response:
 @routes.get(f"{PREFIX}/events")
 async def revision_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: ``revision`` with the businesses whose disclosure moved."""
-    require_api(request)
+    await require_api(request)
     watch = request.app[DISCLOSURES].feed.watch()
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
@@ -224,7 +224,7 @@ def _when(value: str) -> datetime | None:
 @routes.get(f"{PREFIX}/audit")
 async def audit_page(request: web.Request) -> web.Response:
     """The trail as a filterable table, newest first, with checkpoint status."""
-    require_page(request)
+    await require_page(request)
     config = request.app[CONFIG].current
     query = request.query
     user = query.get("user", "").strip()
@@ -269,7 +269,7 @@ async def audit_page(request: web.Request) -> web.Response:
 @routes.post(f"{PREFIX}/audit/verify")
 async def verify_trail(request: web.Request) -> web.Response:
     """Run the CLI's verification over the live trail and its signed checkpoints."""
-    require_api(request)
+    await require_api(request)
     config = request.app[CONFIG].current
     directory = audit_dir(config)
     keys = request.app[SIGNING_KEYS].public_keys()
@@ -299,7 +299,7 @@ async def verify_trail(request: web.Request) -> web.Response:
 
 def add_console(app: web.Application) -> None:
     """Mount the console; its pages answer 404 while ``[console] enabled`` is false."""
-    app[SESSIONS] = OperatorSessions()
+    app[SESSIONS] = OperatorSessions(app[STORE])
     app.add_routes(routes)
     app.add_routes(deliveries.routes)
     app.router.add_static(f"{PREFIX}/static/", STATIC, append_version=True)

@@ -1,54 +1,51 @@
-"""Operator sign-in sessions: a random token in an HttpOnly cookie, held in memory.
+"""Operator sign-in sessions: a random token in an HttpOnly cookie, its hash in the store.
 
-A restart signs everyone out, which is the safe default for a small operator team.
-A session ends when it expires or when its operator key is removed from the config.
+In the store, not in memory, so a console request landing on another worker or
+replica finds the session any of them opened. Only the token's hash is kept, so a
+copy of the database signs nobody in. A session ends when it expires, when its
+operator signs out, or when its operator key is removed from the config.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-import time
-from dataclasses import dataclass
 
-# A bound on memory: past it, the oldest session is dropped (its operator signs in again).
-MAX_SESSIONS = 200
+from gateway.store import Store
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
-    """Who signed in (the hash of their operator key) and until when."""
-
-    key_hash: str
-    expires_at: float
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class OperatorSessions:
     """Tokens of signed-in operators."""
 
-    def __init__(self) -> None:
-        self._sessions: dict[str, Session] = {}
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
-    def open(self, key_hash: str, minutes: int) -> str:
+    async def open(self, key_hash: str, minutes: int) -> str:
         """Start a session for the holder of ``key_hash``; return its token."""
-        now = time.monotonic()
-        self._sessions = {t: s for t, s in self._sessions.items() if s.expires_at > now}
-        while len(self._sessions) >= MAX_SESSIONS:
-            del self._sessions[next(iter(self._sessions))]
         token = secrets.token_urlsafe(32)
-        self._sessions[token] = Session(key_hash, now + minutes * 60)
+        async with self._store.unit() as tx:
+            await tx.sessions.open(_digest(token), key_hash, minutes * 60)
         return token
 
-    def find(self, token: str | None, valid_hashes: list[str]) -> Session | None:
-        """The live session for ``token`` whose key is still configured, if any."""
-        session = self._sessions.get(token) if token else None
-        if session is None:
-            return None
-        if session.expires_at <= time.monotonic() or session.key_hash not in valid_hashes:
-            self._sessions.pop(token or "", None)
-            return None
-        return session
+    async def valid(self, token: str | None, valid_hashes: list[str]) -> bool:
+        """Whether ``token`` is a live session whose operator key is still configured."""
+        if not token:
+            return False
+        async with self._store.read() as tx:
+            key_hash = await tx.sessions.key_of(_digest(token))
+        if key_hash is None:
+            return False
+        if key_hash not in valid_hashes:
+            await self.close(token)
+            return False
+        return True
 
-    def close(self, token: str | None) -> None:
+    async def close(self, token: str | None) -> None:
         """End a session (sign out)."""
         if token:
-            self._sessions.pop(token, None)
+            async with self._store.unit() as tx:
+                await tx.sessions.close(_digest(token))

@@ -253,6 +253,19 @@ class Leases(Protocol):
         """Unexpired leases whose name starts with ``prefix``: name -> holder."""
 
 
+class Sessions(Protocol):
+    """**Protocol:** console sign-in sessions, by the hash of their token."""
+
+    async def open(self, token_hash: str, key_hash: str, seconds: float) -> None:
+        """Start a session (and forget the expired ones)."""
+
+    async def key_of(self, token_hash: str) -> str | None:
+        """The operator key hash of a live session, or None (unknown or expired)."""
+
+    async def close(self, token_hash: str) -> None:
+        """End a session."""
+
+
 class Unit(Protocol):
     """**Protocol:** one transaction; commits on clean exit, rolls back on error."""
 
@@ -269,6 +282,7 @@ class Unit(Protocol):
     export: Export
     log: Log
     leases: Leases
+    sessions: Sessions
 
 
 @runtime_checkable

@@ -132,4 +132,12 @@ MIGRATIONS = [
     );
     CREATE INDEX outbox_by_business ON outbox (business_id, seq);
     """,
+    # v4: console sessions (see the SQLite v9 script).
+    """
+    CREATE TABLE console_sessions (
+        token_hash TEXT PRIMARY KEY,
+        key_hash TEXT NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL
+    );
+    """,
 ]

@@ -185,4 +185,12 @@ MIGRATIONS = [
     CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL);
     CREATE INDEX outbox_by_business ON outbox (business_id, seq);
     """,
+    # v9: console sessions, shared by every process (gateway/store/sessions.py).
+    """
+    CREATE TABLE console_sessions (
+        token_hash TEXT PRIMARY KEY,
+        key_hash TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    """,
 ]

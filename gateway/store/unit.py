@@ -27,8 +27,10 @@ from gateway.store.port import (
     Outbox,
     ProcessedEvents,
     Retention,
+    Sessions,
 )
 from gateway.store.retention import SqlRetention
+from gateway.store.sessions import SqlSessions
 from gateway.store.sql import Sql
 
 
@@ -49,3 +51,4 @@ class SqlUnit:
         self.export: Export = SqlExport(sql)
         self.log: Log = SqlLog(sql)
         self.leases: Leases = SqlLeases(sql)
+        self.sessions: Sessions = SqlSessions(sql)

@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from gateway.console.common import COOKIE
 from tests.conftest import edit
 from tests.console.conftest import BUSINESS_KEY, NETWORK_KEY, OPERATOR_KEY, Gateway, sign_in
 from tests.support import serving, wait_for_trail
@@ -236,3 +237,20 @@ async def test_console_can_be_turned_off(config_dir: Path) -> None:
             for path in ("/console/", "/console/login", "/console/notices"):
                 assert (await session.get(f"{base}{path}", allow_redirects=False)).status == 404, path
             assert (await session.get(f"{base}/disclosures")).status == 200
+
+
+async def test_a_session_opened_on_one_process_holds_on_another(config_dir: Path) -> None:
+    """Two gateways on one store (as replicas behind a balancer): sign in on A, browse on B, sign out on B."""
+    with serving(config_dir) as (_, port_a, _), serving(config_dir) as (_, port_b, _):
+        a, b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            assert (await sign_in(session, a)).status == 303
+            on_b = await session.get(f"{b}/console/notices", allow_redirects=False)
+            assert on_b.status == 200, "B finds the session A opened"
+            token = session.cookie_jar.filter_cookies(URL(f"{a}/console/"))[COOKIE].value
+            await session.post(f"{b}/console/logout", allow_redirects=False)
+        async with aiohttp.ClientSession() as replay:  # the old token, sent by hand after signing out
+            on_a = await replay.get(
+                f"{a}/console/notices", headers={"Cookie": f"{COOKIE}={token}"}, allow_redirects=False
+            )
+            assert on_a.status == 303, "signed out on B is signed out on A"

@@ -537,3 +537,19 @@ class TestLeases:
                 await stores[0].aclose()
         finally:
             await other.aclose()
+
+
+class TestSessions:
+    async def test_a_session_lives_until_it_expires_or_closes(self, store: Store) -> None:
+        """Found by its token's hash while live; gone once expired (purged by the next open) or closed."""
+        async with store.unit() as tx:
+            await tx.sessions.open("t-short", "key-1", 0.3)
+            await tx.sessions.open("t-long", "key-2", 60)
+        async with store.read() as tx:
+            assert await tx.sessions.key_of("t-short") == "key-1"
+            assert await tx.sessions.key_of("nobody") is None
+        await asyncio.sleep(0.5)
+        async with store.unit() as tx:
+            assert await tx.sessions.key_of("t-short") is None
+            await tx.sessions.close("t-long")
+            assert await tx.sessions.key_of("t-long") is None
