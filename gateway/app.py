@@ -33,11 +33,13 @@ from gateway.disclosure.service import DisclosureService
 from gateway.disclosure.signing_pool import SigningPool
 from gateway.http import health, jwks, messages, metrics, network, openapi, operator, public, transparency
 from gateway.http.auth import business_auth_middleware
+from gateway.http.business_limits import BusinessLimits
 from gateway.http.errors import error_middleware
 from gateway.http.keys import (
     AUDIT,
     AUDIT_DRAIN,
     BROKER,
+    BUSINESS_LIMITS,
     CONFIG,
     CONSENT_CONSUMER,
     CONSUMERS,
@@ -185,6 +187,7 @@ def build_app(
     app[STORE] = open_store_at(
         settings.store.url, config.path(settings.state_dir), pool_size=settings.store.pool_size
     )
+    app[BUSINESS_LIMITS] = BusinessLimits(app[STORE])
     app[SIGNING_KEYS] = KeyRing.open(config.path(settings.signing_key_dir))
     app[WITNESS] = CheckpointForwarder(app[STORE])
     app[AUDIT] = make_trail(config, app[SIGNING_KEYS], on_checkpoint=app[WITNESS])

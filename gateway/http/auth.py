@@ -10,7 +10,7 @@ from aiohttp import web
 from gateway.config.fields import hash_api_key
 from gateway.config.loader import Business
 from gateway.errors import AuthError, HostgateError, RequestError
-from gateway.http.keys import CONFIG, RATE_LIMITER
+from gateway.http.keys import BUSINESS_LIMITS, CONFIG, RATE_LIMITER
 
 BUSINESS_PATHS = "/v1/"
 NETWORK_PATHS = "/v1/network/"
@@ -90,7 +90,7 @@ async def business_auth_middleware(request: web.Request, handler: Handler) -> we
     if business is None:
         raise _refuse(request, "unknown or revoked API key")
     limit = business.file.rate_limit
-    wait = request.app[RATE_LIMITER].take(business.id, limit.per_second, limit.burst)
+    wait = await request.app[BUSINESS_LIMITS].take(business.id, limit.per_second, limit.burst)
     if wait > 0:
         raise RequestError(
             429,

@@ -15,6 +15,7 @@ from gateway.broker.link import BrokerLink
 from gateway.broker.publisher import Publisher
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.service import DisclosureService
+from gateway.http.business_limits import BusinessLimits
 from gateway.http.ratelimit import RateLimiter
 from gateway.relay.relay import OutboxRelay
 from gateway.reload import ConfigHolder
@@ -33,6 +34,7 @@ RELAY = web.AppKey("relay", OutboxRelay)
 AUDIT = web.AppKey("audit", AuditTrail)
 AUDIT_DRAIN = web.AppKey("audit_drain", AuditDrain)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+BUSINESS_LIMITS = web.AppKey("business_limits", BusinessLimits)
 OUTBOUND_SERVICE = web.AppKey("outbound_service", OutboundService)
 INBOUND_CONSUMER = web.AppKey("inbound_consumer", QueueConsumer)
 RECEIPT_CONSUMER = web.AppKey("receipt_consumer", QueueConsumer)

@@ -266,6 +266,13 @@ class Sessions(Protocol):
         """End a session."""
 
 
+class Rates(Protocol):
+    """**Protocol:** token buckets shared by every process, refilled by the database's clock."""
+
+    async def take(self, key: str, want: int, per_second: float, burst: int) -> tuple[int, float]:
+        """Take up to ``want`` whole tokens; return how many, and the seconds until one is free if none."""
+
+
 class Unit(Protocol):
     """**Protocol:** one transaction; commits on clean exit, rolls back on error."""
 
@@ -283,6 +290,7 @@ class Unit(Protocol):
     log: Log
     leases: Leases
     sessions: Sessions
+    rates: Rates
 
 
 @runtime_checkable

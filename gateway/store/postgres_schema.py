@@ -140,4 +140,12 @@ MIGRATIONS = [
         expires_at DOUBLE PRECISION NOT NULL
     );
     """,
+    # v5: rate-limit buckets (see the SQLite v10 script).
+    """
+    CREATE TABLE rate_buckets (
+        key TEXT PRIMARY KEY,
+        tokens DOUBLE PRECISION NOT NULL,
+        updated DOUBLE PRECISION NOT NULL
+    );
+    """,
 ]

@@ -193,4 +193,8 @@ MIGRATIONS = [
         expires_at REAL NOT NULL
     );
     """,
+    # v10: rate-limit buckets shared by every process (gateway/store/rates.py).
+    """
+    CREATE TABLE rate_buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, updated REAL NOT NULL);
+    """,
 ]

@@ -26,9 +26,11 @@ from gateway.store.port import (
     Notices,
     Outbox,
     ProcessedEvents,
+    Rates,
     Retention,
     Sessions,
 )
+from gateway.store.rates import SqlRates
 from gateway.store.retention import SqlRetention
 from gateway.store.sessions import SqlSessions
 from gateway.store.sql import Sql
@@ -52,3 +54,4 @@ class SqlUnit:
         self.log: Log = SqlLog(sql)
         self.leases: Leases = SqlLeases(sql)
         self.sessions: Sessions = SqlSessions(sql)
+        self.rates: Rates = SqlRates(sql)
