@@ -64,7 +64,7 @@ class AuditDrain:
         """Drop what the trail already holds (when writing), then drain in the background."""
         if self._writing:
             async with self._store.unit() as tx:
-                await tx.audit.forget(self._trail.writer.last_staged)
+                await tx.audit.forget(self._trail.writer.recent_staged)
         self._task = asyncio.create_task(self._run(), name="audit-drain")
 
     async def _run(self) -> None:
@@ -91,7 +91,7 @@ class AuditDrain:
                 return False
             self._writing = True
             async with self._store.unit() as tx:
-                await tx.audit.forget(self._trail.writer.last_staged)
+                await tx.audit.forget(self._trail.writer.recent_staged)
             log.info("audit.writing", seq=self._trail.writer.seq)
         elif not held and self._writing:
             await self._stop_writing()
@@ -136,13 +136,13 @@ class AuditDrain:
             records.append(record)
         await asyncio.wrap_future(self._trail.writer.submit_many(records))
         async with self._store.unit() as tx:
-            await tx.audit.forget(staged[-1].id)
+            await tx.audit.forget([row.id for row in staged])
         return len(staged)
 
     async def flush(self) -> None:
         """Drop what the trail already holds and drain everything staged, in the foreground (the CLI)."""
         async with self._store.unit() as tx:
-            await tx.audit.forget(self._trail.writer.last_staged)
+            await tx.audit.forget(self._trail.writer.recent_staged)
         while await self.drain_once():
             pass
 

@@ -84,7 +84,8 @@ class ChainWriter:
         self._checkpointed = 0
         self._last_checkpoint = time.monotonic()
         self._lock: IO[bytes] | None = None
-        self.last_staged = 0
+        # Staged-record ids among the trail's newest records: what a restart must not drain again.
+        self.recent_staged: frozenset[int] = frozenset()
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -105,7 +106,7 @@ class ChainWriter:
             raise CheckpointError(
                 f"{self.settings.directory}: the last checkpoint record's saved tree does not fit the records"
             )
-        self.last_staged = _last_staged_id(files)
+        self.recent_staged = _recent_staged_ids(files)
         self._checkpointed = self.seq
         self._file = private_append(self.settings.directory / file_name(self._index))
         _fsync_dir(self.settings.directory)
@@ -327,17 +328,26 @@ def _recover_tree(files: list[Path]) -> CompactRange:
     return tree
 
 
-def _last_staged_id(files: list[Path]) -> int:
-    """The highest staged-record id already in the trail (records drained from the store carry one)."""
+# A drain writes at most one batch between reading staged rows and forgetting them, so a
+# crash leaves no more than that many records both in the trail and still staged.
+RECENT_STAGED = 4000
+
+
+def _recent_staged_ids(files: list[Path]) -> frozenset[int]:
+    """The staged-record ids of the trail's newest ``RECENT_STAGED`` drained records."""
+    found: set[int] = set()
     for path in reversed(files):
         for line in reversed(path.read_bytes().splitlines()):
+            if b'"staged_id"' not in line:
+                continue
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError:
                 continue
-            if "staged_id" in record:
-                return int(record["staged_id"])
-    return 0
+            found.add(int(record["staged_id"]))
+            if len(found) >= RECENT_STAGED:
+                return frozenset(found)
+    return frozenset(found)
 
 
 def _settle(future: Future[int], outcome: int | OSError) -> None:

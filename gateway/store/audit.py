@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from gateway.store.records import StagedRecord
 from gateway.store.sql import Sql
 
@@ -26,6 +28,10 @@ class SqlAuditStaging:
         row = await self._sql.one("SELECT count(*) FROM audit_staged")
         return 0 if row is None else int(row[0])
 
-    async def forget(self, up_to: int) -> None:
-        """Drop staged records with id ≤ ``up_to`` (the trail has them)."""
-        await self._sql.execute("DELETE FROM audit_staged WHERE id <= ?", (up_to,))
+    async def forget(self, ids: Iterable[int]) -> None:
+        """Drop exactly these staged records (the trail has them).
+
+        Never "every id up to n": on PostgreSQL ids are handed out at insert and committed
+        in any order, so a smaller id can become visible after a larger one was drained.
+        """
+        await self._sql.executemany("DELETE FROM audit_staged WHERE id = ?", [(i,) for i in ids])

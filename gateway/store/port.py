@@ -185,8 +185,8 @@ class AuditStaging(Protocol):
     async def count(self) -> int:
         """How many records wait for the chain (the drain's lag)."""
 
-    async def forget(self, up_to: int) -> None:
-        """Drop staged records with id ≤ ``up_to`` (the trail has them)."""
+    async def forget(self, ids: Iterable[int]) -> None:
+        """Drop exactly these staged records (the trail has them); ids commit in any order."""
 
 
 class Retention(Protocol):
