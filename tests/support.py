@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.error import HTTPError
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -337,3 +339,20 @@ async def broker_killed() -> AsyncIterator[None]:
         await starter.wait()
         await _port_open(90)
         await rabbitmqctl_async("await_startup")
+
+
+async def send_carefully(
+    session: aiohttp.ClientSession, base: str, api_key: str, n: int, *, tries: int = 50
+) -> str:
+    """POST message ``n`` as a careful client does: the same Idempotency-Key until a 202; its id."""
+    body = {"recipient": f"user-{n % 7}", "payload": base64.b64encode(b"sealed").decode()}
+    headers = {"Authorization": f"Bearer {api_key}", "Idempotency-Key": f"careful-{n}"}
+    for _ in range(tries):
+        try:
+            async with session.post(f"{base}/v1/messages", json=body, headers=headers) as response:
+                if response.status == 202:
+                    return str((await response.json())["message_id"])
+        except aiohttp.ClientError:
+            pass  # a dropped connection (a worker or node gone): the same key again
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"message {n} never accepted")

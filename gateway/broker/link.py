@@ -15,10 +15,11 @@ from dataclasses import dataclass
 import aio_pika
 import aiormq
 import structlog
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractConnection, AbstractRobustConnection
 from aio_pika.connection import make_url
 
 from gateway.config.settings import BrokerSettings
+from gateway.errors import BrokerError
 
 log = structlog.get_logger("hostgate.broker")
 
@@ -50,6 +51,9 @@ class BrokerLink:
         self._closing: set[asyncio.Task[None]] = set()
         self._connection: AbstractRobustConnection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._node = 0  # the next node to try, counting on (modulo the nodes)
+        self._node_url = ""
         self._last_error = "not connected yet"
 
     async def start(self) -> None:
@@ -58,17 +62,18 @@ class BrokerLink:
 
     async def _connect_forever(self) -> None:
         redacted = self._settings.redacted_url()
+        nodes = self._settings.node_urls()
         attempt = 0
         while True:
             attempt += 1
+            # Several nodes: each attempt tries the next one, starting after the node last lost.
+            node = nodes[self._node % len(nodes)]
+            self._node += 1
             # Hold the connection object before awaiting connect(): if we are cancelled
             # mid-connect, close() must still reach it, or aio-pika's reconnect task
             # keeps running after shutdown.
             connection = aio_pika.RobustConnection(
-                make_url(
-                    str(self._settings.url),
-                    reconnect_interval=self._settings.reconnect_interval_seconds,
-                ),
+                make_url(node, reconnect_interval=self._settings.reconnect_interval_seconds),
                 client_properties={"connection_name": self._name},
             )
             self._connection = connection
@@ -84,8 +89,33 @@ class BrokerLink:
                 await asyncio.sleep(self._settings.reconnect_interval_seconds)
                 continue
             connection.reconnect_callbacks.add(self._on_reconnect)
-            log.info("broker.connected", url=redacted, attempt=attempt)
+            self._node_url = node
+            log.info("broker.connected", url=redacted, node=_host_of(node), attempt=attempt)
+            if len(nodes) > 1 and (self._watch is None or self._watch.done()):
+                self._watch = asyncio.create_task(self._fail_over_when_lost(), name="broker-failover")
             return
+
+    async def _fail_over_when_lost(self) -> None:
+        """With several nodes: a connection down longer than one reconnect interval moves to the next node.
+
+        aio-pika's robust connection would keep knocking on the node it lost; in a cluster
+        another node serves the same (quorum) queues at once.
+        """
+        down_since: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(0.25)
+            conn = self._connection
+            if conn is None or (self._task is not None and not self._task.done()):
+                down_since = None
+                continue
+            if conn.connected.is_set():
+                down_since = None
+                continue
+            down_since = down_since or loop.time()
+            if loop.time() - down_since >= self._settings.reconnect_interval_seconds:
+                down_since = None
+                await self.restart(f"lost node {_host_of(self._node_url)}")
 
     async def _set_up_after_connect(self, connection: AbstractRobustConnection) -> None:
         self._set_up = False
@@ -141,6 +171,10 @@ class BrokerLink:
 
     async def close(self) -> None:
         """Stop connecting and close the connection."""
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -148,3 +182,19 @@ class BrokerLink:
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
+
+
+def _host_of(url: str) -> str:
+    """host:port of a node URL (no credentials), for logs."""
+    return url.split("@", 1)[-1].split("/", 1)[0]
+
+
+async def connect_any(settings: BrokerSettings, name: str) -> AbstractConnection:
+    """A plain connection to the first node that answers (the CLI's one-off jobs)."""
+    failure: Exception | None = None
+    for node in settings.node_urls():
+        try:
+            return await aio_pika.connect(node, client_properties={"connection_name": name})
+        except _CONNECT_ERRORS as exc:
+            failure = exc
+    raise BrokerError(f"no broker node answers at {settings.redacted_url()}: {type(failure).__name__}")

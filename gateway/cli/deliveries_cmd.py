@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
-import aio_pika
-
 from gateway.audit.setup import make_trail
 from gateway.bridge.delivery_control import DeliveryControl
 from gateway.broker import dead_letters
 from gateway.broker.dead_letters import DeadLetter
+from gateway.broker.link import connect_any
 from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, load_or_report
 from gateway.config.loader import GatewayConfig
-from gateway.config.settings import AMQP_URL_ENV
 from gateway.disclosure.keys import KeyRing
 from gateway.store import open_store_at
 
@@ -61,8 +58,8 @@ async def _control(config: GatewayConfig) -> AsyncIterator[DeliveryControl]:
 
 
 async def _walk(config: GatewayConfig, args: argparse.Namespace, *, replay: bool) -> int:
-    url = os.environ.get(AMQP_URL_ENV) or str(config.settings.broker.url)
-    connection = await aio_pika.connect(url, client_properties={"connection_name": "hostgate-deliveries"})
+    # The config already carries HOSTGATE_AMQP_URL when it is set (the loader applies it).
+    connection = await connect_any(config.settings.broker, "hostgate-deliveries")
     try:
         if replay:
             async with _control(config) as control:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote, unquote
 
 from pydantic import (
     AfterValidator,
-    AnyUrl,
     BaseModel,
     ConfigDict,
     Field,
@@ -15,6 +15,7 @@ from pydantic import (
     IPvAnyNetwork,
     field_validator,
 )
+from pydantic_core import MultiHostHost, MultiHostUrl
 
 from gateway.config.fields import ApiKeyHash, Locale
 from gateway.errors import CheckpointError
@@ -26,13 +27,17 @@ AMQP_URL_ENV = "HOSTGATE_AMQP_URL"
 STORE_URL_ENV = "HOSTGATE_STORE_URL"
 
 
-def _check_amqp(url: AnyUrl) -> AnyUrl:
+def _check_amqp(url: MultiHostUrl) -> MultiHostUrl:
     if url.scheme not in {"amqp", "amqps"}:
         raise ValueError("must be an amqp:// or amqps:// URL")
+    if any(not host["host"] for host in url.hosts()):
+        raise ValueError("every host of the URL needs a name")
     return url
 
 
-AmqpUrl = Annotated[AnyUrl, AfterValidator(_check_amqp)]
+# One host, or several separated by commas (the nodes of a cluster, tried in turn):
+# amqp://user:pass@rabbit-1:5672,rabbit-2:5672,rabbit-3:5672/vhost
+AmqpUrl = Annotated[MultiHostUrl, AfterValidator(_check_amqp)]
 
 
 class _Section(BaseModel):
@@ -57,7 +62,7 @@ class HttpSettings(_Section):
 class BrokerSettings(_Section):
     """How hostgate reaches RabbitMQ."""
 
-    url: AmqpUrl = AnyUrl(DEFAULT_AMQP_URL)
+    url: AmqpUrl = MultiHostUrl(DEFAULT_AMQP_URL)
     publish_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     reconnect_interval_seconds: float = Field(default=2.0, gt=0, le=60)
     # Readiness probes through each consumed queue: one every interval at most, and a queue is
@@ -67,12 +72,30 @@ class BrokerSettings(_Section):
     # Helper processes that sign fan-out notices on other cores (0: sign on the event loop).
     signing_processes: int = Field(default=1, ge=0, le=16)
 
+    def node_urls(self) -> list[str]:
+        """One URL per host, in the order given; the first host's credentials serve for all."""
+        hosts = self.url.hosts()
+        first = hosts[0]
+        credentials = ""
+        if first["username"]:
+            credentials = quote(unquote(first["username"]), safe="")
+            if first["password"]:
+                credentials += ":" + quote(unquote(first["password"]), safe="")
+            credentials += "@"
+        tail = (self.url.path or "/") + (f"?{self.url.query}" if self.url.query else "")
+        return [f"{self.url.scheme}://{credentials}{_host_port(h)}{tail}" for h in hosts]
+
     def redacted_url(self) -> str:
-        """The URL without its password, for logs and readiness answers."""
-        url = self.url
-        user = f"{url.username}@" if url.username else ""
-        port = f":{url.port}" if url.port else ""
-        return f"{url.scheme}://{user}{url.host}{port}{url.path or '/'}"
+        """The URL without its password, for logs and readiness answers (every host)."""
+        first = self.url.hosts()[0]
+        user = f"{first['username']}@" if first["username"] else ""
+        hosts = ",".join(_host_port(h) for h in self.url.hosts())
+        return f"{self.url.scheme}://{user}{hosts}{self.url.path or '/'}"
+
+
+def _host_port(host: MultiHostHost) -> str:
+    name = host["host"] or ""
+    return f"{name}:{host['port']}" if host["port"] else name
 
 
 def _check_store_url(url: str | None) -> str | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import os
 import signal
 from collections.abc import Iterator
@@ -15,7 +13,7 @@ import pytest
 from tests.bridge.conftest import API_KEYS
 from tests.conftest import run_cli, without_rate_limit
 from tests.engines import drop_schema, new_schema_name, schema_url
-from tests.support import serving, trail_text, until
+from tests.support import send_carefully, serving, trail_text, until
 
 MESSAGES = 60
 
@@ -57,35 +55,22 @@ async def test_two_workers_share_the_port_survive_a_kill_and_keep_one_trail(
     """Two workers listen on one port; kill -9 of one is healed; every message accepted once, one chain."""
     without_rate_limit(config_dir)
     env = {"HOSTGATE_STORE_URL": schema_url(pg_schema)}
-    auth = {"Authorization": f"Bearer {API_KEYS['warung-sari']}"}
     accepted: set[str] = set()
     with serving(config_dir, env, extra=("--workers", "2")) as (process, port, lines):
         await until(lambda: _listening(port) == 2, "two workers listening on the port")
         workers = [line["pid"] for line in lines if line.get("event") == "gateway.worker_started"]
         assert len(workers) == 2, lines
 
-        async def send(session: aiohttp.ClientSession, n: int) -> None:
-            body = {"recipient": f"user-{n}", "payload": base64.b64encode(b"sealed").decode()}
-            headers = {**auth, "Idempotency-Key": f"k-{n}"}
-            for _ in range(20):  # a careful client: the same key again after a dropped connection
-                try:
-                    async with session.post(
-                        f"http://127.0.0.1:{port}/v1/messages", json=body, headers=headers
-                    ) as r:
-                        if r.status == 202:
-                            accepted.add((await r.json())["message_id"])
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-            raise AssertionError(f"message {n} never accepted")
-
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
             for n in range(MESSAGES // 2):
-                await send(session, n)
+                accepted.add(
+                    await send_carefully(session, f"http://127.0.0.1:{port}", API_KEYS["warung-sari"], n)
+                )
             os.kill(workers[0], signal.SIGKILL)
             for n in range(MESSAGES // 2, MESSAGES):
-                await send(session, n)
+                accepted.add(
+                    await send_carefully(session, f"http://127.0.0.1:{port}", API_KEYS["warung-sari"], n)
+                )
         await until(
             lambda: len([x for x in lines if x.get("event") == "gateway.worker_started"]) == 3,
             "the killed worker started again",

@@ -47,7 +47,7 @@ class TestComposePostgres:
     def test_postgres_profile_runs_a_gateway_on_postgresql(self) -> None:
         """The postgres profile adds PostgreSQL and a gateway that waits for it healthy and uses it."""
         services = _compose()["services"]
-        assert services["postgres"]["profiles"] == ["postgres"]
+        assert "postgres" in services["postgres"]["profiles"]
         assert "healthcheck" in services["postgres"]
         gateway = services["hostgate-pg"]
         assert gateway["profiles"] == ["postgres"]
@@ -97,3 +97,36 @@ class TestNoDemoSecretsShipped:
         for name in ("hostgate", "hostgate-pg"):
             assert services[name]["environment"]["HOSTGATE_DEMO"] == "1"
             assert "./config:/app/config:ro" in services[name]["volumes"]
+
+
+class TestComposeCluster:
+    def test_cluster_profile_is_three_brokers_postgres_and_three_replicas(self) -> None:
+        """Three clustered RabbitMQ nodes, PostgreSQL, and three gateways that wait for all of them."""
+        services = _compose()["services"]
+        nodes = [f"rabbit-{n}" for n in (1, 2, 3)]
+        replicas = [f"hostgate-{n}" for n in (1, 2, 3)]
+        for name in [*nodes, *replicas]:
+            assert services[name]["profiles"] == ["cluster"], name
+        assert "cluster" in services["postgres"]["profiles"]
+        conf = (REPO / "deploy" / "rabbitmq-cluster.conf").read_text()
+        for node in nodes:
+            assert services[node]["hostname"] == node
+            assert f"rabbit@{node}" in conf
+            assert (
+                "./deploy/rabbitmq-cluster.conf:/etc/rabbitmq/conf.d/20-cluster.conf:ro"
+                in services[node]["volumes"]
+            )
+            assert services[node]["environment"]["RABBITMQ_ERLANG_COOKIE"].startswith(
+                "${HOSTGATE_ERLANG_COOKIE:?"
+            )
+        for replica in replicas:
+            service = services[replica]
+            assert set(service["depends_on"]) == {*nodes, "postgres"}
+            assert all(d["condition"] == "service_healthy" for d in service["depends_on"].values())
+            url = service["environment"]["HOSTGATE_AMQP_URL"]
+            assert url.endswith("@rabbit-1:5672,rabbit-2:5672,rabbit-3:5672/"), "every node, for failover"
+            assert service["environment"]["HOSTGATE_STORE_URL"].startswith(
+                "postgresql://hostgate@postgres:5432/"
+            )
+            assert "hostgate-cluster-state:/app/var" in service["volumes"], "one set of keys, one trail"
+        assert len({services[r]["ports"][0] for r in replicas}) == 3
