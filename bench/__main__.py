@@ -6,7 +6,7 @@ import argparse
 
 import uvloop
 
-from bench import delivery, fanout, ingest, soak, tracing_cost
+from bench import delivery, fanout, ingest, soak, tracing_cost, workers
 from bench.engines import ENGINES
 
 
@@ -28,6 +28,10 @@ def main() -> None:
         uvloop.run(fanout.run(count=100_000, window=500, engine=engine)).report()
         uvloop.run(delivery.run(engine=engine)).report()
         for result in ingest.run(engine=engine):
+            result.report()
+    if "postgresql" in engines:
+        # 1 and 2 worker processes on PostgreSQL, each beside as many raw processes.
+        for result in workers.run():
             result.report()
     # Tracing off against tracing code absent (a worktree of the commit before it); any engine will do.
     tracing_cost.run(tracing_cost.default_baseline()).report()

@@ -49,15 +49,18 @@ def build(url: str) -> web.Application:
 
 
 def main() -> None:
-    """``python -m bench.raw_ingest --amqp URL --port P``."""
+    """``python -m bench.raw_ingest --amqp URL --port P [--reuse-port]``."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--amqp", required=True)
     parser.add_argument("--port", type=int, required=True)
+    # Several of these on one port, as hostgate's --workers: the same process count on both sides.
+    parser.add_argument("--reuse-port", action="store_true")
     args = parser.parse_args()
     web.run_app(
         build(args.amqp),
         host="127.0.0.1",
         port=args.port,
+        reuse_port=args.reuse_port,
         print=None,
         access_log=None,
         loop=uvloop.new_event_loop(),
