@@ -109,10 +109,17 @@ def bench_config(
 
 
 def offer_load(
-    url: str, requests: int, connections: int, headers: list[str], rate: float | None = None
+    url: str,
+    requests: int,
+    connections: int,
+    headers: list[str],
+    rate: float | None = None,
+    *,
+    pinned: bool = True,
 ) -> dict[str, Any]:
-    """Run the load generator on the other core; its figures."""
-    command = [*pin(1), sys.executable, "-m", "bench.loadgen", url, "--requests", str(requests)]
+    """Run the load generator (on the other core unless ``pinned`` is false); its figures."""
+    where = pin(1) if pinned else []
+    command = [*where, sys.executable, "-m", "bench.loadgen", url, "--requests", str(requests)]
     command += ["--connections", str(connections), *[f"--header={h}" for h in headers]]
     if rate:
         command += ["--rate", str(rate)]

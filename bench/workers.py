@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 from bench.common import Result, bench_vhost, process_cpu_seconds, purge, round_order
 from bench.engines import store_url
-from bench.ingest import REPO, WARUNG_KEY, _wait_ready, bench_config, free_port
+from bench.ingest import WARUNG_KEY, _raw_server, bench_config, free_port, gateway_server, offer_load
 from gateway.broker import topology
 
 
@@ -57,35 +54,6 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-@contextmanager
-def _servers(commands: list[list[str]], ready: str | None) -> Iterator[list[int]]:
-    processes = [
-        subprocess.Popen(c, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in commands
-    ]
-    try:
-        if ready is not None:
-            _wait_ready(ready)
-        else:
-            time.sleep(2)
-        yield [p.pid for p in processes]
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def _load(url: str, requests: int, connections: int, headers: list[str]) -> dict[str, float]:
-    command = [sys.executable, "-m", "bench.loadgen", url, "--requests", str(requests)]
-    command += ["--connections", str(connections), *[f"--header={h}" for h in headers]]
-    output = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True, timeout=600).stdout
-    figures: dict[str, float] = json.loads(output.strip().splitlines()[-1])
-    return figures
-
-
 def run(requests: int = 8000, connections: int = 64, rounds: int = 3) -> list[Result]:
     """1 and 2 workers against 1 and 2 raw processes; medians of ``rounds`` alternating runs."""
     results: list[Result] = []
@@ -94,31 +62,26 @@ def run(requests: int = 8000, connections: int = 64, rounds: int = 3) -> list[Re
             with store_url("postgresql") as store:
                 config = bench_config(Path(tmp) / f"w{workers}", audit=True, store=store)
                 port, raw_port = free_port(), free_port()
-                hostgate = [
-                    sys.executable,
-                    "-m",
-                    "gateway.cli.main",
-                    "serve",
-                    "--config",
-                    str(config),
-                    "--demo",
-                ]
-                hostgate += ["--port", str(port), "--workers", str(workers)]
+                hostgate = [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config)]
+                hostgate += ["--demo", "--port", str(port), "--workers", str(workers)]
                 raw = [sys.executable, "-m", "bench.raw_ingest", "--amqp", amqp, "--port", str(raw_port)]
-                raw += ["--reuse-port"]
-                os.environ["HOSTGATE_AMQP_URL"] = amqp  # inherited by the gateway and its workers
-                with (
-                    _servers([hostgate], f"http://127.0.0.1:{port}/readyz") as gate_pids,
-                    _servers([raw] * workers, None) as raw_pids,
-                ):
+                env = {**os.environ, "HOSTGATE_AMQP_URL": amqp}  # inherited by the gateway's workers
+                with ExitStack() as stack:
+                    gate_pid = stack.enter_context(
+                        gateway_server(hostgate, f"http://127.0.0.1:{port}/readyz", env)
+                    )
+                    raw_pids = [
+                        stack.enter_context(_raw_server([*raw, "--reuse-port"], raw_port))
+                        for _ in range(workers)
+                    ]
                     time.sleep(2)  # the workers bind after the parent answers
                     auth = [f"Authorization:Bearer {WARUNG_KEY}"]
                     sides = {
-                        "hostgate": (f"http://127.0.0.1:{port}/v1/messages", auth, _tree(gate_pids[0])),
+                        "hostgate": (f"http://127.0.0.1:{port}/v1/messages", auth, _tree(gate_pid)),
                         "raw": (f"http://127.0.0.1:{raw_port}/v1/messages", [], raw_pids),
                     }
                     for url, headers, _ in sides.values():
-                        _load(url, 500, connections, headers)  # warm-up
+                        offer_load(url, 500, connections, headers, pinned=False)  # warm-up
                     rps: dict[str, list[float]] = {name: [] for name in sides}
                     cpu: dict[str, list[float]] = {name: [] for name in sides}
                     # What one request costs the shared services: the capacity model's other inputs.
@@ -130,7 +93,7 @@ def run(requests: int = 8000, connections: int = 64, rounds: int = 3) -> list[Re
                             services = {s: _named(s) for s in shared}
                             before = _cpu(pids)
                             services_before = {s: _cpu(p) for s, p in services.items()}
-                            figures = _load(url, requests, connections, headers)
+                            figures = offer_load(url, requests, connections, headers, pinned=False)
                             used = _cpu(pids) - before
                             rps[name].append(float(figures["rps"]))
                             cpu[name].append(used / requests * 1e6)

@@ -356,3 +356,31 @@ async def send_carefully(
             pass  # a dropped connection (a worker or node gone): the same key again
         await asyncio.sleep(0.2)
     raise AssertionError(f"message {n} never accepted")
+
+
+async def queued_ids(url: str, queue: str, expected: int, within: float = 120) -> list[str]:
+    """Message ids taken from ``queue`` until ``expected`` arrived and a second passed with no more.
+
+    The quiet second catches a late copy (a row published twice), which fault tests count.
+    """
+    import aio_pika  # noqa: PLC0415 -- keeps this module light for tests without a broker
+
+    seen: list[str] = []
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        q = await channel.get_queue(queue)
+        deadline = time.monotonic() + within
+        quiet = 0.0
+        while time.monotonic() < deadline and (len(seen) < expected or quiet < 1.0):
+            message = await q.get(fail=False)
+            if message is None:
+                await asyncio.sleep(0.1)
+                quiet += 0.1
+                continue
+            quiet = 0.0
+            await message.ack()
+            seen.append(str(message.message_id))
+    finally:
+        await connection.close()
+    return seen

@@ -14,7 +14,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import aiohttp
 import pytest
 
@@ -22,7 +21,7 @@ from gateway.broker import topology
 from tests.bridge.conftest import API_KEYS
 from tests.conftest import without_rate_limit
 from tests.rabbit_cluster import rabbit_cluster
-from tests.support import send_carefully, serving
+from tests.support import queued_ids, send_carefully, serving
 
 pytestmark = [pytest.mark.broker, pytest.mark.reliability, pytest.mark.timeout(420)]
 
@@ -47,29 +46,6 @@ async def _ready(port: int, within: float) -> float:
                 pass
             await asyncio.sleep(0.2)
     raise AssertionError(f"/readyz not 200 within {within} s")
-
-
-async def _drain(url: str, queue: str, expected: int, within: float = 120) -> list[str]:
-    """Message ids in ``queue`` until ``expected`` arrived and nothing more comes for a second."""
-    seen: list[str] = []
-    connection = await aio_pika.connect(url)
-    try:
-        channel = await connection.channel()
-        q = await channel.get_queue(queue)
-        deadline = time.monotonic() + within
-        quiet = 0.0
-        while time.monotonic() < deadline and (len(seen) < expected or quiet < 1.0):
-            message = await q.get(fail=False)
-            if message is None:
-                await asyncio.sleep(0.1)
-                quiet += 0.1
-                continue
-            quiet = 0.0
-            await message.ack()
-            seen.append(str(message.message_id))
-    finally:
-        await connection.close()
-    return seen
 
 
 async def test_the_link_fails_over_when_its_node_stops(config_dir: Path) -> None:
@@ -107,7 +83,7 @@ async def test_the_link_fails_over_when_its_node_stops(config_dir: Path) -> None
             ]
         second = _connected_node(lines)
         survivor = next(n for n in cluster.nodes if n is not victim)
-        seen = await _drain(survivor.url, topology.OUTBOUND.queue, MESSAGES)
+        seen = await queued_ids(survivor.url, topology.OUTBOUND.queue, MESSAGES)
         await asyncio.to_thread(cluster.start_app, victim)
     copies = Counter(seen)
     lost = set(accepted) - set(copies)

@@ -30,7 +30,7 @@ from gateway.relay.rows import outbox_row
 from gateway.store import Store
 from tests.audit.trails import writer_for
 from tests.engines import SUITE_ENGINE, make_store
-from tests.support import until
+from tests.support import queued_ids, until
 
 BUSINESSES = [f"biz-{i}" for i in range(6)]
 PER_BUSINESS = 120
@@ -84,29 +84,6 @@ async def _append(store: Store, queue: str, rounds: range) -> None:
                 await tx.outbox.append(outbox_row(business, "", queue, event))
 
 
-async def _collect(url: str, queue: str, expected: int, seconds: float = 60) -> list[str]:
-    """Every message id in ``queue`` once ``expected`` have arrived (or the time is up)."""
-    seen: list[str] = []
-    connection = await aio_pika.connect(url)
-    try:
-        channel = await connection.channel()
-        q = await channel.get_queue(queue)
-        async with asyncio.timeout(seconds):
-            async with q.iterator() as messages:
-                async for message in messages:
-                    await message.ack()
-                    seen.append(str(message.message_id))
-                    if len(seen) >= expected:
-                        break
-        await asyncio.sleep(0.5)  # a copy published late would arrive now
-        while (late := await q.get(fail=False)) is not None:
-            await late.ack()
-            seen.append(str(late.message_id))
-    finally:
-        await connection.close()
-    return seen
-
-
 def _check(seen: list[str], label: str, published: list[int]) -> None:
     expected = {f"{b}/{n:04d}" for b in BUSINESSES for n in range(PER_BUSINESS)}
     copies = Counter(seen)
@@ -150,7 +127,7 @@ async def test_three_relays_publish_each_row_once_in_order_per_business(
         await _append(writer, queue, range(PER_BUSINESS // 2, PER_BUSINESS))
         for _, _, relay in relays.parts:
             relay.wake()
-        seen = await _collect(str(BrokerSettings().url), queue, len(BUSINESSES) * PER_BUSINESS)
+        seen = await queued_ids(str(BrokerSettings().url), queue, len(BUSINESSES) * PER_BUSINESS)
         published = [relay.published for _, _, relay in relays.parts]
     finally:
         await relays.close()
@@ -171,7 +148,7 @@ async def test_a_relay_whose_store_is_gone_hands_its_businesses_over(
         await relays.parts[0][0].aclose()  # A can no longer reach the store (nor release its leases)
         second = await relays.add()
         started = asyncio.get_running_loop().time()
-        seen = await _collect(str(BrokerSettings().url), queue, len(BUSINESSES) * PER_BUSINESS)
+        seen = await queued_ids(str(BrokerSettings().url), queue, len(BUSINESSES) * PER_BUSINESS)
         took = asyncio.get_running_loop().time() - started
         published = [first.published, second.published]
     finally:
