@@ -20,6 +20,7 @@ middleware (``gateway/http/errors.py``) maps them to status codes and JSON bodie
   + PoisonMessageError     a message from the network that can never be processed
   + StoreError             the store cannot be opened, read or written
     - StoreConflict        a write clashed with a unique key (someone else wrote it first)
+    - StoreUnavailable     the store's server cannot be reached now (down, restarting): try again
   + CheckpointError        a checkpoint (audit trail or transparency log) is malformed or unsigned
     - LogForked            two checkpoints of one log that cannot both be true (fork or rollback)
     - NotInLog             a disclosure or audit record with no valid inclusion proof in a trusted checkpoint
@@ -163,6 +164,16 @@ class StoreConflict(StoreError):  # noqa: N818 -- reads as the condition it repo
     """A write clashed with a unique key: another unit wrote the same row first."""
 
     code = "store_conflict"
+
+
+class StoreUnavailable(StoreError):  # noqa: N818 -- reads as the condition it reports
+    """The store's server cannot be reached now (refused, restarting, connection lost): transient.
+
+    Nothing about the work at hand is wrong; the same work succeeds once the server is back,
+    so whoever holds a message waits and tries again rather than counting it as a failure.
+    """
+
+    code = "store_unavailable"
 
 
 class CheckpointError(HostgateError):

@@ -22,6 +22,20 @@ def pytest_report_header() -> str:
     return f"hostgate store engine: {SUITE_ENGINE} (HOSTGATE_TEST_STORE)"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Outside the PostgreSQL pass, leave out the tests that bring their own PostgreSQL.
+
+    They run the same way whatever the suite's engine, so ``make test`` runs them once, in its
+    PostgreSQL pass; deselected (and so reported) here, never skipped and counted.
+    """
+    if SUITE_ENGINE == "postgresql":
+        return
+    elsewhere = [item for item in items if item.get_closest_marker("postgresql_only")]
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = [item for item in items if not item.get_closest_marker("postgresql_only")]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _fresh_postgres() -> None:
     """On PostgreSQL, start with no schema left over from an interrupted run."""

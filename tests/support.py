@@ -342,17 +342,26 @@ async def broker_killed() -> AsyncIterator[None]:
 
 
 async def send_carefully(
-    session: aiohttp.ClientSession, base: str, api_key: str, n: int, *, tries: int = 50
+    session: aiohttp.ClientSession,
+    base: str | Callable[[int], str],
+    api_key: str,
+    n: int,
+    *,
+    tries: int = 50,
 ) -> str:
-    """POST message ``n`` as a careful client does: the same Idempotency-Key until a 202; its id."""
+    """POST message ``n`` as a careful client does: the same Idempotency-Key until a 202; its id.
+
+    ``base`` may be a function of the attempt number: a client of several replicas tries the next.
+    """
     body = {"recipient": f"user-{n % 7}", "payload": base64.b64encode(b"sealed").decode()}
     headers = {"Authorization": f"Bearer {api_key}", "Idempotency-Key": f"careful-{n}"}
-    for _ in range(tries):
+    for attempt in range(tries):
+        url = base(attempt) if callable(base) else base
         try:
-            async with session.post(f"{base}/v1/messages", json=body, headers=headers) as response:
+            async with session.post(f"{url}/v1/messages", json=body, headers=headers) as response:
                 if response.status == 202:
                     return str((await response.json())["message_id"])
-        except aiohttp.ClientError:
+        except (aiohttp.ClientError, TimeoutError):
             pass  # a dropped connection (a worker or node gone): the same key again
         await asyncio.sleep(0.2)
     raise AssertionError(f"message {n} never accepted")

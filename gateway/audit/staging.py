@@ -18,7 +18,7 @@ import orjson
 import structlog
 
 from gateway.audit.trail import AuditTrail
-from gateway.errors import TrailLocked
+from gateway.errors import StoreUnavailable, TrailLocked
 from gateway.leasing import Lease
 from gateway.store import Store, Unit
 from gateway.waiting import wait_event
@@ -68,12 +68,20 @@ class AuditDrain:
         self._task = asyncio.create_task(self._run(), name="audit-drain")
 
     async def _run(self) -> None:
+        away = False
         while True:
             try:
                 moved = await self.drain_once() if await self._may_write() else 0
+            except StoreUnavailable as exc:  # the rows stay staged; the next round retries
+                if not away:
+                    log.warning("audit.waiting_for_store", reason=str(exc))  # once per outage
+                away = True
+                moved = 0
             except Exception:  # the rows stay staged; the next round retries
                 log.exception("audit.drain_failed")
                 moved = 0
+            else:
+                away = False
             if not moved:
                 await wait_event(self._wake, self._idle if self._writing else LEASE_POLL)
                 self._wake.clear()

@@ -4,7 +4,10 @@ A message is acked only after its handler's effects are committed. A message
 the handler can never process (bad CloudEvent, bad body, unknown business) is
 rejected without requeue, so it goes to the dead-letter exchange; a transient
 failure is requeued, and the queue's delivery limit dead-letters it if it keeps
-failing. Every consumer answers the readiness probes of ``gateway.broker.probe``,
+failing. An unreachable store is not the message's failure: the message is held
+and handled again here until the store is back (a requeue would count against
+the delivery limit, and a database restart of a few seconds would dead-letter
+every message in flight). Every consumer answers the readiness probes of ``gateway.broker.probe``,
 and one given a ``QueueProbe`` also sends them through its own queue.
 """
 
@@ -27,7 +30,7 @@ from gateway.broker.link import BrokerLink
 from gateway.broker.probe import PROBE_HEADER, PROBE_TYPE, REPLY_TO, QueueProbe, is_reply_address
 from gateway.broker.publisher import Outgoing, Publisher
 from gateway.broker.topology import DEAD_LETTER_EXCHANGE
-from gateway.errors import CloudEventError, HostgateError, PoisonMessageError
+from gateway.errors import CloudEventError, HostgateError, PoisonMessageError, StoreUnavailable
 from gateway.telemetry.metrics import GatewayMetrics
 from gateway.telemetry.tracing import TRACEPARENT, Tracing
 
@@ -36,6 +39,9 @@ log = structlog.get_logger("hostgate.consumer")
 Handler = Callable[[CloudEvent], Awaitable[None]]
 DLQ_REASON = "x-hostgate-reason"
 DLQ_QUEUE = "x-hostgate-queue"
+# Waits between tries of a message held while the store is unreachable: doubling up to a ceiling.
+STORE_RETRY_FIRST = 0.25
+STORE_RETRY_CEILING = 5.0
 
 
 class QueueConsumer:
@@ -152,14 +158,13 @@ class QueueConsumer:
             return
         try:
             event = parse(message.header.properties.headers or {}, message.body)
-            if self._tracing.enabled:
-                await self._traced(event)
-            else:
-                await self._handler(event)
+            await self._handle_while_store_away(event, message.channel)
         except (CloudEventError, PoisonMessageError, ValidationError, UnicodeDecodeError, ValueError) as exc:
             await self._dead_letter(message, tag, _reason(exc))
             return
         except Exception as exc:  # noqa: BLE001 -- anything else is retried; the delivery limit bounds it
+            if message.channel.is_closed:
+                return  # gone with its channel: the broker hands the message to another consumer
             # Our own errors say what failed without content; others are named by type only.
             detail = str(exc) if isinstance(exc, HostgateError | RuntimeError) else type(exc).__name__
             log.warning("consumer.retry", queue=self._queue, error=detail[:200])
@@ -172,6 +177,26 @@ class QueueConsumer:
         # Queued, not awaited until written: an ack lost with the connection means a redelivery,
         # which the handlers already take (the same as an ack lost on the wire).
         await message.channel.basic_ack(tag, wait=False)
+
+    async def _handle_while_store_away(self, event: CloudEvent, channel: aiormq.abc.AbstractChannel) -> None:
+        """The handler, tried again in place for as long as the store is unreachable and the channel open."""
+        pause = STORE_RETRY_FIRST
+        while True:
+            try:
+                if self._tracing.enabled:
+                    await self._traced(event)
+                else:
+                    await self._handler(event)
+            except StoreUnavailable as exc:
+                if channel.is_closed:
+                    raise
+                if pause == STORE_RETRY_FIRST:
+                    log.warning("consumer.waiting_for_store", queue=self._queue, error=str(exc)[:200])
+                self._metrics.child(self._metrics.consumed, self._queue, "store_wait").inc()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, STORE_RETRY_CEILING)
+            else:
+                return
 
     async def _traced(self, event: CloudEvent) -> None:
         """The handler in a consumer span, child of the event's ``traceparent`` when it has one."""

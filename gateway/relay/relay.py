@@ -26,7 +26,7 @@ from gateway.client.jwks import kid_of
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.signed import LOG_EXTENSION
 from gateway.disclosure.signing_pool import NoticeWindow, Signed, SigningPool
-from gateway.errors import BrokerError, CheckpointError
+from gateway.errors import BrokerError, CheckpointError, StoreUnavailable
 from gateway.events import DISCLOSURE_PUBLISHED
 from gateway.relay.claims import BusinessClaims
 from gateway.store import Store
@@ -124,7 +124,10 @@ class OutboxRelay:
                 await self.drain()
             except Exception as exc:
                 # The relay must outlive any one failure: the rows stay, it tries again later.
-                if not isinstance(exc, BrokerError):
+                if isinstance(exc, StoreUnavailable):
+                    if not failing:
+                        log.warning("relay.waiting_for_store", reason=str(exc))  # once per outage
+                elif not isinstance(exc, BrokerError):
                     log.exception("relay.unexpected_error")  # a bug or a store failure: say so loudly
                 elif not failing:
                     log.info("relay.waiting_for_broker", reason=str(exc))  # once per outage

@@ -22,7 +22,7 @@ import asyncpg
 import structlog
 from asyncpg.pool import PoolConnectionProxy
 
-from gateway.errors import StoreConflict, StoreError
+from gateway.errors import StoreConflict, StoreError, StoreUnavailable
 from gateway.store.postgres_schema import MIGRATIONS
 from gateway.store.sql import Row
 from gateway.store.unit import SqlUnit
@@ -37,6 +37,17 @@ _CLOSE_GRACE_SECONDS = 10.0
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+# The server is down, restarting or cut the connection: nothing about the work itself is wrong.
+# (Class 08 connection exceptions; 57P01-03 shutdown and not-yet-accepting; the socket's own errors.)
+_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+)
 
 
 @lru_cache(maxsize=512)
@@ -126,9 +137,11 @@ class _PgSql:
 def _translate(exc: BaseException) -> StoreError:
     if isinstance(exc, asyncpg.UniqueViolationError):
         return StoreConflict(f"postgresql: {exc}")
+    if isinstance(exc, _UNAVAILABLE):
+        return StoreUnavailable(f"postgresql unreachable: {type(exc).__name__}")
     if isinstance(exc, asyncpg.PostgresError):
         return StoreError(f"postgresql: {type(exc).__name__}: {exc}")
-    return StoreError(f"postgresql unreachable: {type(exc).__name__}")
+    return StoreError(f"postgresql: {type(exc).__name__}")
 
 
 class PostgresStore:

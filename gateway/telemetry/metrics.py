@@ -109,7 +109,10 @@ class GatewayMetrics:
         )
         self.consumed = Counter(
             "hostgate_consumer_messages_total",
-            "Messages consumed, by queue and what became of them (ack, requeue, poison)",
+            (
+                "Messages consumed, by queue and what became of them"
+                " (ack, requeue, poison; store_wait: tried again while the store was unreachable)"
+            ),
             ["queue", "outcome"],
             registry=r,
         )

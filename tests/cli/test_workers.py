@@ -49,6 +49,7 @@ def test_more_than_one_worker_on_sqlite_is_refused(config_dir: Path, tmp_path: P
     assert "Traceback" not in done.stderr + done.stdout
 
 
+@pytest.mark.postgresql_only
 async def test_two_workers_share_the_port_survive_a_kill_and_keep_one_trail(
     config_dir: Path, pg_schema: str
 ) -> None:
