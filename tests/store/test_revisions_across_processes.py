@@ -1,8 +1,9 @@
-"""Two processes reloading the same hosting change at once make exactly one revision (issue 16, point 2).
+"""Three processes reloading the same hosting change at once make exactly one revision (issue 16, point 2).
 
 Each "process" is a store of its own (its own SQLite connections, or its own
 PostgreSQL pool) on the same database, with a DisclosureService of its own; the
-two sync the same changed config concurrently, twenty times over.
+three sync the same changed config concurrently, twenty times over. (The chaos
+suite does it once more with three real replicas and SIGHUP.)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tests.conftest import EXAMPLE_CONFIG, edit
 from tests.engines import make_store
 
 ROUNDS = 20
+REPLICAS = 3
 BUSINESS = "warung-sari"
 
 
@@ -32,10 +34,10 @@ def _replace(old: str, new: str) -> Callable[[str], str]:
 async def test_concurrent_reloads_make_one_revision_each_time(
     engine: str, tmp_path: Path, schema: str | None
 ) -> None:
-    """Both sync every change at the same instant: one new revision per change, no gap, no error."""
+    """All sync every change at the same instant: one new revision per change, no gap, no error."""
     config_dir = tmp_path / "config"
     shutil.copytree(EXAMPLE_CONFIG, config_dir)
-    stores = [make_store(engine, tmp_path, schema) for _ in range(2)]
+    stores = [make_store(engine, tmp_path, schema) for _ in range(REPLICAS)]
     await asyncio.gather(*(s.open() for s in stores))
     try:
         config = load_config(config_dir, {}, AdapterRegistry())
@@ -58,7 +60,7 @@ async def test_concurrent_reloads_make_one_revision_each_time(
         assert [row.revision for row in history] == list(range(ROUNDS + 1, 0, -1)), "no gap, no duplicate"
         assert log_size == len(config.businesses) + ROUNDS, "each revision is one leaf of the log"
         print(
-            f"{engine}: {ROUNDS} concurrent reloads by two processes, revisions 1..{ROUNDS + 1}, log {log_size}"
+            f"{engine}: {ROUNDS} concurrent reloads by {REPLICAS} processes, revisions 1..{ROUNDS + 1}, log {log_size}"
         )
     finally:
         await asyncio.gather(*(s.aclose() for s in stores))
