@@ -1,13 +1,19 @@
-"""Ingest with 1 and 2 worker processes on PostgreSQL, each beside a raw baseline of as many processes.
+"""Ingest and delivery with 1 and 2 workers on PostgreSQL, each beside a raw baseline of as many processes.
 
 ``python -m bench.workers``: hostgate as ``serve --workers N`` (on a private
-PostgreSQL schema) and ``bench.raw_ingest`` started N times on one port with
-``SO_REUSEPORT`` (the kernel spreads connections alike), for N = 1 and 2. Nothing
-is pinned: with two workers the servers need both cores, and the load generator,
-RabbitMQ and PostgreSQL share them, on both sides alike. Rounds alternate; medians
-count. Each line reports requests per second and CPU microseconds per request of
-the server's processes (parent and workers; for hostgate not PostgreSQL's, which
-``docs/scaling.md`` counts separately).
+PostgreSQL schema), for N = 1 and 2, against raw baselines of N processes:
+
+* ingest: ``bench.raw_ingest`` started N times on one port with ``SO_REUSEPORT``
+  (the kernel spreads connections alike);
+* delivery: N ``bench.raw_delivery`` consumers competing for one queue, as
+  hostgate's N workers compete for ``hostgate.inbound``; both drain the same
+  number of sealed messages already queued, to the same receiver.
+
+Nothing is pinned: with two workers the servers need both cores, and the load
+generator (or receiver), RabbitMQ and PostgreSQL share them, on both sides alike.
+Rounds alternate; medians count. Each line reports the rate and CPU microseconds
+per message of the server's processes (parent and workers; for hostgate not
+PostgreSQL's or RabbitMQ's, reported beside as the capacity model's other inputs).
 """
 
 from __future__ import annotations
@@ -15,18 +21,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from pathlib import Path
 
 from bench.common import Result, bench_vhost, process_cpu_seconds, purge, round_order
+from bench.delivery import RAW_QUEUE, Tally, _fill, _receipts_published, _receiver, delivery_config
 from bench.engines import store_url
-from bench.ingest import WARUNG_KEY, _raw_server, bench_config, free_port, gateway_server, offer_load
+from bench.ingest import (
+    REPO,
+    WARUNG_KEY,
+    _raw_server,
+    bench_config,
+    free_port,
+    gateway_server,
+    offer_load,
+)
 from gateway.broker import topology
+from gateway.config.envfile import read_env_file
+
+SERVICES = ("postgres", "beam.smp")  # PostgreSQL's backends and RabbitMQ: what each message costs them
 
 
 def _tree(pid: int) -> list[int]:
@@ -54,7 +74,12 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-def run(requests: int = 8000, connections: int = 64, rounds: int = 3) -> list[Result]:
+def run(requests: int = 8000, connections: int = 64, rounds: int = 3, messages: int = 5000) -> list[Result]:
+    """Ingest, then delivery, with 1 and 2 workers against as many raw processes."""
+    return run_ingest(requests, connections, rounds) + asyncio.run(run_delivery(messages, rounds))
+
+
+def run_ingest(requests: int = 8000, connections: int = 64, rounds: int = 3) -> list[Result]:
     """1 and 2 workers against 1 and 2 raw processes; medians of ``rounds`` alternating runs."""
     results: list[Result] = []
     with bench_vhost() as amqp, tempfile.TemporaryDirectory() as tmp:
@@ -85,7 +110,7 @@ def run(requests: int = 8000, connections: int = 64, rounds: int = 3) -> list[Re
                     rps: dict[str, list[float]] = {name: [] for name in sides}
                     cpu: dict[str, list[float]] = {name: [] for name in sides}
                     # What one request costs the shared services: the capacity model's other inputs.
-                    shared: dict[str, list[float]] = {"postgres": [], "beam.smp": []}
+                    shared: dict[str, list[float]] = {name: [] for name in SERVICES}
                     for number in range(rounds):
                         for name in round_order(list(sides), number):
                             asyncio.run(purge(amqp, topology.OUTBOUND.queue))
@@ -127,13 +152,116 @@ def run(requests: int = 8000, connections: int = 64, rounds: int = 3) -> list[Re
     return results
 
 
+async def _drain(
+    commands: list[list[str]],
+    env: dict[str, str],
+    tally: Tally,
+    settle: Callable[[], Awaitable[None]] | None = None,
+) -> tuple[float, float, dict[str, float]]:
+    """Start ``commands`` and time them until the receiver has every message (and ``settle`` returns).
+
+    Returns the seconds from the first delivery to the last, the CPU seconds of the processes and
+    their children from the first delivery on, and what PostgreSQL and RabbitMQ spent meanwhile.
+    """
+    processes = [
+        await asyncio.create_subprocess_exec(
+            *command, cwd=REPO, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        )
+        for command in commands
+    ]
+    try:
+        await asyncio.wait_for(tally.started.wait(), 600)
+        pids = [pid for process in processes for pid in _tree(process.pid)]
+        services = {name: _named(name) for name in SERVICES}
+        before, services_before = _cpu(pids), {name: _cpu(p) for name, p in services.items()}
+        await asyncio.wait_for(tally.done.wait(), 600)
+        if settle is not None:
+            await asyncio.wait_for(settle(), 600)
+        spent = {name: _cpu(p) - services_before[name] for name, p in services.items()}
+        return tally.seconds, _cpu(pids) - before, spent
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            await asyncio.wait_for(process.wait(), 60)
+
+
+async def run_delivery(messages: int = 5000, rounds: int = 3) -> list[Result]:
+    """Drain ``messages`` with 1 and 2 workers and as many raw consumers; medians of alternating rounds."""
+    tally = Tally()
+    runner, port = await _receiver(tally)
+    results: list[Result] = []
+    try:
+        with bench_vhost() as amqp, tempfile.TemporaryDirectory() as tmp:
+            for workers in (1, 2):
+                with store_url("postgresql") as store:
+                    config = delivery_config(Path(tmp) / f"d{workers}", port, store)
+                    secret = read_env_file(config / "demo.env")["WARUNG_SARI_WEBHOOK_SECRET"]
+                    hostgate = [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config)]
+                    hostgate += ["--demo", "--port", str(free_port()), "--workers", str(workers)]
+                    raw = [sys.executable, "-m", "bench.raw_delivery", "--amqp", amqp, "--queue", RAW_QUEUE]
+                    raw += ["--target", f"http://127.0.0.1:{port}/hook", "--secret", secret]
+                    env = {**os.environ, "HOSTGATE_AMQP_URL": amqp}
+                    rates: dict[str, list[float]] = {"hostgate": [], "raw": []}
+                    cpu: dict[str, list[float]] = {"hostgate": [], "raw": []}
+                    shared: dict[str, list[float]] = {name: [] for name in SERVICES}
+                    for number in range(rounds):
+                        for name in round_order(list(rates), number):
+                            await _fill(amqp, None if name == "hostgate" else RAW_QUEUE, messages)
+                            tally.reset(messages)
+                            if name == "hostgate":
+                                seconds, used, spent = await _drain(
+                                    [hostgate], env, tally, lambda: _receipts_published(amqp, messages)
+                                )
+                                for service, value in spent.items():
+                                    shared[service].append(value / messages * 1e6)
+                            else:
+                                seconds, used, _ = await _drain([raw] * workers, env, tally)
+                            rates[name].append(messages / seconds)
+                            cpu[name].append(used / messages * 1e6)
+                            await purge(amqp, topology.OUTBOUND.queue)
+                    results.append(
+                        Result(
+                            "delivery_workers",
+                            "del/s",
+                            statistics.median(rates["hostgate"]),
+                            statistics.median(rates["raw"]),
+                            0.7,  # the delivery target of the performance issue (there: one worker, one core)
+                            {
+                                "messages": messages,
+                                "rounds": rounds,
+                                "rounds_per_s": [round(r, 1) for r in rates["hostgate"]],
+                                "baseline_rounds_per_s": [round(r, 1) for r in rates["raw"]],
+                                "cpu_us_per_msg": round(statistics.median(cpu["hostgate"]), 1),
+                                "baseline_cpu_us_per_msg": round(statistics.median(cpu["raw"]), 1),
+                                "baseline_processes": workers,
+                                "postgres_cpu_us_per_msg": round(statistics.median(shared["postgres"]), 1),
+                                "rabbitmq_cpu_us_per_msg": round(statistics.median(shared["beam.smp"]), 1),
+                            },
+                            engine="postgresql",
+                            workers=workers,
+                        )
+                    )
+    finally:
+        await runner.cleanup()
+    return results
+
+
 def main() -> None:
-    """``python -m bench.workers``."""
+    """``python -m bench.workers [--only ingest|delivery]``."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=8000)
+    parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=("ingest", "delivery"))
     args = parser.parse_args()
-    for result in run(args.requests, rounds=args.rounds):
+    results: list[Result] = []
+    if args.only != "delivery":
+        results += run_ingest(args.requests, rounds=args.rounds)
+    if args.only != "ingest":
+        results += asyncio.run(run_delivery(args.messages, args.rounds))
+    for result in results:
         result.report()
 
 

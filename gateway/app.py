@@ -137,7 +137,10 @@ async def _disclosures_ctx(app: web.Application) -> AsyncIterator[None]:
     # Revisions are persisted (and queued) before the broker or the API can act under them.
     await app[DISCLOSURES].sync(app[CONFIG].current.businesses)
     await app[TRANSPARENCY].start()
+    following = asyncio.create_task(app[DISCLOSURES].follow_store(), name="feed-follow")
     yield
+    following.cancel()
+    await asyncio.gather(following, return_exceptions=True)
     await app[TRANSPARENCY].close()
 
 

@@ -8,6 +8,7 @@ disclosure itself is confirmed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from gateway.disclosure.document import (
 from gateway.disclosure.feed import RevisionChange, RevisionFeed
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.signed import signed_event
+from gateway.errors import StoreError
 from gateway.events import DISCLOSURE_PUBLISHED, NOTICE_PUBLISHED
 from gateway.ids import new_id
 from gateway.relay.rows import outbox_row
@@ -97,6 +99,16 @@ class DisclosureService:
                 )
         await self.feed.publish(RevisionChange(r.business_id, r.revision) for r in created)
         return created
+
+    async def follow_store(self) -> None:
+        """Feed the live page revisions made by any replica (until cancelled); what exists now is not news."""
+        with contextlib.suppress(StoreError):  # the store is away: the first read below says so
+            self.feed.know(await self._latest_revisions())
+        await self.feed.follow(self._latest_revisions)
+
+    async def _latest_revisions(self) -> dict[str, int]:
+        async with self._store.read() as tx:
+            return await tx.disclosures.latest_revisions()
 
     async def _sync_one(self, tx: Unit, business: Business) -> NewRevision | None:
         # Replicas reloading the same change at once: the first makes the revision, the others

@@ -38,6 +38,11 @@ class SqlDisclosures:
         )
         return None if row is None else int(row[0])
 
+    async def latest_revisions(self) -> dict[str, int]:
+        """The newest revision number of every business."""
+        rows = await self._sql.all("SELECT business_id, max(revision) FROM disclosures GROUP BY business_id")
+        return {str(r[0]): int(r[1]) for r in rows}
+
     async def history(self, business_id: str) -> list[DisclosureRow]:
         """Every revision of a business, newest first."""
         rows = await self._sql.all(

@@ -44,6 +44,9 @@ class Disclosures(Protocol):
     async def latest_revision(self, business_id: str) -> int | None:
         """The newest revision number of a business (one index lookup, no document)."""
 
+    async def latest_revisions(self) -> dict[str, int]:
+        """The newest revision number of every business."""
+
     async def history(self, business_id: str) -> list[DisclosureRow]:
         """Every revision of a business, newest first."""
 

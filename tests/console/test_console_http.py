@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from pathlib import Path
 
 import aiohttp
@@ -254,3 +255,38 @@ async def test_a_session_opened_on_one_process_holds_on_another(config_dir: Path
                 f"{a}/console/notices", headers={"Cookie": f"{COOKIE}={token}"}, allow_redirects=False
             )
             assert on_a.status == 303, "signed out on B is signed out on A"
+
+
+async def _revision_event(
+    stream: aiohttp.ClientResponse, business: str, within: float
+) -> list[dict[str, object]]:
+    """The first ``revision`` event on an SSE stream naming ``business``."""
+    async with asyncio.timeout(within):
+        event = ""
+        async for raw in stream.content:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: ") and event == "revision":
+                changes: list[dict[str, object]] = json.loads(line.removeprefix("data: "))
+                if any(c["business_id"] == business for c in changes):
+                    return changes
+    raise AssertionError("the stream ended")
+
+
+async def test_the_live_feed_shows_a_revision_made_on_another_process(config_dir: Path) -> None:
+    """The live page watches B; the hosting change is reloaded on A only: B's stream reports it."""
+    with serving(config_dir) as (process_a, _, _), serving(config_dir) as (_, port_b, _):
+        b = f"http://127.0.0.1:{port_b}"
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            assert (await sign_in(session, b)).status == 303
+            async with session.get(f"{b}/console/events") as stream:
+                assert stream.status == 200
+                edit(
+                    config_dir / "businesses" / "warung-sari.toml",
+                    lambda t: t.replace('region = "id-jakarta"', 'region = "id-surabaya"'),
+                )
+                process_a.send_signal(signal.SIGHUP)  # A reloads; B is never told
+                changes = await _revision_event(stream, "warung-sari", within=15)
+    print(f"B's live feed after A's reload: {changes}")
+    assert {"business_id": "warung-sari", "revision": 2} in changes

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
-from gateway.disclosure.feed import RevisionChange, RevisionFeed
+from gateway.disclosure.feed import FOLLOW_SECONDS, RevisionChange, RevisionFeed
 
 
 async def test_watchers_see_each_move_once_and_lose_nothing_to_a_timeout() -> None:
@@ -29,3 +30,30 @@ async def test_watchers_see_each_move_once_and_lose_nothing_to_a_timeout() -> No
     await feed.close()
     assert await waiting is None
     assert await late.next() is None
+
+
+async def test_a_change_seen_twice_is_published_once_and_other_replicas_changes_arrive() -> None:
+    """The local sync and the store's read both see revision 2: one wake-up; a revision made elsewhere follows."""
+    feed = RevisionFeed()
+    feed.know({"a": 1, "b": 1})  # what exists at start-up is not news
+    watch = feed.watch()
+    store = {"a": 1, "b": 1}
+
+    async def read() -> dict[str, int]:
+        return dict(store)
+
+    following = asyncio.create_task(feed.follow(read))
+    try:
+        await feed.publish([RevisionChange("a", 2)])  # this process's own sync
+        store["a"] = 2  # ... which the store shows too
+        assert await watch.next() == [RevisionChange("a", 2)]
+        store["b"] = 5  # another replica made b's revisions 2 to 5
+        async with asyncio.timeout(5):
+            assert await watch.next() == [RevisionChange("b", 5)]
+        await asyncio.sleep(FOLLOW_SECONDS * 1.5)
+        with contextlib.suppress(TimeoutError):  # nothing new: no wake-up
+            async with asyncio.timeout(0.1):
+                assert await watch.next() is None, "woken with nothing new"
+    finally:
+        await feed.close()
+        await asyncio.wait_for(following, FOLLOW_SECONDS * 2)
