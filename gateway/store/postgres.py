@@ -156,8 +156,10 @@ class PostgresStore:
 
     async def open(self) -> None:
         """Connect and bring the schema up to date; StoreError naming the setting when it cannot."""
-        # Named, so an operator sees hostgate's sessions in pg_stat_activity.
-        settings = {"application_name": "hostgate"}
+        # Named, so an operator sees hostgate's sessions in pg_stat_activity. Every statement and
+        # lock wait is bounded, so a stuck database surfaces as StoreError. Given at connect time,
+        # these are the session's defaults: nothing can reset them away.
+        settings = {"application_name": "hostgate", "statement_timeout": "30s", "lock_timeout": "10s"}
         if self.url.schema:
             settings["search_path"] = self.url.schema
         try:
@@ -168,7 +170,7 @@ class PostgresStore:
                 min_size=1,
                 max_size=self._pool_size,
                 server_settings=settings,
-                init=_init_connection,
+                reset=_keep_session,
                 timeout=10,
             )
         except _DRIVER_ERRORS as exc:
@@ -261,9 +263,14 @@ class PostgresStore:
                 pool.terminate()
 
 
-async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
-    # Every statement and lock wait is bounded, so a stuck database surfaces as StoreError.
-    await conn.execute("SET statement_timeout = '30s'; SET lock_timeout = '10s'")
+async def _keep_session(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    """Nothing to undo when a connection goes back to the pool (asyncpg has rolled back any open unit).
+
+    asyncpg's default runs ``pg_advisory_unlock_all(); UNLISTEN *; RESET ALL; CLOSE ALL`` on every
+    release: a round trip per unit and per read, for state hostgate never leaves behind (its
+    advisory locks are transaction-scoped, it never LISTENs, SETs or opens cursors), and RESET ALL
+    undid the statement timeouts an ``init`` hook had set.
+    """
 
 
 async def drop_schema(url: str) -> None:

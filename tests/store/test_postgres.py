@@ -6,6 +6,7 @@ import pytest
 
 from gateway.errors import StoreError, StoreUnavailable
 from gateway.store.postgres import PostgresStore
+from tests.engines import drop_schema, new_schema_name, schema_url
 from tests.pg_instance import private_postgres
 from tests.support import closed_port
 
@@ -42,3 +43,25 @@ async def test_a_crashed_server_is_unavailable_then_serves_again_with_every_comm
         finally:
             await store.aclose()
     assert kept, "the lease committed before the crash survived crash recovery"
+
+
+async def test_statement_timeouts_hold_on_a_reused_connection() -> None:
+    """Every pooled session keeps its bounds, however often it was handed out and given back."""
+    schema = new_schema_name()
+    store = PostgresStore(schema_url(schema), pool_size=1)  # one connection: every unit reuses it
+    await store.open()
+    query = "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')"
+    try:
+        seen = []
+        for _ in range(3):
+            async with store.unit() as tx:
+                await tx.leases.claim("reuse", "me", 1)
+            # The session settings belong to the pool's connections, not to any repository.
+            async with store._require_pool().acquire() as conn:
+                row = await conn.fetchrow(query)
+                assert row is not None
+                seen.append(tuple(row))
+    finally:
+        await store.aclose()
+        drop_schema(schema)
+    assert set(seen) == {("30s", "10s")}, seen
