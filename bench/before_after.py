@@ -1,19 +1,26 @@
-"""Delivery now against the same path at an earlier commit: ``python -m bench.before_after --ref REF``.
+"""This checkout against an earlier commit: ``python -m bench.before_after --ref REF [--scenario S]``.
 
-Three consumers drain the same number of sealed messages to the same receiver,
-in alternating rounds, one process at a time pinned to one core: hostgate from
-this checkout, hostgate from a git worktree of REF (each with its own copy of
-its own example config, SQLite), and the raw aio-pika loop. Reported: each
-side's median rate and CPU microseconds per delivery, and the before/after
-quotient of the ratios to the raw loop, which is what a "no slower than before"
-target is judged on (CPU per message is the steadier of the two here).
+``delivery`` (default): three consumers drain the same number of sealed messages
+to the same receiver, in alternating rounds, one process at a time pinned to one
+core: hostgate from this checkout, hostgate from a git worktree of REF (each with
+its own copy of its own example config, SQLite), and the raw aio-pika loop.
+Reported: each side's median rate and CPU microseconds per delivery, and the
+before/after quotient of the ratios to the raw loop, which is what a "no slower
+than before" target is judged on (CPU per message is the steadier of the two here).
+
+``fanout``: ``python -m bench.fanout`` from each checkout in turn (its own code,
+its own raw publish loop measured in the same run), alternating; reported: each
+run's ratio to its raw loop, the medians, and their quotient.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -75,15 +82,56 @@ async def run(ref: str, count: int = 5000, rounds: int = 5) -> dict[str, object]
     }
 
 
+def _fanout_ratio(checkout: Path, chats: int) -> float:
+    """One ``bench.fanout`` run from ``checkout`` (SQLite): hostgate's notices/s over its raw loop's."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.fanout", "--chats", str(chats)],
+        cwd=checkout,
+        env={**os.environ, "PYTHONPATH": str(checkout)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=1800,
+    )
+    line = next(x for x in reversed(done.stdout.splitlines()) if x.startswith("{"))
+    return float(json.loads(line)["ratio"])
+
+
+def run_fanout(ref: str, chats: int = 30_000, runs: int = 3) -> dict[str, object]:
+    """Alternating fan-out runs of this checkout and of REF; medians of the ratios to the raw loop."""
+    here = Path(__file__).resolve().parent.parent
+    ratios: dict[str, list[float]] = {"now": [], "before": []}
+    with worktree(ref) as old:
+        sides = {"now": here, "before": old}
+        for number in range(runs):
+            for who in round_order(list(sides), number):
+                ratios[who].append(_fanout_ratio(sides[who], chats))
+    now, before = statistics.median(ratios["now"]), statistics.median(ratios["before"])
+    return {
+        "scenario": "fanout_before_after",
+        "ref": ref,
+        "chats": chats,
+        "runs": runs,
+        "ratio_to_raw": {k: [round(x, 3) for x in v] for k, v in ratios.items()},
+        "median_ratio": {"now": round(now, 3), "before": round(before, 3)},
+        "now_over_before": round(now / before, 3),
+    }
+
+
 def main() -> None:
-    """``python -m bench.before_after --ref REF``."""
+    """``python -m bench.before_after --ref REF [--scenario delivery|fanout]``."""
     parser = argparse.ArgumentParser()
     parser.add_argument(
         "--ref", required=True, help="the commit to compare with (e.g. the parent of a change)"
     )
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--scenario", choices=("delivery", "fanout"), default="delivery")
+    parser.add_argument("--rounds", type=int, default=5, help="delivery rounds, or fan-out runs per side")
+    parser.add_argument("--messages", type=int, default=5000, help="delivery: messages per round")
+    parser.add_argument("--chats", type=int, default=30_000, help="fanout: chats per run")
     args = parser.parse_args()
+    if args.scenario == "fanout":
+        print(json.dumps(run_fanout(args.ref, args.chats, args.rounds)))
+        return
     print(json.dumps(uvloop.run(run(args.ref, args.messages, args.rounds))))
 
 

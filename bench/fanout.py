@@ -81,7 +81,7 @@ async def hostgate_fanout(
     await link.start()
     await _until_connected(link)
     publisher = Publisher(link, timeout=30)
-    # The audit trail is on, as in the product: one notice.published record per notice.
+    # The audit trail is on, as in the product: one notices.published record per window.
     writer = ChainWriter(
         WriterSettings(state / "audit", state / "audit" / "checkpoints.note"),
         signer=lambda: (keys.active.kid, keys.active.private),

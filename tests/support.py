@@ -375,21 +375,26 @@ async def queued_ids(url: str, queue: str, expected: int, within: float = 120) -
     import aio_pika  # noqa: PLC0415 -- keeps this module light for tests without a broker
 
     seen: list[str] = []
-    connection = await aio_pika.connect(url)
-    try:
-        channel = await connection.channel()
-        q = await channel.get_queue(queue)
-        deadline = time.monotonic() + within
-        quiet = 0.0
-        while time.monotonic() < deadline and (len(seen) < expected or quiet < 1.0):
-            message = await q.get(fail=False)
-            if message is None:
-                await asyncio.sleep(0.1)
-                quiet += 0.1
-                continue
-            quiet = 0.0
-            await message.ack()
-            seen.append(str(message.message_id))
-    finally:
-        await connection.close()
+    deadline = time.monotonic() + within
+    quiet = 0.0
+    while time.monotonic() < deadline and (len(seen) < expected or quiet < 1.0):
+        connection = await aio_pika.connect(url)
+        try:
+            channel = await connection.channel()
+            q = await channel.get_queue(queue)
+            while time.monotonic() < deadline and (len(seen) < expected or quiet < 1.0):
+                message = await q.get(fail=False)
+                if message is None:
+                    await asyncio.sleep(0.1)
+                    quiet += 0.1
+                    continue
+                quiet = 0.0
+                await message.ack()
+                seen.append(str(message.message_id))
+        except aio_pika.exceptions.AMQPError:
+            # Just after a cluster node stops, a quorum queue may answer "noproc" while it
+            # elects a leader: what was taken and acked is kept; ask again.
+            await asyncio.sleep(0.5)
+        finally:
+            await connection.close()
     return seen

@@ -47,7 +47,7 @@ class Filter:
         """Whether ``record`` passes every given criterion."""
         if self.business is not None and record.get("business") != self.business:
             return False
-        if self.user_pseudonym is not None and record.get("user") != self.user_pseudonym:
+        if self.user_pseudonym is not None and not _names(record, self.user_pseudonym):
             return False
         if self.event is not None and record.get("event") != self.event:
             return False
@@ -57,9 +57,33 @@ class Filter:
         return not (self.until is not None and when > self.until)
 
 
+def _names(record: dict[str, Any], pseudonym: str) -> bool:
+    """Whether ``record`` is about the user: as its ``user``, or among a window's ``recipients``."""
+    if record.get("user") == pseudonym:
+        return True
+    return any(pair[0] == pseudonym for pair in record.get("recipients", ()))
+
+
+def for_user(record: dict[str, Any], pseudonym: str | None) -> dict[str, Any]:
+    """``record`` as a reader asking about one user sees it: a window of notices narrowed to theirs.
+
+    For display only (``show``, the console): exports keep every record whole, so its hash checks.
+    """
+    pairs = record.get("recipients")
+    if pseudonym is None or not pairs:
+        return record
+    narrowed = {k: v for k, v in record.items() if k != "recipients"}
+    narrowed["user"] = pseudonym
+    narrowed["notice_id"] = next(notice for user, notice in pairs if user == pseudonym)
+    narrowed["window"] = len(pairs)
+    return narrowed
+
+
 def details(record: dict[str, Any]) -> str:
-    """The fields beyond the fixed columns, as ``key=value``."""
+    """The fields beyond the fixed columns, as ``key=value`` (a window's recipients as their count)."""
     rest = {k: v for k, v in record.items() if k not in FIXED_COLUMNS and k not in _CHAIN_FIELDS}
+    if isinstance(rest.get("recipients"), list):
+        rest["recipients"] = f"{len(rest['recipients'])} chats"
     return " ".join(f"{k}={v}" for k, v in sorted(rest.items()))
 
 

@@ -18,6 +18,8 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 # Fields holding a user id: the pipeline pseudonymises these before validation.
 USER_FIELDS = frozenset({"user"})
+# Fields holding (user id, something) pairs: the pipeline pseudonymises each pair's user.
+USER_PAIR_FIELDS = frozenset({"recipients"})
 
 
 class AuditEvent(BaseModel):
@@ -76,13 +78,22 @@ class DisclosurePublished(AuditEvent):
 
 
 class NoticePublished(AuditEvent):
-    """The broker confirmed a per-chat notice to a user."""
+    """The broker confirmed a per-chat notice to a user (one record per notice: trails before 2026-12-03)."""
 
     business: Name
     revision: int
     user: Pseudonym
     notice_id: Name
     reason: Name
+
+
+class NoticesPublished(AuditEvent):
+    """The broker confirmed a window of per-chat notices: who was shown which notice, by pseudonym."""
+
+    business: Name
+    revision: int
+    reason: Name
+    recipients: list[tuple[Pseudonym, Name]] = Field(min_length=1, max_length=100_000)
 
 
 class MessageAccepted(AuditEvent):
@@ -192,6 +203,7 @@ EVENTS: dict[str, type[AuditEvent]] = {
     "disclosure.revised": DisclosureRevised,
     "disclosure.published": DisclosurePublished,
     "notice.published": NoticePublished,
+    "notices.published": NoticesPublished,
     "message.accepted": MessageAccepted,
     "message.delivered": MessageDelivered,
     "message.rejected": MessageRejected,

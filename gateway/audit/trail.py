@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from gateway.audit.records import EVENTS, USER_FIELDS
+from gateway.audit.records import EVENTS, USER_FIELDS, USER_PAIR_FIELDS
 from gateway.audit.writer import ChainWriter
 
 # Each event's declared field names, read once: the model's own mapping is rebuilt on every access.
@@ -42,6 +42,11 @@ def validated_record(
     fields = {k: v for k, v in given.items() if k in declared}
     for key in USER_FIELDS.intersection(fields):
         fields[key] = pseudonymize(str(fields[key]))
+    for key in USER_PAIR_FIELDS.intersection(fields):
+        pairs = fields[key]
+        if not isinstance(pairs, list | tuple):
+            raise TypeError(f"audit field {key!r} takes (user, value) pairs")
+        fields[key] = [(pseudonymize(str(user)), value) for user, value in pairs]
     validated = model.model_validate(fields).model_dump(mode="json")
     stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     return {"event": name, "ts": stamp, **validated}

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from gateway.audit.checkpoint import parse_verifier_key, verifier_key
 from gateway.audit.proof import RecordProof, check, prove
 from gateway.audit.pseudonym import Pseudonymizer
-from gateway.audit.query import Filter, read_records, table, to_csv, to_jsonl, trail_files
+from gateway.audit.query import Filter, for_user, read_records, table, to_csv, to_jsonl, trail_files
 from gateway.audit.setup import CHECKPOINTS_FILE, audit_dir
 from gateway.audit.verify import verify
 from gateway.cli.common import DEFAULT_CONFIG_DIR, EXIT_INVALID, EXIT_OK, EXIT_USAGE, load_or_report
@@ -165,7 +165,7 @@ def run_query(args: argparse.Namespace) -> int:
     wanted = Filter(args.business, pseudonym, args.event, args.since, args.until)
     records = [r for r in read_records(trail_files([directory])) if wanted.matches(r)]
     if args.action_name == "show":
-        print(table(records))
+        print(table(for_user(r, pseudonym) for r in records))
     else:
         sys.stdout.write(to_csv(records) if args.format == "csv" else to_jsonl(records))
     return EXIT_OK

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from gateway.audit.pseudonym import PREFIX as PSEUDONYM_PREFIX
 from gateway.audit.pseudonym import Pseudonymizer
-from gateway.audit.query import Filter, read_records, trail_files
+from gateway.audit.query import Filter, for_user, read_records, trail_files
 from gateway.audit.records import EVENTS
 from gateway.audit.setup import CHECKPOINTS_FILE, audit_dir
 from gateway.audit.verify import verify
@@ -248,7 +248,7 @@ async def audit_page(request: web.Request) -> web.Response:
         for record in read_records(trail_files([directory])) if directory.is_dir() else []:
             total += 1
             if wanted.matches(record):
-                matched.append(record)
+                matched.append(for_user(record, pseudonym))
         return matched, total, checkpoint_status(directory / CHECKPOINTS_FILE, keys)
 
     matched, total, checkpoints = await asyncio.get_running_loop().run_in_executor(None, read)

@@ -300,17 +300,17 @@ class OutboxRelay:
         async with self._store.unit() as tx:
             await tx.outbox.set_cursor(row.seq, sent[-1][0])
             await tx.notices.record_sent(row.business_id, revision, reason, sent)
-            for user, notice_id in sent:
-                await stage(
-                    tx,
-                    self._audit,
-                    "notice.published",
-                    business=row.business_id,
-                    revision=revision,
-                    user=user,
-                    notice_id=notice_id,
-                    reason=reason,
-                )
+            # One record per confirmed window, naming each user (pseudonymised) and their notice:
+            # `audit show --user` still finds what one user was shown, at a window's cost, not a chat's.
+            await stage(
+                tx,
+                self._audit,
+                "notices.published",
+                business=row.business_id,
+                revision=revision,
+                reason=reason,
+                recipients=sent,
+            )
         self._metrics.child(self._metrics.notices_sent, row.business_id).inc(len(sent))
 
     async def depth(self) -> OutboxDepth:

@@ -115,8 +115,13 @@ async def test_metrics_move_with_the_work(bridge: Bridge) -> None:
         return samples(await page.text())
 
     found = await scrape()
-    for _ in range(100):  # the dead letter and the disabled endpoint land a moment after the 410
-        if value(found, "hostgate_dead_letters_total", business="nimbus-shop") >= 1:
+    # The dead letter and the disabled endpoint land a moment after the 410; notices count once their
+    # window's progress is committed, which can be just after the network has them.
+    for _ in range(100):
+        if (
+            value(found, "hostgate_dead_letters_total", business="nimbus-shop") >= 1
+            and value(found, "hostgate_notices_sent_total", business="warung-sari") >= 5
+        ):
             break
         await asyncio.sleep(0.1)
         found = await scrape()
