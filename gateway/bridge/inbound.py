@@ -94,19 +94,17 @@ class InboundHandler:
         # One read for the whole decision. The revision is the store's newest, not this process's
         # cache: another replica may have made it.
         async with self._store.read() as tx:
-            revision = await tx.disclosures.latest_revision(business.id)
-            existing = await tx.messages.state(message.business_id, message.message_id, direction="inbound")
-            disabled = await tx.endpoints.disabled_reason(business.id)
-        latest = await self._disclosures.at_revision(business.id, revision)
+            decision = await tx.decisions.inbound(business.id, message.message_id)
+        latest = await self._disclosures.at_revision(business.id, decision.revision)
         if latest is None:
             raise PoisonMessageError(f"business {business.id!r} has no disclosure yet")
         disclosure = latest.document
         if message.key_id != business.facts.endpoint_key.kid or disclosure.endpoint_key.kid != message.key_id:
             await self._refuse_stale(event, message, disclosure)
             return
-        if existing is not None and existing.status == Status.DELIVERED:
+        if decision.status == Status.DELIVERED:
             return  # a redelivery of something already handed over
-        await self._deliver(event, message, business, disclosure.revision, disabled, parked=parked)
+        await self._deliver(event, message, business, disclosure.revision, decision.disabled, parked=parked)
 
     async def _refuse_stale(
         self, event: CloudEvent, message: InboundMessage, disclosure: DisclosureDocument

@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 
 from gateway.store.records import (
     DisclosureRow,
+    InboundDecision,
     MessageRecord,
     MessageState,
     NewOutboxRow,
@@ -276,6 +277,13 @@ class Rates(Protocol):
         """Take up to ``want`` whole tokens; return how many, and the seconds until one is free if none."""
 
 
+class Decisions(Protocol):
+    """**Protocol:** reads that decide one step in a single statement."""
+
+    async def inbound(self, business_id: str, message_id: str) -> InboundDecision:
+        """The business's newest revision, the inbound message's status, and why its endpoint is off."""
+
+
 class Unit(Protocol):
     """**Protocol:** one transaction; commits on clean exit, rolls back on error."""
 
@@ -294,6 +302,7 @@ class Unit(Protocol):
     leases: Leases
     sessions: Sessions
     rates: Rates
+    decisions: Decisions
 
 
 @runtime_checkable

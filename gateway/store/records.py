@@ -86,6 +86,15 @@ class MessageState:
 
 
 @dataclass(frozen=True, slots=True)
+class InboundDecision:
+    """What decides a user's message: the newest revision, the message's status, a disabled endpoint."""
+
+    revision: int | None  # None: the business has no disclosure yet
+    status: str | None  # None: the message was never recorded
+    disabled: str | None  # why the endpoint is disabled, None when it is not
+
+
+@dataclass(frozen=True, slots=True)
 class StoredResponse:
     """An answer kept for an idempotency key."""
 

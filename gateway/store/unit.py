@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.store.audit import SqlAuditStaging
 from gateway.store.chats import SqlChats
 from gateway.store.consents import SqlConsents
+from gateway.store.decisions import SqlDecisions
 from gateway.store.disclosures import SqlDisclosures
 from gateway.store.endpoints import SqlEndpoints
 from gateway.store.export import SqlExport
@@ -17,6 +18,7 @@ from gateway.store.port import (
     AuditStaging,
     Chats,
     Consents,
+    Decisions,
     Disclosures,
     Endpoints,
     Export,
@@ -55,3 +57,4 @@ class SqlUnit:
         self.leases: Leases = SqlLeases(sql)
         self.sessions: Sessions = SqlSessions(sql)
         self.rates: Rates = SqlRates(sql)
+        self.decisions: Decisions = SqlDecisions(sql)

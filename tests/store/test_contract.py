@@ -258,6 +258,28 @@ class TestDisclosures:
         assert none is None
 
 
+class TestDecisions:
+    async def test_an_inbound_decision_reads_all_three_facts_at_once(self, store: Store) -> None:
+        """Nothing known, then each fact in turn: the revision, the message's status, a disabled endpoint."""
+        async with store.read() as tx:
+            empty = await tx.decisions.inbound(BUSINESS, "m-1")
+        assert (empty.revision, empty.status, empty.disabled) == (None, None, None)
+        for revision in (1, 2):
+            async with store.unit() as tx:
+                await tx.disclosures.add(_disclosure(revision))
+        await _insert(store, "m-1")
+        async with store.unit() as tx:
+            await tx.disclosures.add(_disclosure(1, business="another-business"))
+            await tx.endpoints.disable(BUSINESS, "gone")
+        async with store.read() as tx:
+            known = await tx.decisions.inbound(BUSINESS, "m-1")
+            unseen = await tx.decisions.inbound(BUSINESS, "m-2")
+            other = await tx.decisions.inbound("another-business", "m-1")
+        assert (known.revision, known.status, known.disabled) == (2, "accepted", "gone")
+        assert (unseen.revision, unseen.status, unseen.disabled) == (2, None, "gone")
+        assert (other.revision, other.status, other.disabled) == (1, None, None)
+
+
 class TestChatsConsentsEndpoints:
     async def test_chats_page_in_byte_order(self, store: Store) -> None:
         """Users come back in byte order (upper case before lower), page after page, each once."""
