@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -72,6 +72,38 @@ def _cpu(pids: list[int]) -> float:
         except FileNotFoundError:
             continue
     return total
+
+
+def _result(
+    scenario: str,
+    unit: str,
+    target: float,
+    rates: dict[str, list[float]],
+    cpu: dict[str, list[float]],
+    shared: dict[str, list[float]],
+    workers: int,
+    sizes: Mapping[str, object],
+) -> Result:
+    """One scenario line: medians of both sides, CPU per message of each and of the shared services."""
+    return Result(
+        scenario,
+        unit,
+        statistics.median(rates["hostgate"]),
+        statistics.median(rates["raw"]),
+        target,
+        {
+            **sizes,
+            "rounds_per_s": [round(r, 1) for r in rates["hostgate"]],
+            "baseline_rounds_per_s": [round(r, 1) for r in rates["raw"]],
+            "cpu_us_per_msg": round(statistics.median(cpu["hostgate"]), 1),
+            "baseline_cpu_us_per_msg": round(statistics.median(cpu["raw"]), 1),
+            "baseline_processes": workers,
+            "postgres_cpu_us_per_msg": round(statistics.median(shared["postgres"]), 1),
+            "rabbitmq_cpu_us_per_msg": round(statistics.median(shared["beam.smp"]), 1),
+        },
+        engine="postgresql",
+        workers=workers,
+    )
 
 
 def run(requests: int = 8000, connections: int = 64, rounds: int = 3, messages: int = 5000) -> list[Result]:
@@ -126,29 +158,9 @@ def run_ingest(requests: int = 8000, connections: int = 64, rounds: int = 3) -> 
                                 for service, service_pids in services.items():
                                     spent = _cpu(service_pids) - services_before[service]
                                     shared[service].append(spent / requests * 1e6)
-                results.append(
-                    Result(
-                        "ingest_workers",
-                        "req/s",
-                        statistics.median(rps["hostgate"]),
-                        statistics.median(rps["raw"]),
-                        0.8,  # the ingest target of the performance issue (there: one worker, one core)
-                        {
-                            "requests": requests,
-                            "connections": connections,
-                            "rounds": rounds,
-                            "rounds_per_s": [round(r, 1) for r in rps["hostgate"]],
-                            "baseline_rounds_per_s": [round(r, 1) for r in rps["raw"]],
-                            "cpu_us_per_msg": round(statistics.median(cpu["hostgate"]), 1),
-                            "baseline_cpu_us_per_msg": round(statistics.median(cpu["raw"]), 1),
-                            "baseline_processes": workers,
-                            "postgres_cpu_us_per_msg": round(statistics.median(shared["postgres"]), 1),
-                            "rabbitmq_cpu_us_per_msg": round(statistics.median(shared["beam.smp"]), 1),
-                        },
-                        engine="postgresql",
-                        workers=workers,
-                    )
-                )
+                # 0.8: the ingest target of the performance issue (there: one worker, one core).
+                sizes = {"requests": requests, "connections": connections, "rounds": rounds}
+                results.append(_result("ingest_workers", "req/s", 0.8, rps, cpu, shared, workers, sizes))
     return results
 
 
@@ -221,27 +233,10 @@ async def run_delivery(messages: int = 5000, rounds: int = 3) -> list[Result]:
                             rates[name].append(messages / seconds)
                             cpu[name].append(used / messages * 1e6)
                             await purge(amqp, topology.OUTBOUND.queue)
+                    # 0.7: the delivery target of the performance issue (there: one worker, one core).
+                    sizes = {"messages": messages, "rounds": rounds}
                     results.append(
-                        Result(
-                            "delivery_workers",
-                            "del/s",
-                            statistics.median(rates["hostgate"]),
-                            statistics.median(rates["raw"]),
-                            0.7,  # the delivery target of the performance issue (there: one worker, one core)
-                            {
-                                "messages": messages,
-                                "rounds": rounds,
-                                "rounds_per_s": [round(r, 1) for r in rates["hostgate"]],
-                                "baseline_rounds_per_s": [round(r, 1) for r in rates["raw"]],
-                                "cpu_us_per_msg": round(statistics.median(cpu["hostgate"]), 1),
-                                "baseline_cpu_us_per_msg": round(statistics.median(cpu["raw"]), 1),
-                                "baseline_processes": workers,
-                                "postgres_cpu_us_per_msg": round(statistics.median(shared["postgres"]), 1),
-                                "rabbitmq_cpu_us_per_msg": round(statistics.median(shared["beam.smp"]), 1),
-                            },
-                            engine="postgresql",
-                            workers=workers,
-                        )
+                        _result("delivery_workers", "del/s", 0.7, rates, cpu, shared, workers, sizes)
                     )
     finally:
         await runner.cleanup()

@@ -13,7 +13,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support import free_port
 
 
 def _bin_dir() -> Path:
@@ -34,12 +35,6 @@ def _bin_dir() -> Path:
             "the PostgreSQL restart tests need a PostgreSQL server installed and root (to run it as postgres)"
         )
     return versions[-1].parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -97,7 +92,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     base = Path(tempfile.mkdtemp(prefix="hostgate-pg-"))
     owner = pwd.getpwnam("postgres")
     os.chown(base, owner.pw_uid, owner.pw_gid)
-    server = PrivatePostgres(bin_dir, base, _free_port())
+    server = PrivatePostgres(bin_dir, base, free_port())
     subprocess.run(
         [
             "runuser", "-u", "postgres", "--", str(bin_dir / "initdb"),

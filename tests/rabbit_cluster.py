@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,13 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import free_port
+
 RABBIT_HOME = "/var/lib/rabbitmq"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -137,7 +132,7 @@ def rabbit_cluster(size: int = 3) -> Iterator[Cluster]:
     base = Path(tempfile.mkdtemp(prefix="hostgate-rabbit-"))
     rabbit = pwd.getpwnam("rabbitmq")
     os.chown(base, rabbit.pw_uid, rabbit.pw_gid)  # the nodes' directories live in it
-    nodes = [Node(f"{tag}n{i}@localhost", _free_port(), _free_port(), base / f"n{i}") for i in range(size)]
+    nodes = [Node(f"{tag}n{i}@localhost", free_port(), free_port(), base / f"n{i}") for i in range(size)]
     cluster = Cluster(nodes)
     try:
         for node in nodes:

@@ -46,6 +46,13 @@ async def until(check: Callable[[], object], what: str, within: float = 20) -> N
         await asyncio.sleep(0.05)
 
 
+def free_port() -> int:
+    """A loopback port free at the moment of asking (for servers that cannot take port 0)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @contextmanager
 def closed_port() -> Iterator[int]:
     """A loopback port that refuses connections for as long as the block runs."""
