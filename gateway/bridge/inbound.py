@@ -36,6 +36,7 @@ from gateway.relay.relay import OutboxRelay
 from gateway.relay.rows import outbox_row
 from gateway.reload import ConfigHolder
 from gateway.store import Store, Unit
+from gateway.store.records import InboundDecision
 from gateway.telemetry.metrics import GatewayMetrics
 from gateway.telemetry.tracing import TRACEPARENT, Tracing, current_traceparent
 
@@ -94,7 +95,7 @@ class InboundHandler:
         # One read for the whole decision. The revision is the store's newest, not this process's
         # cache: another replica may have made it.
         async with self._store.read() as tx:
-            decision = await tx.decisions.inbound(business.id, message.message_id)
+            decision = await tx.decisions.inbound(business.id, message.message_id, message.sender)
         latest = await self._disclosures.at_revision(business.id, decision.revision)
         if latest is None:
             raise PoisonMessageError(f"business {business.id!r} has no disclosure yet")
@@ -104,7 +105,7 @@ class InboundHandler:
             return
         if decision.status == Status.DELIVERED:
             return  # a redelivery of something already handed over
-        await self._deliver(event, message, business, disclosure.revision, decision.disabled, parked=parked)
+        await self._deliver(event, message, business, disclosure.revision, decision, parked=parked)
 
     async def _refuse_stale(
         self, event: CloudEvent, message: InboundMessage, disclosure: DisclosureDocument
@@ -161,7 +162,7 @@ class InboundHandler:
         message: InboundMessage,
         business: Business,
         revision: int,
-        disabled: str | None,
+        decision: InboundDecision,
         *,
         parked: bool,
     ) -> None:
@@ -176,8 +177,8 @@ class InboundHandler:
             disclosure_revision=revision,
             chat_sequence=0,
         )
-        if disabled is not None:
-            await self._give_up(event, message, business, revision, f"endpoint disabled: {disabled}")
+        if decision.disabled is not None:
+            await self._give_up(event, message, business, revision, f"endpoint disabled: {decision.disabled}")
             return
 
         async def call() -> DeliveryResult:
@@ -202,7 +203,7 @@ class InboundHandler:
             self._metrics.delivery(business.id, "parked")
             return  # parked: it comes back from the business's parking queue
         if result.outcome == "delivered":
-            await self._delivered(event, message, business, revision)
+            await self._delivered(message, business, revision, decision)
         elif result.outcome == "retry":
             await self._retry_later(event, message, business, revision, result)
         else:
@@ -282,7 +283,7 @@ class InboundHandler:
         attempts = attempt_of(event)
 
         async with self._store.unit() as tx:
-            await self._record(tx, event, message, business, revision, Status.FAILED, reason, receipt)
+            await self._record(tx, message, business, revision, Status.FAILED, reason, receipt)
             await stage(
                 tx,
                 self._audit,
@@ -309,13 +310,21 @@ class InboundHandler:
             return await business.adapter.deliver(envelope)
 
     async def _delivered(
-        self, event: CloudEvent, message: InboundMessage, business: Business, revision: int
+        self, message: InboundMessage, business: Business, revision: int, decision: InboundDecision
     ) -> None:
         receipt = _receipt(message, "delivered", revision=revision, key_id=business.facts.endpoint_key.kid)
+        # The decision's read spares the unit two writes in the common case: a chat seen lately
+        # is not touched, and a healthy endpoint is not "cleared". A failure recorded by another
+        # worker since the read is cleared by the next success.
+        refresh = chat_refresh_seconds(business.facts.retention.total_seconds())
+        chat_fresh = decision.chat_seen is not None and decision.chat_seen >= time.time() - refresh
 
         async with self._store.unit() as tx:
-            await self._record(tx, event, message, business, revision, Status.DELIVERED, None, receipt)
-            await tx.endpoints.record_success(business.id)
+            await self._record(
+                tx, message, business, revision, Status.DELIVERED, None, receipt, chat_fresh=chat_fresh
+            )
+            if decision.failing:
+                await tx.endpoints.record_success(business.id)
             await stage(
                 tx,
                 self._audit,
@@ -333,18 +342,21 @@ class InboundHandler:
     @staticmethod
     async def _record(
         tx: Unit,
-        event: CloudEvent,
         message: InboundMessage,
         business: Business,
         revision: int,
         status: Status,
         reason: str | None,
         receipt: CloudEvent,
+        *,
+        chat_fresh: bool = False,
     ) -> None:
+        # No processed-event row: the message's own row (keyed by its id) is what makes a
+        # redelivery a no-op, read in the decision and merged below.
         business_id = message.business_id
-        await tx.processed.first_time(event.type, event.id)
-        refresh = chat_refresh_seconds(business.facts.retention.total_seconds())
-        await tx.chats.open(business_id, message.sender, refresh_after=refresh)
+        if not chat_fresh:
+            refresh = chat_refresh_seconds(business.facts.retention.total_seconds())
+            await tx.chats.open(business_id, message.sender, refresh_after=refresh)
         # A first delivery is written as it ends (two statements); a redelivery merges into what is there.
         failure = (reason or "failed") if status is Status.FAILED else None
         if not await tx.messages.insert(

@@ -280,8 +280,8 @@ class Rates(Protocol):
 class Decisions(Protocol):
     """**Protocol:** reads that decide one step in a single statement."""
 
-    async def inbound(self, business_id: str, message_id: str) -> InboundDecision:
-        """The business's newest revision, the inbound message's status, and why its endpoint is off."""
+    async def inbound(self, business_id: str, message_id: str, user_id: str) -> InboundDecision:
+        """The business's newest revision, the message's status, the endpoint, when the chat was seen."""
 
 
 class Unit(Protocol):

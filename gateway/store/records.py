@@ -87,11 +87,13 @@ class MessageState:
 
 @dataclass(frozen=True, slots=True)
 class InboundDecision:
-    """What decides a user's message: the newest revision, the message's status, a disabled endpoint."""
+    """What decides a user's message: the newest revision, the message's status, the endpoint, the chat."""
 
     revision: int | None  # None: the business has no disclosure yet
     status: str | None  # None: the message was never recorded
     disabled: str | None  # why the endpoint is disabled, None when it is not
+    chat_seen: float | None = None  # when the user's chat was last seen (epoch s), None: no chat yet
+    failing: bool = False  # the endpoint is marked failing: a success must clear it
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from gateway.errors import StoreConflict, StoreError
 from gateway.store import RowKind, Store
-from gateway.store.records import DisclosureRow, MessageState, NewOutboxRow, StoredResponse
+from gateway.store.records import DisclosureRow, InboundDecision, MessageState, NewOutboxRow, StoredResponse
 from tests.conftest import REPO
 from tests.engines import make_store, schema_url
 
@@ -259,25 +260,43 @@ class TestDisclosures:
 
 
 class TestDecisions:
-    async def test_an_inbound_decision_reads_all_three_facts_at_once(self, store: Store) -> None:
-        """Nothing known, then each fact in turn: the revision, the message's status, a disabled endpoint."""
+    async def test_an_inbound_decision_reads_every_fact_at_once(self, store: Store) -> None:
+        """Nothing known, then each fact in turn: revision, message status, endpoint state, chat."""
         async with store.read() as tx:
-            empty = await tx.decisions.inbound(BUSINESS, "m-1")
-        assert (empty.revision, empty.status, empty.disabled) == (None, None, None)
+            empty = await tx.decisions.inbound(BUSINESS, "m-1", "u-1")
+        assert empty == InboundDecision(None, None, None, chat_seen=None, failing=False)
         for revision in (1, 2):
             async with store.unit() as tx:
                 await tx.disclosures.add(_disclosure(revision))
         await _insert(store, "m-1")
+        before = time.time()
         async with store.unit() as tx:
             await tx.disclosures.add(_disclosure(1, business="another-business"))
+            await tx.chats.open(BUSINESS, "u-1")
+            await tx.endpoints.record_failure(BUSINESS)
+        async with store.read() as tx:
+            failing = await tx.decisions.inbound(BUSINESS, "m-1", "u-1")
+        async with store.unit() as tx:
             await tx.endpoints.disable(BUSINESS, "gone")
         async with store.read() as tx:
-            known = await tx.decisions.inbound(BUSINESS, "m-1")
-            unseen = await tx.decisions.inbound(BUSINESS, "m-2")
-            other = await tx.decisions.inbound("another-business", "m-1")
+            known = await tx.decisions.inbound(BUSINESS, "m-1", "u-1")
+            unseen = await tx.decisions.inbound(BUSINESS, "m-2", "u-2")
+            other = await tx.decisions.inbound("another-business", "m-1", "u-1")
+        assert (failing.revision, failing.status, failing.disabled, failing.failing) == (
+            2,
+            "accepted",
+            None,
+            True,
+        )
+        assert failing.chat_seen is not None
+        assert before <= failing.chat_seen <= time.time()
         assert (known.revision, known.status, known.disabled) == (2, "accepted", "gone")
-        assert (unseen.revision, unseen.status, unseen.disabled) == (2, None, "gone")
-        assert (other.revision, other.status, other.disabled) == (1, None, None)
+        assert (unseen.revision, unseen.status, unseen.disabled, unseen.chat_seen) == (2, None, "gone", None)
+        assert other == InboundDecision(1, None, None, chat_seen=None, failing=False)
+        async with store.unit() as tx:
+            await tx.endpoints.record_success(BUSINESS)
+        async with store.read() as tx:
+            assert not (await tx.decisions.inbound(BUSINESS, "m-1", "u-1")).failing
 
 
 class TestChatsConsentsEndpoints:
