@@ -38,6 +38,11 @@ log = structlog.get_logger("hostgate.bulkhead")
 T = TypeVar("T")
 
 
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 class Bulkhead:
     """At most ``limit(business)`` host calls in flight per business in this process.
 
@@ -110,22 +115,26 @@ class Bulkhead:
             return True
         if not parked and not self._flowing(business_id):
             return False
-        waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
         self._waiters.setdefault(business_id, deque()).append(waiter)
+        # A plain timer that fails the waiter, not asyncio.timeout: every event of a busy host
+        # waits here, and the timeout's cancel-and-uncancel round costs more than the wait.
+        timer = None if parked else loop.call_later(self._patience, _expire, waiter)
         try:
-            async with asyncio.timeout(None if parked else self._patience):
-                await waiter
-        except (TimeoutError, asyncio.CancelledError) as exc:
+            await waiter
+        except TimeoutError:
+            self._drop(business_id, waiter)  # a slot handed over first would have won the race
+            return False
+        except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                # Handed a slot just as the wait ended: keep it, or give it back if cancelled.
-                if isinstance(exc, TimeoutError):
-                    return True
-                self._release(business_id)
-                raise
-            self._drop(business_id, waiter)
-            if isinstance(exc, TimeoutError):
-                return False
+                self._release(business_id)  # handed a slot just as the wait was cancelled
+            else:
+                self._drop(business_id, waiter)
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
         return True
 
     def leave(self, business_id: str) -> None:

@@ -71,10 +71,6 @@ def amqp_message(event: CloudEvent) -> aio_pika.Message:
     )
 
 
-def _text(value: object) -> object:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 _ATTRIBUTE_NAME = re.compile(r"[a-z0-9]{1,20}")
 # RFC 3339 date-time: a full date, a time, and an offset (Z or ±hh:mm); nothing shorter.
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
@@ -94,13 +90,33 @@ def _time(value: object) -> datetime | None:
     raise CloudEventError("time is not an RFC 3339 timestamp with an offset")
 
 
+# Both prefixes are this long: one slice and a set lookup per header, on every message consumed.
+_PREFIX_LENGTH = len(PREFIX)
+_PREFIX_SET = frozenset(PREFIXES)
+assert all(len(p) == _PREFIX_LENGTH for p in PREFIXES)  # noqa: S101 -- holds by construction
+# Attribute names already found valid, so each message does not run the regex again; bounded,
+# as names come from the network.
+_VALID_NAMES: set[str] = set()
+_VALID_NAMES_MAX = 256
+
+
+def _valid_name(name: str) -> bool:
+    if name in _VALID_NAMES:
+        return True
+    # The spec: attribute names are lower-case letters and digits; "data" is reserved.
+    if not _ATTRIBUTE_NAME.fullmatch(name) or name == "data":
+        return False
+    if len(_VALID_NAMES) < _VALID_NAMES_MAX:
+        _VALID_NAMES.add(name)
+    return True
+
+
 def parse(headers: Mapping[str, Any], body: bytes) -> CloudEvent:
     """Read a binary-mode CloudEvent from AMQP headers and body; CloudEventError when invalid."""
     attributes: dict[str, Any] = {}
     for key, value in headers.items():
-        for prefix in PREFIXES:
-            if key.startswith(prefix):
-                attributes[key[len(prefix) :]] = _text(value)
+        if key[:_PREFIX_LENGTH] in _PREFIX_SET:
+            attributes[key[_PREFIX_LENGTH:]] = value.decode() if isinstance(value, bytes) else value
     missing = [
         name for name in REQUIRED if not isinstance(attributes.get(name), str) or not attributes.get(name)
     ]
@@ -110,8 +126,7 @@ def parse(headers: Mapping[str, Any], body: bytes) -> CloudEvent:
         raise CloudEventError(f"unsupported specversion {attributes['specversion']!r}")
     parsed_time = _time(attributes.pop("time", None))
     for name in attributes:
-        # The spec: attribute names are lower-case letters and digits; "data" is reserved.
-        if not _ATTRIBUTE_NAME.fullmatch(name) or name == "data":
+        if not _valid_name(name):
             raise CloudEventError(f"invalid CloudEvents attribute name {name!r}")
     subject = attributes.pop("subject", None)
     core = {name: attributes.pop(name) for name in REQUIRED}
