@@ -1,9 +1,17 @@
 """Fan-out: signed notices for every open chat of one business, against a raw windowed-confirm publish loop.
 
-Both sides publish the same number of messages of the same size to the same
-exchange, in windows of the same size, awaiting each window's confirms; the raw
-side publishes prebuilt messages and does nothing else. They alternate over a
-few rounds and the medians count.
+Per-chat form (default): both sides publish the same number of messages of the
+same size to the same exchange, in windows of the same size, awaiting each
+window's confirms; the raw side publishes prebuilt messages and does nothing else.
+They alternate over a few rounds and the medians count.
+
+Batch form (``--form batch``, the 1,000,000-chat target): hostgate notifies every
+chat in batches (one message and one signature per window); the baseline is what
+one AMQP message per chat allows here, the raw per-chat loop's rate measured in
+the same run (on ``--raw-chats`` messages: a million 3 KB messages would only
+fill the broker). Reported: seconds for all chats, notices/s, the ratio to the raw
+per-chat rate (target >= 2), CPU µs per notice on both sides, and how fast the
+network's SDK splits and checks batches (notices/s, one process).
 """
 
 from __future__ import annotations
@@ -19,8 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aio_pika
+import orjson
 import uvloop
 from aio_pika.abc import AbstractRobustConnection
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pamqp.common import FieldValue
 
 from bench.common import Result, bench_vhost, purge, round_order
@@ -33,18 +43,22 @@ from gateway.broker import topology
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.link import BrokerLink
 from gateway.broker.publisher import Publisher
+from gateway.client.batches import split_batch
 from gateway.config import load_config
 from gateway.config.settings import BrokerSettings
+from gateway.disclosure.batch import sign_batch
 from gateway.disclosure.document import build_disclosure, notice_template
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.service import queue_fanout
 from gateway.disclosure.signed import signed_event
 from gateway.disclosure.signing_pool import SigningPool
 from gateway.events import NOTICE_PUBLISHED
-from gateway.relay.relay import OutboxRelay
+from gateway.relay.relay import NoticeForm, OutboxRelay
 from gateway.store import open_store_at
 
 REPO = Path(__file__).resolve().parent.parent
+# This process's CPU seconds in the last hostgate_fanout's drain (signing in-process: all of it).
+LAST_CPU_SECONDS = [0.0]
 
 
 async def _declare(connection: AbstractRobustConnection) -> None:
@@ -62,7 +76,13 @@ async def _until_connected(link: BrokerLink) -> None:
 
 
 async def hostgate_fanout(
-    url: str, state: Path, count: int, window: int, signing_processes: int, store_at: str | None = None
+    url: str,
+    state: Path,
+    count: int,
+    window: int,
+    signing_processes: int,
+    store_at: str | None = None,
+    form: NoticeForm = "per_chat",
 ) -> tuple[float, CloudEvent]:
     """Time the relay telling ``count`` open chats about a new revision; return (seconds, a sample)."""
     config = load_config(REPO / "config", {}, AdapterRegistry())
@@ -93,11 +113,13 @@ async def hostgate_fanout(
         keys,
         AuditTrail(writer, Pseudonymizer(b"bench" * 8)),
         window=window,
+        notice_form=form,
         signing=SigningPool(signing_processes),
     )
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     await relay.drain()
     elapsed = time.perf_counter() - started
+    LAST_CPU_SECONDS[0] = time.process_time() - cpu_started
     if relay.published != count:
         sys.exit(f"fan-out published {relay.published} of {count}")
     template = notice_template(document, "hosting_changed")
@@ -183,14 +205,107 @@ async def run(count: int, window: int, rounds: int = 3, engine: str = "sqlite") 
     )
 
 
+async def raw_publish_cpu(url: str, count: int, window: int, sample: CloudEvent) -> tuple[float, float]:
+    """:func:`raw_publish`, with the CPU seconds this process spent on it."""
+    cpu_started = time.process_time()
+    seconds = await raw_publish(url, count, window, sample)
+    return seconds, time.process_time() - cpu_started
+
+
+def split_rate(headers: dict[str, str | int], body: bytes, keys: dict[str, Ed25519PublicKey]) -> float:
+    """Notices/s the network's SDK splits and checks, from one batch, in this process."""
+    started, repeats = time.perf_counter(), 0
+    while time.perf_counter() - started < 1.0:
+        _, parts = split_batch(headers, body, keys)
+        repeats += 1
+    return repeats * len(parts) / (time.perf_counter() - started)
+
+
+async def run_batch(
+    count: int = 1_000_000,
+    window: int = 2000,
+    rounds: int = 3,
+    engine: str = "sqlite",
+    raw_count: int = 100_000,
+) -> Result:
+    """Batch form for ``count`` chats, alternating with the raw per-chat loop; medians count."""
+    seconds: list[float] = []
+    cpu_us: list[float] = []
+    raw_rates: list[float] = []
+    raw_cpu_us: list[float] = []
+    with bench_vhost() as url, tempfile.TemporaryDirectory() as tmp:
+        sample: CloudEvent | None = None
+        for round_number in range(rounds):
+            for who in round_order(["hostgate", "raw"], round_number):
+                if who == "hostgate":
+                    with store_url(engine) as store:
+                        took, sample = await hostgate_fanout(
+                            url, Path(tmp) / f"batch-{round_number}", count, window, 0, store, "batch"
+                        )
+                    seconds.append(took)
+                    cpu_us.append(LAST_CPU_SECONDS[0] / count * 1e6)
+                else:
+                    if sample is None:  # the raw side needs a per-chat notice of the real size
+                        with store_url(engine) as store:
+                            _, sample = await hostgate_fanout(url, Path(tmp) / "sample", 1, 1, 0, store)
+                    raw_seconds, raw_cpu = await raw_publish_cpu(url, raw_count, 500, sample)
+                    raw_rates.append(raw_count / raw_seconds)
+                    raw_cpu_us.append(raw_cpu / raw_count * 1e6)
+                await purge(url, topology.NOTICES.queue)
+    assert sample is not None  # noqa: S101 -- both sides ran
+    # The network's side: split one window of real notices (the sample's shared fields).
+    template = {
+        k: v for k, v in orjson.loads(sample.data).items() if k not in ("user_id", "notice_id", "event")
+    }
+    keys = KeyRing.open(Path(tempfile.mkdtemp()) / "keys")
+    users = [(f"user-{i:07d}", str(uuid.uuid4())) for i in range(window)]
+    subject = str(template["business_id"])
+    headers, body = sign_batch("b", subject, datetime.now(UTC), template, users, keys.active)
+    took = statistics.median(seconds)
+    raw_rate = statistics.median(raw_rates)
+    return Result(
+        scenario="fanout_batch",
+        unit="notices/s",
+        hostgate=count / took,
+        baseline=raw_rate,
+        target_ratio=2.0,
+        extra={
+            "chats": count,
+            "window": window,
+            "seconds": round(took, 1),
+            "target_seconds": 60,
+            "seconds_rounds": [round(x, 1) for x in seconds],
+            "raw_per_chat_seconds_for_all": round(count / raw_rate, 1),
+            "raw_chats_measured": raw_count,
+            "baseline_rounds_per_s": [round(r, 1) for r in raw_rates],
+            "cpu_us_per_msg": round(statistics.median(cpu_us), 2),
+            "baseline_cpu_us_per_msg": round(statistics.median(raw_cpu_us), 2),
+            "sdk_split_notices_per_s": round(split_rate(headers, body, keys.public_keys())),
+            "signing_processes": 0,
+        },
+        engine=engine,
+    )
+
+
 def main() -> None:
-    """``python -m bench.fanout [--chats N] [--window W]``."""
+    """``python -m bench.fanout [--chats N] [--window W] [--form per_chat|batch]``."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--chats", type=int, default=100_000)
-    parser.add_argument("--window", type=int, default=500)
+    parser.add_argument(
+        "--chats", type=int, default=None, help="default 100,000 (per chat), 1,000,000 (batch)"
+    )
+    parser.add_argument("--window", type=int, default=None, help="default 500 (per chat), 2,000 (batch)")
+    parser.add_argument("--form", choices=("per_chat", "batch"), default="per_chat")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--raw-chats", type=int, default=100_000, help="batch: messages the raw loop sends")
     parser.add_argument("--engine", choices=ENGINES, default="sqlite")
     args = parser.parse_args()
-    uvloop.run(run(args.chats, args.window, engine=args.engine)).report()
+    if args.form == "batch":
+        result = run_batch(
+            args.chats or 1_000_000, args.window or 2000, args.rounds, args.engine, args.raw_chats
+        )
+        uvloop.run(result).report()
+        return
+    uvloop.run(run(args.chats or 100_000, args.window or 500, args.rounds, engine=args.engine)).report()
 
 
 if __name__ == "__main__":

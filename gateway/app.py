@@ -222,6 +222,8 @@ def build_app(
         app[SIGNING_KEYS],
         app[AUDIT],
         signing=SigningPool(settings.broker.signing_processes),
+        notice_form=settings.broker.notice_form,
+        notice_window=settings.broker.notice_window,
         log_proof=app[TRANSPARENCY].proof_for_publish,
         metrics=app[METRICS],
         tracing=tracing,

@@ -18,6 +18,8 @@ from gateway.broker.topology import (
 
 DISCLOSURE_PUBLISHED = "com.hostgate.disclosure.published"
 NOTICE_PUBLISHED = "com.hostgate.notice.published"
+# A window of per-chat notices under one signature over a Merkle root (gateway.client splits it).
+NOTICE_BATCH = "com.hostgate.notice.batch"
 AUDIT_CHECKPOINT = "com.hostgate.audit.checkpoint"
 OUTBOUND_MESSAGE = "com.hostgate.message.outbound"
 INBOUND_RECEIPT = "com.hostgate.inbound.receipt"
@@ -38,6 +40,7 @@ CONSUMED_FROM: dict[str, str] = {
 EXCHANGE_FOR: dict[str, str] = {
     DISCLOSURE_PUBLISHED: DISCLOSURES.exchange,
     NOTICE_PUBLISHED: NOTICES.exchange,
+    NOTICE_BATCH: NOTICES.exchange,
     AUDIT_CHECKPOINT: AUDIT.exchange,
     OUTBOUND_MESSAGE: OUTBOUND.exchange,
     INBOUND_RECEIPT: OUTBOUND.exchange,

@@ -38,6 +38,7 @@ from gateway.events import (
     DELIVERY_RECEIPT,
     INBOUND_MESSAGE,
     INBOUND_RECEIPT,
+    NOTICE_BATCH,
     NOTICE_PUBLISHED,
     OUTBOUND_MESSAGE,
 )
@@ -126,6 +127,15 @@ class NetworkSimulator:
                 self.stats.counts["outbound"] += 1
             elif event.type == INBOUND_RECEIPT:
                 await self._on_receipt(InboundReceipt.model_validate_json(event.data))
+            elif event.type == NOTICE_BATCH:
+                # What the network does with a batch: check it once, one notice per chat.
+                for verdict in self.verifier.check_batch(headers, message.body):
+                    if isinstance(verdict, Accepted):
+                        if isinstance(verdict.document, NoticeDocument):
+                            self.stats.counts[f"published:{verdict.document.reason}"] += 1
+                        await self._on_signed(verdict)
+                    else:
+                        self.stats.counts[f"rejected:{verdict.reason}"] += 1
             else:
                 if event.type == NOTICE_PUBLISHED:
                     # Counted as published, before the client decides whether to show it.

@@ -16,6 +16,7 @@ from gateway.broker.topology import DISCLOSURES, NOTICES
 from gateway.client.jwks import fetch_jwks
 from gateway.client.transparency import LogVerifier, TileReader
 from gateway.client.verifier import Accepted, EventVerifier, Rejected
+from gateway.events import NOTICE_BATCH
 
 log = structlog.get_logger("hostgate.client")
 
@@ -85,17 +86,18 @@ class NetworkClient:
         queue = await self._queue()
         async with queue.iterator() as messages:
             async for message in messages:
-                verdict = await self._check(message)
+                verdicts = await self._check(message)
                 await message.ack()
-                if isinstance(verdict, Rejected):
-                    self.rejected.append(verdict)
-                    log.warning("client.event_rejected", reason=verdict.reason)
-                    if self.on_rejected is not None:
-                        self.on_rejected(verdict)
-                    continue
-                yield verdict
+                for verdict in verdicts:
+                    if isinstance(verdict, Rejected):
+                        self.rejected.append(verdict)
+                        log.warning("client.event_rejected", reason=verdict.reason)
+                        if self.on_rejected is not None:
+                            self.on_rejected(verdict)
+                        continue
+                    yield verdict
 
-    async def _check(self, message: AbstractIncomingMessage) -> Accepted | Rejected:
+    async def _check(self, message: AbstractIncomingMessage) -> list[Accepted | Rejected]:
         headers = dict(message.headers)
         if not self.verifier.knows_kid_of(headers) and self._session is not None:
             # A kid we do not know yet is most likely a rotation: fetch the JWKS once more.
@@ -103,9 +105,15 @@ class NetworkClient:
                 self.verifier.update_keys(await fetch_jwks(self._jwks_url, self._session))
             except Exception:  # noqa: BLE001 -- verification below reports the unknown key
                 await asyncio.sleep(0)
+        if _text(headers.get("cloudEvents_type", headers.get("cloudEvents:type"))) == NOTICE_BATCH:
+            return self.verifier.check_batch(headers, message.body)  # one verdict per chat in it
         consistency: list[bytes] = []
         sizes = self.verifier.log_sizes(headers)
         if sizes is not None and self._session is not None:
             with contextlib.suppress(Exception):  # no proof: the check below refuses the event
                 consistency = await TileReader(self._session, self._gateway_url).consistency(*sizes)
-        return self.verifier.check(headers, message.body, consistency)
+        return [self.verifier.check(headers, message.body, consistency)]
+
+
+def _text(value: object) -> str | None:
+    return value.decode() if isinstance(value, bytes) else None if value is None else str(value)

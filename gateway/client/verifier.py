@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from gateway.broker.cloudevents import PREFIX, parse
+from gateway.client.batches import notices_of
 from gateway.client.jwks import kid_of
 from gateway.client.transparency import LogVerifier
 from gateway.disclosure.document import DisclosureDocument, NoticeDocument
@@ -90,6 +91,10 @@ class EventVerifier:
         """Replace the keys (after fetching the JWKS again)."""
         self._keys = dict(keys)
 
+    def keys(self) -> dict[str, Ed25519PublicKey]:
+        """The public keys events are checked against, by kid (a copy)."""
+        return dict(self._keys)
+
     def knows_kid_of(self, headers: Mapping[str, Any]) -> bool:
         """Whether the event names a key we have; False means: fetch the JWKS again."""
         kid = kid_of(headers)
@@ -132,6 +137,23 @@ class EventVerifier:
         self._remember_id(event.id)
         self._advance(document)
         return Accepted(event.id, event.type, kid, document)
+
+    def check_batch(self, headers: Mapping[str, Any], body: bytes) -> list[Accepted | Rejected]:
+        """Verify a batch of notices once; one verdict per chat (or one rejection for the batch)."""
+        try:
+            kid, _batch_id, documents = notices_of(headers, body, self._keys)
+        except SignatureInvalid as exc:
+            return [Rejected("bad_signature", str(exc))]
+        verdicts: list[Accepted | Rejected] = []
+        for document in documents:
+            refused = self._refusal(document.notice_id, document, headers, body, ())
+            if refused is not None:
+                verdicts.append(refused)
+                continue
+            self._remember_id(document.notice_id)
+            self._advance(document)
+            verdicts.append(Accepted(document.notice_id, NOTICE_PUBLISHED, kid, document))
+        return verdicts
 
     def _refusal(
         self,

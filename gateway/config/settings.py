@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote, unquote
 
 from pydantic import (
@@ -71,6 +71,12 @@ class BrokerSettings(_Section):
     probe_deadline_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Helper processes that sign fan-out notices on other cores (0: sign on the event loop).
     signing_processes: int = Field(default=1, ge=0, le=16)
+    # How a hosting change's notices travel: "per_chat" (one signed message per chat) or
+    # "batch" (one message per window, one signature over a Merkle root; the network splits
+    # it with gateway.client.batches). Batch needs network consumers that split batches.
+    notice_form: Literal["per_chat", "batch"] = "per_chat"
+    # Chats per fan-out window: per window one confirm round (and in batch form one message).
+    notice_window: int = Field(default=500, ge=1, le=10_000)
 
     def node_urls(self) -> list[str]:
         """One URL per host, in the order given; the first host's credentials serve for all."""

@@ -25,6 +25,7 @@ from datetime import datetime
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.disclosure.batch import sign_batch
 from gateway.disclosure.keys import SigningKey
 from gateway.disclosure.signed import EventSigner
 
@@ -67,8 +68,17 @@ def _die_with(parent: int) -> None:
         os._exit(0)
 
 
+def batch_window(window: NoticeWindow, key: SigningKey, batch_id: str) -> Signed:
+    """The window as one batch of notices under one signature (gateway.disclosure.batch)."""
+    return sign_batch(batch_id, window.subject, window.when, window.template, window.recipients, key)
+
+
 def _sign_in_child(window: NoticeWindow, kid: str, raw_key: bytes) -> list[Signed]:
     return sign_window(window, SigningKey(kid, Ed25519PrivateKey.from_private_bytes(raw_key)))
+
+
+def _batch_in_child(window: NoticeWindow, kid: str, raw_key: bytes, batch_id: str) -> Signed:
+    return batch_window(window, SigningKey(kid, Ed25519PrivateKey.from_private_bytes(raw_key)), batch_id)
 
 
 class SigningPool:
@@ -92,6 +102,20 @@ class SigningPool:
             log.warning("signing.pool_broken")
             self._pool = None
             return sign_window(window, key)
+
+    async def batch(self, window: NoticeWindow, key: SigningKey, batch_id: str) -> Signed:
+        """The window as one signed batch, hashed in a helper process when it is worth the hop."""
+        if self._processes == 0 or len(window.recipients) < MIN_POOLED:
+            return batch_window(window, key, batch_id)
+        pool = self._start()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                pool, _batch_in_child, window, key.kid, key.private.private_bytes_raw(), batch_id
+            )
+        except BrokenProcessPool:
+            log.warning("signing.pool_broken")
+            self._pool = None
+            return batch_window(window, key, batch_id)
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:

@@ -15,6 +15,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Literal
 
 import structlog
 
@@ -25,9 +26,9 @@ from gateway.broker.publisher import Outgoing, Publisher
 from gateway.client.jwks import kid_of
 from gateway.disclosure.keys import KeyRing
 from gateway.disclosure.signed import LOG_EXTENSION
-from gateway.disclosure.signing_pool import NoticeWindow, Signed, SigningPool
+from gateway.disclosure.signing_pool import NoticeWindow, SigningPool
 from gateway.errors import BrokerError, CheckpointError, StoreUnavailable
-from gateway.events import DISCLOSURE_PUBLISHED
+from gateway.events import DISCLOSURE_PUBLISHED, NOTICE_BATCH
 from gateway.relay.claims import BusinessClaims
 from gateway.store import Store
 from gateway.store.records import OutboxDepth, OutboxRow, RowKind
@@ -41,6 +42,11 @@ log = structlog.get_logger("hostgate.relay")
 LogProof = Callable[[str, int], Awaitable[dict[str, object] | None]]
 
 _NOTICE_NAMESPACE = uuid.UUID("6f1d8a8e-3c1b-4c1e-9d0a-1f6f2b7f0e11")
+_BATCH_NAMESPACE = uuid.UUID("0c8f2b5e-7a4d-4f61-9a53-2d9e8b1c4a70")
+
+# How a fan-out reaches the network: one signed message per chat, or one per window (a batch
+# under one signature over a Merkle root, split by gateway.client for each chat).
+NoticeForm = Literal["per_chat", "batch"]
 
 
 def _traced(headers: dict[str, str | int], traceparent: str | None) -> dict[str, str | int]:
@@ -51,6 +57,11 @@ def _traced(headers: dict[str, str | int], traceparent: str | None) -> dict[str,
 def _notice_id(row: OutboxRow, user: str) -> str:
     """Stable per fan-out and user, so a window sent twice after a crash carries the same ids."""
     return str(uuid.uuid5(_NOTICE_NAMESPACE, f"{row.event_id}:{user}"))
+
+
+def _batch_id(row: OutboxRow, first_user: str) -> str:
+    """Stable per fan-out and window (windows restart at the saved cursor, so they repeat)."""
+    return str(uuid.uuid5(_BATCH_NAMESPACE, f"{row.event_id}:{first_user}"))
 
 
 class OutboxRelay:
@@ -64,6 +75,8 @@ class OutboxRelay:
         audit: AuditTrail,
         *,
         window: int = 500,
+        notice_form: NoticeForm = "per_chat",
+        notice_window: int | None = None,
         idle_poll: float = 1.0,
         signing: SigningPool | None = None,
         log_proof: LogProof | None = None,
@@ -79,6 +92,8 @@ class OutboxRelay:
         self._keys = keys
         self._audit = audit
         self._window = window
+        self._notice_form = notice_form
+        self._notice_window = notice_window or window
         self._idle_poll = idle_poll
         self._signing = signing or SigningPool(0)
         self._log_proof = log_proof
@@ -243,12 +258,24 @@ class OutboxRelay:
         revision, reason = int(str(template["revision"])), str(template["reason"])
         key, when = self._keys.active, datetime.now(UTC)
 
-        async def next_window(cursor: str | None) -> tuple[NoticeWindow, list[Signed]]:
+        async def next_window(cursor: str | None) -> tuple[NoticeWindow, list[Outgoing]]:
             async with self._store.read() as tx:
-                users = await tx.chats.users_after(row.business_id, cursor, self._window)
+                users = await tx.chats.users_after(row.business_id, cursor, self._notice_window)
             recipients = [(user, _notice_id(row, user)) for user in users]
             window = NoticeWindow(row.event_type, row.business_id, when, template, recipients)
-            return window, await self._signing.sign(window, key)
+            if not recipients:
+                return window, []
+            if self._notice_form == "batch":
+                batch_id = _batch_id(row, users[0])
+                headers, body = await self._signing.batch(window, key, batch_id)
+                return window, [
+                    Outgoing(row.exchange, row.routing_key, batch_id, NOTICE_BATCH, headers, body)
+                ]
+            signed = await self._signing.sign(window, key)
+            return window, [
+                Outgoing(row.exchange, row.routing_key, notice_id, row.event_type, headers, body)
+                for (_user, notice_id), (headers, body) in zip(window.recipients, signed, strict=True)
+            ]
 
         upcoming = asyncio.create_task(next_window(row.cursor))
         publishing: asyncio.Task[int] | None = None
@@ -256,7 +283,7 @@ class OutboxRelay:
         finished = False
         try:
             while True:
-                window, signed = await upcoming
+                window, items = await upcoming
                 if not window.recipients:
                     finished = True
                     break
@@ -266,20 +293,18 @@ class OutboxRelay:
                 if not self._claims.holds(row.business_id):
                     log.warning("notices.fan_out_handed_over", business=row.business_id, fanout=row.event_id)
                     break
-                items = [
-                    Outgoing(row.exchange, row.routing_key, notice_id, row.event_type, headers, body)
-                    for (_user, notice_id), (headers, body) in zip(window.recipients, signed, strict=True)
-                ]
                 publishing = asyncio.create_task(self._publisher.publish_window(items))
                 upcoming = asyncio.create_task(next_window(window.recipients[-1][0]))
                 confirmed = await publishing
                 if saving is not None:
                     await saving
+                if self._notice_form == "batch" and confirmed:
+                    confirmed = len(window.recipients)  # a batch's one confirm covers every chat in it
                 if confirmed:
                     sent = list(window.recipients[:confirmed])
                     saving = asyncio.create_task(self._save_progress(row, sent, revision, reason))
                     self.published += confirmed
-                if confirmed < len(items):
+                if confirmed < len(window.recipients):
                     raise BrokerError(f"notice fan-out for {row.business_id} paused at a failed confirm")
         finally:
             # Progress already confirmed is written whatever happened; no task is left behind.

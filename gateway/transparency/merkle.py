@@ -64,6 +64,38 @@ def _path(leaves: Sequence[bytes], m: int, start: int, end: int) -> list[bytes]:
     return [*_path(leaves, m - k, start + k, end), subtree_root(leaves, start, start + k)]
 
 
+def levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
+    """Every level of the tree, leaves first and the root last, built bottom-up in O(n).
+
+    Pairing nodes left to right and carrying an odd last node up unchanged gives the same
+    tree as RFC 9162's split at the largest power of two, so :func:`level_path` proves what
+    :func:`inclusion_proof` proves, for every leaf of a window at O(log n) each.
+    """
+    if not leaves:
+        raise ValueError("a tree needs at least one leaf")
+    tree = [list(leaves)]
+    while len(tree[-1]) > 1:
+        below = tree[-1]
+        above = [node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
+        if len(below) % 2:
+            above.append(below[-1])
+        tree.append(above)
+    return tree
+
+
+def level_path(tree: Sequence[Sequence[bytes]], index: int) -> list[bytes]:
+    """The audit path of leaf ``index`` from :func:`levels`' output (same as :func:`inclusion_proof`)."""
+    if not 0 <= index < len(tree[0]):
+        raise ValueError(f"no leaf {index} in a tree of {len(tree[0])}")
+    path: list[bytes] = []
+    for level in tree[:-1]:
+        sibling = index ^ 1
+        if sibling < len(level):
+            path.append(level[sibling])
+        index >>= 1
+    return path
+
+
 def consistency_proof(leaves: Sequence[bytes], old_size: int, new_size: int) -> list[bytes]:
     """PROOF(old_size, D[0:new_size]): proof that the first tree is a prefix of the second."""
     if not 0 <= old_size <= new_size <= len(leaves):

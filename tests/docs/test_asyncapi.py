@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel
 
 from gateway.audit.witness import CheckpointAnnouncement
@@ -17,7 +19,9 @@ from gateway.bridge.models import (
     OutboundMessage,
 )
 from gateway.broker.topology import DEAD_LETTER_EXCHANGE, ROUTES
+from gateway.disclosure.batch import sign_batch
 from gateway.disclosure.document import DisclosureDocument, NoticeDocument
+from gateway.disclosure.keys import SigningKey
 from gateway.events import (
     AUDIT_CHECKPOINT,
     CONSENT_DECISION,
@@ -88,3 +92,17 @@ class TestAsyncApi:
         documented = set(MESSAGES[event_type]["payload"]["properties"])
         assert documented == set(MODELS[event_type].model_json_schema()["properties"])
         assert set(MESSAGES[event_type]["payload"]["required"]) == documented
+
+
+def test_the_notice_batch_payload_is_what_the_gateway_sends() -> None:
+    """The documented batch body and head are exactly the keys sign_batch writes."""
+    payload = MESSAGES["com.hostgate.notice.batch"]["payload"]
+    key = SigningKey("k", Ed25519PrivateKey.generate())
+    _, body = sign_batch("b", "shop", datetime.now(UTC), {"business_id": "shop"}, [("u", "n")], key)
+    sent = yaml.safe_load(body)
+    assert set(sent) == set(payload["required"]) == set(payload["properties"])
+    head = payload["properties"]["head"]
+    assert set(sent["head"]) == set(head["required"]) == set(head["properties"])
+    assert [len(entry) for entry in sent["notices"]] == [
+        payload["properties"]["notices"]["items"]["minItems"]
+    ]

@@ -95,3 +95,23 @@ def test_bounds_are_refused() -> None:
     assert not merkle.verify_consistency(6, 5, top, top, [])
     assert merkle.verify_consistency(5, 5, top, top, [])
     assert not merkle.verify_consistency(5, 5, top, top, [top])
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=sizes, data=st.data())
+def test_levels_build_the_same_tree_and_paths_as_the_split_definition(n: int, data: st.DataObject) -> None:
+    """Bottom-up levels (the fan-out's batches) give RFC 9162's root and audit path for every leaf."""
+    leaves = _leaves(n)
+    tree = merkle.levels(leaves)
+    assert tree[-1] == [merkle.root(leaves)]
+    index = data.draw(st.integers(min_value=0, max_value=n - 1))
+    path = merkle.level_path(tree, index)
+    assert path == merkle.inclusion_proof(leaves, index, n)
+    assert merkle.verify_inclusion(leaves[index], index, n, path, tree[-1][0])
+
+
+def test_levels_match_the_rfc_vectors() -> None:
+    """The RFC 6962 test vectors' roots, from levels."""
+    for n in range(1, len(RFC_LEAVES) + 1):
+        tree = merkle.levels([merkle.leaf_hash(x) for x in RFC_LEAVES[:n]])
+        assert tree[-1][0].hex() == RFC_ROOTS[n - 1]
