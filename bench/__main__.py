@@ -26,6 +26,8 @@ def main() -> None:
         parser.error(f"--engines: unknown {', '.join(sorted(unknown))}; choose from {', '.join(ENGINES)}")
     for engine in engines:
         uvloop.run(fanout.run(count=100_000, window=500, engine=engine)).report()
+        # The batch form: a million chats, against what one message per chat allows.
+        uvloop.run(fanout.run_batch(engine=engine)).report()
         uvloop.run(delivery.run(engine=engine)).report()
         for result in ingest.run(engine=engine):
             result.report()

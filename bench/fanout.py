@@ -274,6 +274,7 @@ async def run_batch(
             "window": window,
             "seconds": round(took, 1),
             "target_seconds": 60,
+            "seconds_target_met": took <= 60,
             "seconds_rounds": [round(x, 1) for x in seconds],
             "raw_per_chat_seconds_for_all": round(count / raw_rate, 1),
             "raw_chats_measured": raw_count,
