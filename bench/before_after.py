@@ -7,6 +7,8 @@ its own copy of its own example config, SQLite), and the raw aio-pika loop.
 Reported: each side's median rate and CPU microseconds per delivery, and the
 before/after quotient of the ratios to the raw loop, which is what a "no slower
 than before" target is judged on (CPU per message is the steadier of the two here).
+``--now REF2`` puts a worktree of REF2 in this checkout's place: two commits of the
+past compared (what one change cost, without what later ones added).
 
 ``fanout``: ``python -m bench.fanout`` from each checkout in turn (its own code,
 its own raw publish loop measured in the same run), alternating; reported: each
@@ -16,6 +18,7 @@ run's ratio to its raw loop, the medians, and their quotient.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -28,13 +31,14 @@ import uvloop
 
 from bench.common import bench_vhost, broker_on_core, driver_on_core, purge, round_order
 from bench.delivery import Tally, _hostgate, _raw, _receiver, delivery_config
+from bench.ingest import REPO
 from bench.tracing_cost import worktree
 from gateway.broker import topology
 from gateway.config.envfile import read_env_file
 
 
-async def run(ref: str, count: int = 5000, rounds: int = 5) -> dict[str, object]:
-    """Alternating rounds of now, before and raw; medians and ratios."""
+async def run(ref: str, count: int = 5000, rounds: int = 5, now_ref: str | None = None) -> dict[str, object]:
+    """Alternating rounds of now (this checkout, or ``now_ref``), before and raw; medians and ratios."""
     tally = Tally()
     runner, port = await _receiver(tally)
     rates: dict[str, list[float]] = {"now": [], "before": [], "raw": []}
@@ -46,13 +50,15 @@ async def run(ref: str, count: int = 5000, rounds: int = 5) -> dict[str, object]
             bench_vhost() as url,
             tempfile.TemporaryDirectory() as tmp,
             worktree(ref) as old,
+            contextlib.ExitStack() as stack,
         ):
-            now_config = delivery_config(Path(tmp) / "now", port, None)
+            here = stack.enter_context(worktree(now_ref)) if now_ref else REPO
+            now_config = delivery_config(Path(tmp) / "now", port, None, source=here / "config")
             old_config = delivery_config(Path(tmp) / "before", port, None, source=old / "config")
             secret = read_env_file(now_config / "demo.env")["WARUNG_SARI_WEBHOOK_SECRET"]
             target = f"http://127.0.0.1:{port}/hook"
             drain = {
-                "now": lambda: _hostgate(url, now_config, count, tally),
+                "now": lambda: _hostgate(url, now_config, count, tally, checkout=here),
                 "before": lambda: _hostgate(url, old_config, count, tally, checkout=old),
                 "raw": lambda: _raw(url, count, target, secret, tally),
             }
@@ -71,6 +77,7 @@ async def run(ref: str, count: int = 5000, rounds: int = 5) -> dict[str, object]
     return {
         "scenario": "delivery_before_after",
         "ref": ref,
+        "now": now_ref or "this checkout",
         "messages": count,
         "rounds": rounds,
         "del_per_s": {k: round(v, 1) for k, v in rate.items()},
@@ -124,6 +131,7 @@ def main() -> None:
     parser.add_argument(
         "--ref", required=True, help="the commit to compare with (e.g. the parent of a change)"
     )
+    parser.add_argument("--now", default=None, help="delivery: a commit in this checkout's place")
     parser.add_argument("--scenario", choices=("delivery", "fanout"), default="delivery")
     parser.add_argument("--rounds", type=int, default=5, help="delivery rounds, or fan-out runs per side")
     parser.add_argument("--messages", type=int, default=5000, help="delivery: messages per round")
@@ -132,7 +140,7 @@ def main() -> None:
     if args.scenario == "fanout":
         print(json.dumps(run_fanout(args.ref, args.chats, args.rounds)))
         return
-    print(json.dumps(uvloop.run(run(args.ref, args.messages, args.rounds))))
+    print(json.dumps(uvloop.run(run(args.ref, args.messages, args.rounds, args.now))))
 
 
 if __name__ == "__main__":
