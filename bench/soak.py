@@ -3,7 +3,7 @@
 The gateway (audit on) takes ``rate`` req/s from the load generator in 30-second
 slices; its RSS is sampled after each slice. The baseline is the RSS after the
 first minute (warm: caches, pools and allocator arenas filled); the target is no
-more than 10 % growth from there to the end. The network's queue is emptied as
+more than 5 % growth from there to the end. The network's queue is emptied as
 the soak goes, so the broker's memory is not what is measured.
 """
 
@@ -22,11 +22,11 @@ from bench.ingest import WARUNG_KEY, bench_config, free_port, gateway_server, me
 
 SLICE_SECONDS = 30
 WARM_SECONDS = 60
-GROWTH_LIMIT = 0.10
+GROWTH_LIMIT = 0.05  # the performance issue: soak growth <= 5 %
 
 
 def run(minutes: float = 10.0, rate: float = 500.0, connections: int = 64) -> Result:
-    """Soak for ``minutes`` at ``rate`` req/s; RSS growth after warm-up against a 10 % ceiling."""
+    """Soak for ``minutes`` at ``rate`` req/s; RSS growth after warm-up against a 5 % ceiling."""
     samples: list[tuple[float, float]] = []
     with bench_vhost() as amqp, tempfile.TemporaryDirectory() as tmp:
         config = bench_config(Path(tmp), audit=True)
