@@ -170,7 +170,10 @@ def _hashes(raw: object) -> list[bytes]:
 
 
 def verify_batched_notice(body: bytes, keys: Mapping[str, Ed25519PublicKey]) -> VerifiedNotice:
-    """A user's client: prove one batched notice on its own; SignatureInvalid when it does not hold."""
+    """A user's client: prove one batched notice on its own; SignatureInvalid when it does not hold.
+
+    The caller still checks that ``document.user_id`` is its own user, as for a per-chat notice.
+    """
     given = _object(body, "notice")
     head, template, entry, proof = (_part(given, k) for k in ("head", "template", "notice", "proof"))
     protected = verify_detached(str(given.get("jws", "")), canonical_json(head), keys)
