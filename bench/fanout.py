@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,8 +59,15 @@ from gateway.relay.relay import NoticeForm, OutboxRelay
 from gateway.store import open_store_at
 
 REPO = Path(__file__).resolve().parent.parent
-# CPU seconds of the last hostgate_fanout's drain: this process's and its signing helpers'.
-LAST_CPU_SECONDS = [0.0]
+
+
+@dataclass(frozen=True)
+class Drained:
+    """One timed fan-out, and a per-chat notice of the size it sent (what the raw loop publishes)."""
+
+    seconds: float
+    cpu_seconds: float  # this process's and its signing helpers'
+    sample: CloudEvent
 
 
 def _children_cpu() -> float:
@@ -90,8 +98,8 @@ async def hostgate_fanout(
     signing_processes: int,
     store_at: str | None = None,
     form: NoticeForm = "per_chat",
-) -> tuple[float, CloudEvent]:
-    """Time the relay telling ``count`` open chats about a new revision; return (seconds, a sample)."""
+) -> Drained:
+    """Time the relay telling ``count`` open chats about a new revision."""
     config = load_config(REPO / "config", {}, AdapterRegistry())
     business = config.businesses["nimbus-shop"]
     store = open_store_at(store_at, state)
@@ -142,11 +150,11 @@ async def hostgate_fanout(
     writer.close()
     await relay.close()
     # The signing helpers' CPU (their start-up included) is counted once relay.close has reaped them.
-    LAST_CPU_SECONDS[0] = drain_cpu + _children_cpu() - helpers_before
+    cpu = drain_cpu + _children_cpu() - helpers_before
     await publisher.close()
     await link.close()
     await store.aclose()
-    return elapsed, sample
+    return Drained(elapsed, cpu, sample)
 
 
 async def raw_publish(url: str, count: int, window: int, sample: CloudEvent) -> float:
@@ -186,18 +194,19 @@ async def run(count: int, window: int, rounds: int = 3, engine: str = "sqlite") 
                 if who == "hostgate":
                     state = Path(tmp) / f"pool-{round_number}"
                     with store_url(engine) as store:
-                        seconds, sample = await hostgate_fanout(url, state, count, window, 1, store)
-                    hostgate_runs.append(count / seconds)
-                    hostgate_cpu.append(LAST_CPU_SECONDS[0] / count * 1e6)
+                        drained = await hostgate_fanout(url, state, count, window, 1, store)
+                    sample = drained.sample
+                    hostgate_runs.append(count / drained.seconds)
+                    hostgate_cpu.append(drained.cpu_seconds / count * 1e6)
                 else:
                     assert sample is not None  # noqa: S101 -- hostgate goes first in round 0
-                    raw_seconds, raw_cpu = await raw_publish_cpu(url, count, window, sample)
-                    raw_runs.append(count / raw_seconds)
-                    raw_cpu_us.append(raw_cpu / count * 1e6)
+                    rate, cpu_us = await _raw_round(url, count, window, sample)
+                    raw_runs.append(rate)
+                    raw_cpu_us.append(cpu_us)
                 await purge(url, topology.NOTICES.queue)
         # For comparison, once: signing on the loop thread instead of the helper process.
         with store_url(engine) as store:
-            inline_seconds, _ = await hostgate_fanout(url, Path(tmp) / "inline", count, window, 0, store)
+            inline = await hostgate_fanout(url, Path(tmp) / "inline", count, window, 0, store)
         await purge(url, topology.NOTICES.queue)
     assert sample is not None  # noqa: S101 -- hostgate went first in round 0
     return Result(
@@ -216,17 +225,17 @@ async def run(count: int, window: int, rounds: int = 3, engine: str = "sqlite") 
             "signing_processes": 1,
             "cpu_us_per_msg": round(statistics.median(hostgate_cpu), 1),
             "baseline_cpu_us_per_msg": round(statistics.median(raw_cpu_us), 1),
-            "signing_on_loop_per_s": round(count / inline_seconds, 1),
+            "signing_on_loop_per_s": round(count / inline.seconds, 1),
         },
         engine=engine,
     )
 
 
-async def raw_publish_cpu(url: str, count: int, window: int, sample: CloudEvent) -> tuple[float, float]:
-    """:func:`raw_publish`, with the CPU seconds this process spent on it."""
+async def _raw_round(url: str, count: int, window: int, sample: CloudEvent) -> tuple[float, float]:
+    """One round of :func:`raw_publish`: messages/s and this process's CPU µs per message."""
     cpu_started = time.process_time()
     seconds = await raw_publish(url, count, window, sample)
-    return seconds, time.process_time() - cpu_started
+    return count / seconds, (time.process_time() - cpu_started) / count * 1e6
 
 
 def split_rate(headers: dict[str, str | int], body: bytes, keys: dict[str, Ed25519PublicKey]) -> float:
@@ -255,29 +264,29 @@ async def run_batch(
         for round_number in range(rounds):
             for who in round_order(["hostgate", "raw"], round_number):
                 if who == "hostgate":
+                    state = Path(tmp) / f"batch-{round_number}"
                     with store_url(engine) as store:
-                        took, sample = await hostgate_fanout(
-                            url, Path(tmp) / f"batch-{round_number}", count, window, 0, store, "batch"
-                        )
-                    seconds.append(took)
-                    cpu_us.append(LAST_CPU_SECONDS[0] / count * 1e6)
+                        drained = await hostgate_fanout(url, state, count, window, 0, store, "batch")
+                    sample = drained.sample
+                    seconds.append(drained.seconds)
+                    cpu_us.append(drained.cpu_seconds / count * 1e6)
                 else:
                     if sample is None:  # the raw side needs a per-chat notice of the real size
                         with store_url(engine) as store:
-                            _, sample = await hostgate_fanout(url, Path(tmp) / "sample", 1, 1, 0, store)
-                    raw_seconds, raw_cpu = await raw_publish_cpu(url, raw_count, 500, sample)
-                    raw_rates.append(raw_count / raw_seconds)
-                    raw_cpu_us.append(raw_cpu / raw_count * 1e6)
+                            sample = (await hostgate_fanout(url, Path(tmp) / "sample", 1, 1, 0, store)).sample
+                    rate, raw_cpu = await _raw_round(url, raw_count, 500, sample)
+                    raw_rates.append(rate)
+                    raw_cpu_us.append(raw_cpu)
                 await purge(url, topology.NOTICES.queue)
-    assert sample is not None  # noqa: S101 -- both sides ran
-    # The network's side: split one window of real notices (the sample's shared fields).
-    template = {
-        k: v for k, v in orjson.loads(sample.data).items() if k not in ("user_id", "notice_id", "event")
-    }
-    keys = KeyRing.open(Path(tempfile.mkdtemp()) / "keys")
-    users = [(f"user-{i:07d}", str(uuid.uuid4())) for i in range(window)]
-    subject = str(template["business_id"])
-    headers, body = sign_batch("b", subject, datetime.now(UTC), template, users, keys.active)
+        assert sample is not None  # noqa: S101 -- both sides ran
+        # The network's side: split one window of real notices (the sample's shared fields).
+        shared = {"user_id", "notice_id", "event"}
+        template = {k: v for k, v in orjson.loads(sample.data).items() if k not in shared}
+        keys = KeyRing.open(Path(tmp) / "split-keys")
+        users = [(f"user-{i:07d}", str(uuid.uuid4())) for i in range(window)]
+        subject = str(template["business_id"])
+        headers, body = sign_batch("b", subject, datetime.now(UTC), template, users, keys.active)
+        split_per_s = split_rate(headers, body, keys.public_keys())
     took = statistics.median(seconds)
     raw_rate = statistics.median(raw_rates)
     return Result(
@@ -298,7 +307,7 @@ async def run_batch(
             "baseline_rounds_per_s": [round(r, 1) for r in raw_rates],
             "cpu_us_per_msg": round(statistics.median(cpu_us), 2),
             "baseline_cpu_us_per_msg": round(statistics.median(raw_cpu_us), 2),
-            "sdk_split_notices_per_s": round(split_rate(headers, body, keys.public_keys())),
+            "sdk_split_notices_per_s": round(split_per_s),
             "signing_processes": 0,
         },
         engine=engine,

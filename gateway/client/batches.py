@@ -143,14 +143,14 @@ def split_batch(
 
 def notices_of(
     headers: Mapping[str, Any], body: bytes, keys: Mapping[str, Ed25519PublicKey]
-) -> tuple[str, str, list[NoticeDocument]]:
-    """The network's own view of a batch: kid, batch id and every chat's notice (checked once)."""
+) -> tuple[str, list[NoticeDocument]]:
+    """The network's own view of a batch: its kid and every chat's notice (checked once)."""
     checked = _check(headers, body, keys)
     documents = [
         _document(checked.template, user_id, notice_id, checked.head)
         for user_id, notice_id, _salt in checked.entries
     ]
-    return checked.kid, str(checked.head.get("event", {}).get("id", "")), documents
+    return checked.kid, documents
 
 
 def _part(given: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from gateway.broker.topology import DISCLOSURES, NOTICES
 from gateway.client.jwks import fetch_jwks
 from gateway.client.transparency import LogVerifier, TileReader
 from gateway.client.verifier import Accepted, EventVerifier, Rejected
+from gateway.disclosure.signed import attributes
 from gateway.events import NOTICE_BATCH
 
 log = structlog.get_logger("hostgate.client")
@@ -105,7 +106,7 @@ class NetworkClient:
                 self.verifier.update_keys(await fetch_jwks(self._jwks_url, self._session))
             except Exception:  # noqa: BLE001 -- verification below reports the unknown key
                 await asyncio.sleep(0)
-        if _text(headers.get("cloudEvents_type", headers.get("cloudEvents:type"))) == NOTICE_BATCH:
+        if attributes(headers).get("type") == NOTICE_BATCH:
             return self.verifier.check_batch(headers, message.body)  # one verdict per chat in it
         consistency: list[bytes] = []
         sizes = self.verifier.log_sizes(headers)
@@ -113,7 +114,3 @@ class NetworkClient:
             with contextlib.suppress(Exception):  # no proof: the check below refuses the event
                 consistency = await TileReader(self._session, self._gateway_url).consistency(*sizes)
         return [self.verifier.check(headers, message.body, consistency)]
-
-
-def _text(value: object) -> str | None:
-    return value.decode() if isinstance(value, bytes) else None if value is None else str(value)

@@ -141,7 +141,7 @@ class EventVerifier:
     def check_batch(self, headers: Mapping[str, Any], body: bytes) -> list[Accepted | Rejected]:
         """Verify a batch of notices once; one verdict per chat (or one rejection for the batch)."""
         try:
-            kid, _batch_id, documents = notices_of(headers, body, self._keys)
+            kid, documents = notices_of(headers, body, self._keys)
         except SignatureInvalid as exc:
             return [Rejected("bad_signature", str(exc))]
         verdicts: list[Accepted | Rejected] = []

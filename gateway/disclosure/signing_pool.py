@@ -16,11 +16,12 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -35,6 +36,7 @@ log = structlog.get_logger("hostgate.signing")
 MIN_POOLED = 64
 
 Signed = tuple[dict[str, str | int], bytes]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,32 +92,33 @@ class SigningPool:
 
     async def sign(self, window: NoticeWindow, key: SigningKey) -> list[Signed]:
         """Sign a window, in a helper process when it is worth the hop."""
-        if self._processes == 0 or len(window.recipients) < MIN_POOLED:
-            return sign_window(window, key)
-        pool = self._start()
-        try:
-            return await asyncio.get_running_loop().run_in_executor(
-                pool, _sign_in_child, window, key.kid, key.private.private_bytes_raw()
-            )
-        except BrokenProcessPool:
-            # A helper died (killed, out of memory): sign this window here, start afresh next time.
-            log.warning("signing.pool_broken")
-            self._pool = None
-            return sign_window(window, key)
+        return await self._run(window, key, sign_window, _sign_in_child)
 
     async def batch(self, window: NoticeWindow, key: SigningKey, batch_id: str) -> Signed:
         """The window as one signed batch, hashed in a helper process when it is worth the hop."""
+        return await self._run(window, key, batch_window, _batch_in_child, batch_id)
+
+    async def _run(
+        self,
+        window: NoticeWindow,
+        key: SigningKey,
+        here: Callable[..., T],
+        in_child: Callable[..., T],
+        *extra: str,
+    ) -> T:
+        """``here(window, key, *extra)``, or ``in_child`` with the raw key in a helper process."""
         if self._processes == 0 or len(window.recipients) < MIN_POOLED:
-            return batch_window(window, key, batch_id)
+            return here(window, key, *extra)
         pool = self._start()
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                pool, _batch_in_child, window, key.kid, key.private.private_bytes_raw(), batch_id
+                pool, in_child, window, key.kid, key.private.private_bytes_raw(), *extra
             )
         except BrokenProcessPool:
+            # A helper died (killed, out of memory): do this window here, start afresh next time.
             log.warning("signing.pool_broken")
             self._pool = None
-            return batch_window(window, key, batch_id)
+            return here(window, key, *extra)
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
