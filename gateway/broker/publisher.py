@@ -20,6 +20,7 @@ from aio_pika.abc import AbstractChannel
 from pamqp import commands as spec
 
 from gateway.broker.cloudevents import CONTENT_TYPE, CloudEvent
+from gateway.broker.framing import Properties
 from gateway.broker.link import BrokerLink
 from gateway.errors import BrokerError, PublishNotConfirmed
 from gateway.telemetry.metrics import GatewayMetrics
@@ -59,7 +60,7 @@ class Outgoing:
 
     def properties(self) -> spec.Basic.Properties:
         """AMQP properties: persistent, JSON, CloudEvents headers, message id = event id."""
-        return spec.Basic.Properties(
+        return Properties(
             headers=dict(self.headers),
             content_type=CONTENT_TYPE,
             message_id=self.event_id,

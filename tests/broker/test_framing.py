@@ -1,0 +1,82 @@
+"""The direct properties encoder writes exactly pamqp's bytes, and decodes back to what was set."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pamqp import commands as spec
+from pamqp.common import FieldTable
+
+from gateway.broker.cloudevents import CloudEvent
+from gateway.broker.framing import Properties
+from gateway.broker.publisher import Outgoing
+from gateway.events import INBOUND_RECEIPT
+
+_text = st.text(max_size=40)
+_keys = st.text(min_size=1, max_size=140)
+_values = st.one_of(_text, st.integers(-(2**40), 2**40), st.booleans(), st.binary(max_size=8))
+_options = st.fixed_dictionaries(
+    {},
+    optional={
+        "content_type": st.text(max_size=300),
+        "message_id": _text,
+        "message_type": _text,
+        "reply_to": _text,
+        "correlation_id": _text,
+        "expiration": st.integers(0, 10**9).map(str),
+        "delivery_mode": st.sampled_from([1, 2]),
+        "priority": st.integers(0, 9),
+        "timestamp": st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+        "headers": st.one_of(
+            st.dictionaries(_keys, _text, max_size=12), st.dictionaries(_keys, _values, max_size=6)
+        ),
+    },
+)
+
+
+def _encoded(make: type[spec.Basic.Properties], options: dict[str, object]) -> bytes | type[Exception]:
+    try:
+        return make(**options).marshal()  # type: ignore[arg-type] # the options are drawn above
+    except (TypeError, ValueError) as exc:
+        return type(exc)
+
+
+@given(_options)
+def test_the_same_bytes_as_pamqp(options: dict[str, object]) -> None:
+    """Whatever properties are set, the bytes (or the refusal) are pamqp's own."""
+    assert _encoded(Properties, options) == _encoded(spec.Basic.Properties, options)
+
+
+@given(st.dictionaries(_keys.filter(lambda k: len(k.encode()) <= 128), _text, max_size=12), _text)
+def test_a_string_table_decodes_back(headers: dict[str, str], message_id: str) -> None:
+    """What hostgate publishes decodes, with pamqp's reader, to the headers it was given."""
+    table: FieldTable = dict(headers)
+    data = Properties(headers=table, message_id=message_id, delivery_mode=2).marshal()
+    decoded = spec.Basic.Properties()
+    decoded.unmarshal(int.from_bytes(data[:2]), data[2:])
+    assert (decoded.headers or {}) == headers
+    assert decoded.message_id == (message_id or None)
+    assert decoded.delivery_mode == 2
+
+
+def test_a_receipt_takes_the_direct_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real receipt's properties are encoded without falling back to pamqp, to pamqp's bytes."""
+    event = CloudEvent(
+        id=str(uuid.uuid4()),
+        type=INBOUND_RECEIPT,
+        subject="warung-sari",
+        time=datetime.now(UTC),
+        data=b"{}",
+    )
+    properties = Outgoing.of("hostgate.outbound", "warung-sari.receipt", event).properties()
+    expected = spec.Basic.Properties.marshal(properties)
+
+    def no_fallback(self: spec.Basic.Properties) -> bytes:
+        raise AssertionError("fell back to pamqp's encoder")
+
+    monkeypatch.setattr(spec.Basic.Properties, "marshal", no_fallback)
+    assert properties.marshal() == expected
