@@ -25,6 +25,7 @@ from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 from pydantic import ValidationError
 
+from gateway.broker.acks import AckBatcher
 from gateway.broker.cloudevents import CloudEvent, parse
 from gateway.broker.link import BrokerLink
 from gateway.broker.probe import PROBE_HEADER, PROBE_TYPE, REPLY_TO, QueueProbe, is_reply_address
@@ -68,6 +69,7 @@ class QueueConsumer:
         self._handler = handler
         self._prefetch = prefetch
         self._task: asyncio.Task[None] | None = None
+        self._acks: AckBatcher | None = None  # the current channel's
         self.handled = 0
         self.dead_lettered = 0
         # Tells this consumer's probes from other processes' (for counting only).
@@ -100,6 +102,7 @@ class QueueConsumer:
                 # aio-pika's IncomingMessage and its extra task per delivery cost more than the
                 # framing itself; the underlying aiormq channel hands over what arrived.
                 underlay = await channel.get_underlay_channel()
+                self._acks = AckBatcher(underlay)
                 if self.probe is not None:
                     self.probe.restart()
                     await underlay.basic_consume(REPLY_TO, self._on_answer, no_ack=True)
@@ -145,12 +148,36 @@ class QueueConsumer:
         if is_reply_address(reply_to):
             answer = Basic.Properties(correlation_id=properties.correlation_id, message_type=PROBE_TYPE)
             await message.channel.basic_publish(b"", exchange="", routing_key=reply_to, properties=answer)
-        await message.channel.basic_ack(tag, wait=False)
+        await self._finished(message, tag)
+
+    def _batcher(self, message: DeliveredMessage) -> AckBatcher | None:
+        """The ack batcher of the channel ``message`` came on (None for an earlier channel's)."""
+        acks = self._acks
+        return acks if acks is not None and acks.channel is message.channel else None
+
+    async def _finished(self, message: DeliveredMessage, tag: int) -> None:
+        """Ack a delivery whose handler is done, with the others done in this turn."""
+        acks = self._batcher(message)
+        if acks is not None:
+            acks.finished(tag)
+        else:
+            # Queued, not awaited until written: an ack lost with the connection means a
+            # redelivery, which the handlers already take (the same as an ack lost on the wire).
+            await message.channel.basic_ack(tag, wait=False)
+
+    def _settled(self, message: DeliveredMessage, tag: int) -> None:
+        """The delivery was acked, nacked or rejected here: no longer open."""
+        acks = self._batcher(message)
+        if acks is not None:
+            acks.settled(tag)
 
     async def _on_message(self, message: DeliveredMessage) -> None:
         tag = message.delivery_tag
         if tag is None:  # only a returned message or an empty basic.get lacks one; consumers never see them
             return
+        acks = self._batcher(message)
+        if acks is not None:
+            acks.received(tag)
         if self.probe is not None:
             self.probe.delivered()
         if PROBE_HEADER in (message.header.properties.headers or {}):
@@ -161,22 +188,23 @@ class QueueConsumer:
             await self._handle_while_store_away(event, message.channel)
         except (CloudEventError, PoisonMessageError, ValidationError, UnicodeDecodeError, ValueError) as exc:
             await self._dead_letter(message, tag, _reason(exc))
+            self._settled(message, tag)
             return
         except Exception as exc:  # noqa: BLE001 -- anything else is retried; the delivery limit bounds it
             if message.channel.is_closed:
+                self._settled(message, tag)
                 return  # gone with its channel: the broker hands the message to another consumer
             # Our own errors say what failed without content; others are named by type only.
             detail = str(exc) if isinstance(exc, HostgateError | RuntimeError) else type(exc).__name__
             log.warning("consumer.retry", queue=self._queue, error=detail[:200])
             await asyncio.sleep(0.5)
             await message.channel.basic_nack(tag, requeue=True)
+            self._settled(message, tag)
             self._metrics.child(self._metrics.consumed, self._queue, "requeue").inc()
             return
         self.handled += 1
         self._metrics.child(self._metrics.consumed, self._queue, "ack").inc()
-        # Queued, not awaited until written: an ack lost with the connection means a redelivery,
-        # which the handlers already take (the same as an ack lost on the wire).
-        await message.channel.basic_ack(tag, wait=False)
+        await self._finished(message, tag)
 
     async def _handle_while_store_away(self, event: CloudEvent, channel: aiormq.abc.AbstractChannel) -> None:
         """The handler, tried again in place for as long as the store is unreachable and the channel open."""
