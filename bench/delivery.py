@@ -12,7 +12,9 @@ is kept on the other core for the run.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -268,9 +270,105 @@ async def run(count: int = 5000, rounds: int = 3, engine: str = "sqlite") -> Res
     )
 
 
+FLOOR_QUEUE = "bench.floor.inbound"
+FLOOR_RECEIPTS = "bench.floor.receipts"
+
+
+async def _floor(
+    url: str, count: int, target: str, secret: str, tally: Tally, state: Path
+) -> tuple[float, float]:
+    await _fill(url, FLOOR_QUEUE, count)
+    tally.reset(count)
+    command = [sys.executable, "-m", "bench.floor_delivery", "--amqp", url, "--queue", FLOOR_QUEUE]
+    command += ["--target", target, "--secret", secret, "--state", str(state), "--receipts", FLOOR_RECEIPTS]
+    return await _timed(
+        command, dict(os.environ), tally, settle=lambda: _receipts_in(url, FLOOR_RECEIPTS, count)
+    )
+
+
+async def _receipts_in(url: str, queue_name: str, count: int) -> None:
+    """Wait until ``queue_name`` holds ``count`` receipts."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        while True:
+            queue = await channel.declare_queue(queue_name, passive=True)
+            if (queue.declaration_result.message_count or 0) >= count:
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
+
+
+async def run_floor(count: int = 4000, rounds: int = 5) -> dict[str, object]:
+    """The raw loop, the floor (``bench.floor_delivery``) and hostgate, alternating; medians (SQLite)."""
+    tally = Tally()
+    runner, port = await _receiver(tally)
+    rates: dict[str, list[float]] = {"raw": [], "floor": [], "hostgate": []}
+    cpu: dict[str, list[float]] = {name: [] for name in rates}
+    try:
+        with (
+            broker_on_core(1),
+            driver_on_core(1),
+            bench_vhost() as url,
+            tempfile.TemporaryDirectory() as tmp,
+        ):
+            config = delivery_config(Path(tmp), port, None)
+            secret = read_env_file(config / "demo.env")["WARUNG_SARI_WEBHOOK_SECRET"]
+            target = f"http://127.0.0.1:{port}/hook"
+            connection = await aio_pika.connect(url)
+            channel = await connection.channel()
+            # The receipts' queue is of the kind hostgate's outbound queue is (quorum, same arguments).
+            await channel.declare_queue(FLOOR_RECEIPTS, durable=True, arguments=topology.queue_arguments())
+            await connection.close()
+            drain = {
+                "raw": lambda: _raw(url, count, target, secret, tally),
+                "floor": lambda: _floor(url, count, target, secret, tally, Path(tmp) / "floor"),
+                "hostgate": lambda: _hostgate(url, config, count, tally),
+            }
+            for number in range(rounds):
+                for who in round_order(list(drain), number):
+                    seconds, used = await drain[who]()
+                    rates[who].append(count / seconds)
+                    cpu[who].append(used / count * 1e6)
+                    await purge(url, topology.OUTBOUND.queue)
+                    await purge(url, FLOOR_RECEIPTS)
+    finally:
+        await runner.cleanup()
+    rate = {k: round(statistics.median(v), 1) for k, v in rates.items()}
+    cpu_us = {k: round(statistics.median(v), 1) for k, v in cpu.items()}
+    return {
+        "scenario": "delivery_floor",
+        "engine": "sqlite",
+        "workers": 1,
+        "messages": count,
+        "rounds": rounds,
+        "del_per_s": rate,
+        "rounds_per_s": {k: [round(r, 1) for r in v] for k, v in rates.items()},
+        "cpu_us_per_msg": cpu_us,
+        "floor_over_raw_by_rate": round(rate["floor"] / rate["raw"], 3),
+        "floor_over_raw_by_cpu": round(cpu_us["raw"] / cpu_us["floor"], 3),
+        "hostgate_over_raw_by_rate": round(rate["hostgate"] / rate["raw"], 3),
+        "hostgate_over_floor_by_rate": round(rate["hostgate"] / rate["floor"], 3),
+        "target": ">= 0.7x raw",
+    }
+
+
 def main() -> None:
-    """``python -m bench.delivery``."""
-    uvloop.run(run()).report()
+    """``python -m bench.delivery [--floor]``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="the raw loop, the least a delivery with hostgate's guarantees must do, and hostgate",
+    )
+    parser.add_argument("--messages", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=None)
+    args = parser.parse_args()
+    if args.floor:
+        print(json.dumps(uvloop.run(run_floor(args.messages or 4000, args.rounds or 5))))
+        return
+    uvloop.run(run(args.messages or 5000, args.rounds or 3)).report()
 
 
 if __name__ == "__main__":
