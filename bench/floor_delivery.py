@@ -48,15 +48,19 @@ PREFETCH = 500
 
 
 class GroupCommit:
-    """Rows and audit lines of the deliveries ready in one turn, made durable together on a thread."""
+    """One row and one audit line per message, for all messages ready in one turn, durable together.
 
-    def __init__(self, state: Path) -> None:
+    ``bench.raw_ingest --floor`` uses it too: the least an accepting gateway keeps per message.
+    """
+
+    def __init__(self, state: Path, event: str = "message.delivered") -> None:
+        self._event = event
         state.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(state / "floor.sqlite3", isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS deliveries (message_id TEXT PRIMARY KEY, status TEXT, at REAL)"
+            "CREATE TABLE IF NOT EXISTS messages (message_id TEXT PRIMARY KEY, event TEXT, at REAL)"
         )
         self._audit = (state / "audit.log").open("ab")
         self._head = b"\x00" * 32
@@ -64,7 +68,7 @@ class GroupCommit:
         self._running: asyncio.Task[None] | None = None
 
     async def record(self, message_id: str) -> None:
-        """Return once the delivery's row and audit line are on disk."""
+        """Return once the message's row and audit line are on disk."""
         done = asyncio.get_running_loop().create_future()
         self._pending.append((message_id, done))
         if self._running is None:
@@ -83,13 +87,13 @@ class GroupCommit:
         now = time.time()
         self._db.execute("BEGIN")
         self._db.executemany(
-            "INSERT INTO deliveries VALUES (?, 'delivered', ?) ON CONFLICT DO NOTHING",
-            [(message_id, now) for message_id in message_ids],
+            "INSERT INTO messages VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [(message_id, self._event, now) for message_id in message_ids],
         )
         self._db.execute("COMMIT")
         lines = []
         for message_id in message_ids:
-            line = orjson.dumps({"event": "message.delivered", "message_id": message_id, "ts": now})
+            line = orjson.dumps({"event": self._event, "message_id": message_id, "ts": now})
             self._head = hashlib.sha256(self._head + line).digest()
             lines.append(line + b" " + self._head.hex().encode() + b"\n")
         self._audit.write(b"".join(lines))

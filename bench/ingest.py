@@ -17,6 +17,7 @@ local RabbitMQ is kept on the load generator's core for the run.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -178,9 +179,10 @@ def _hostgate(stack: ExitStack, config: Path, amqp: str) -> Server:
     return Server(f"http://127.0.0.1:{port}/v1/messages", pid, [f"Authorization:Bearer {WARUNG_KEY}"])
 
 
-def _raw(stack: ExitStack, amqp: str) -> Server:
+def _raw(stack: ExitStack, amqp: str, floor: Path | None = None) -> Server:
     port = free_port()
     command = [*pin(0), sys.executable, "-m", "bench.raw_ingest", "--amqp", amqp, "--port", str(port)]
+    command += [] if floor is None else ["--floor", str(floor)]
     pid = stack.enter_context(_raw_server(command, port))
     return Server(f"http://127.0.0.1:{port}/v1/messages", pid, [])
 
@@ -336,8 +338,61 @@ def run(
     ]
 
 
+def run_floor(requests: int = 10_000, connections: int = 64, rounds: int = 5) -> dict[str, Any]:
+    """The raw handler, the floor (``bench.raw_ingest --floor``) and hostgate: throughput, CPU, medians."""
+    with (
+        broker_on_core(1),
+        bench_vhost() as amqp,
+        tempfile.TemporaryDirectory() as tmp,
+        ExitStack() as stack,
+    ):
+        servers = {
+            "hostgate": _hostgate(stack, bench_config(Path(tmp), audit=True, store=None), amqp),
+            "raw": _raw(stack, amqp),
+            "floor": _raw(stack, amqp, floor=Path(tmp) / "floor"),
+        }
+        for server in servers.values():
+            offer_load(server.url, min(requests // 10, 500), connections, server.headers)
+        rps: dict[str, list[float]] = {name: [] for name in servers}
+        cpu: dict[str, list[float]] = {name: [] for name in servers}
+        for number in range(rounds):
+            for name in round_order(list(servers), number):
+                asyncio.run(purge(amqp, topology.OUTBOUND.queue))
+                server = servers[name]
+                used = process_cpu_seconds(server.pid)
+                rps[name].append(float(offer_load(server.url, requests, connections, server.headers)["rps"]))
+                cpu[name].append((process_cpu_seconds(server.pid) - used) / requests * 1e6)
+    rate = {k: round(statistics.median(v), 1) for k, v in rps.items()}
+    cpu_us = {k: round(statistics.median(v), 1) for k, v in cpu.items()}
+    return {
+        "scenario": "ingest_floor",
+        "engine": "sqlite",
+        "workers": 1,
+        "requests": requests,
+        "connections": connections,
+        "rounds": rounds,
+        "req_per_s": rate,
+        "rounds_rps": {k: [round(r, 1) for r in v] for k, v in rps.items()},
+        "cpu_us_per_msg": cpu_us,
+        "floor_over_raw_by_rate": round(rate["floor"] / rate["raw"], 3),
+        "floor_over_raw_by_cpu": round(cpu_us["raw"] / cpu_us["floor"], 3),
+        "hostgate_over_raw_by_rate": round(rate["hostgate"] / rate["raw"], 3),
+        "hostgate_over_floor_by_rate": round(rate["hostgate"] / rate["floor"], 3),
+        "target": ">= 0.8x raw",
+    }
+
+
 def main() -> None:
-    """``python -m bench.ingest``."""
+    """``python -m bench.ingest [--floor]``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="the raw handler, the least hostgate's guarantees cost, and hostgate",
+    )
+    if parser.parse_args().floor:
+        print(json.dumps(run_floor()))
+        return
     for result in run():
         result.report()
 
