@@ -189,16 +189,7 @@ async def _hostgate(
 
 async def _receipts_published(url: str, count: int) -> None:
     """Wait until the network's outbound queue holds a receipt for every delivery."""
-    connection = await aio_pika.connect(url)
-    try:
-        channel = await connection.channel()
-        while True:
-            queue = await channel.declare_queue(topology.OUTBOUND.queue, passive=True)
-            if (queue.declaration_result.message_count or 0) >= count:
-                return
-            await asyncio.sleep(0.05)
-    finally:
-        await connection.close()
+    await _receipts_in(url, topology.OUTBOUND.queue, count)
 
 
 def delivery_config(base: Path, port: int, store: str | None, source: Path = REPO / "config") -> Path:
