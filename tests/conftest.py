@@ -23,17 +23,18 @@ def pytest_report_header() -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Outside the PostgreSQL pass, leave out the tests that bring their own PostgreSQL.
+    """Outside the PostgreSQL pass, leave out the tests that bring their own PostgreSQL or use no store.
 
     They run the same way whatever the suite's engine, so ``make test`` runs them once, in its
     PostgreSQL pass; deselected (and so reported) here, never skipped and counted.
     """
     if SUITE_ENGINE == "postgresql":
         return
-    elsewhere = [item for item in items if item.get_closest_marker("postgresql_only")]
+    once = ("postgresql_only", "engine_independent")
+    elsewhere = [item for item in items if any(item.get_closest_marker(m) for m in once)]
     if elsewhere:
         config.hook.pytest_deselected(items=elsewhere)
-        items[:] = [item for item in items if not item.get_closest_marker("postgresql_only")]
+        items[:] = [item for item in items if item not in elsewhere]
 
 
 @pytest.fixture(scope="session", autouse=True)

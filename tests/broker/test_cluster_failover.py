@@ -23,7 +23,13 @@ from tests.conftest import without_rate_limit
 from tests.rabbit_cluster import rabbit_cluster
 from tests.support import queued_ids, send_carefully, serving
 
-pytestmark = [pytest.mark.broker, pytest.mark.reliability, pytest.mark.timeout(420)]
+# The broker link only, no store: one pass of make test runs it (the PostgreSQL one).
+pytestmark = [
+    pytest.mark.broker,
+    pytest.mark.reliability,
+    pytest.mark.engine_independent,
+    pytest.mark.timeout(420),
+]
 
 MESSAGES = 300
 READY_WITHIN = 30.0
