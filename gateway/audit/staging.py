@@ -55,6 +55,9 @@ class AuditDrain:
         self._writing = lease is None  # without a lease the caller has opened the writer
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Staged ids already in the trail whose forget failed (the store went away in between):
+        # forgotten before anything is read again, or the next round would append them twice.
+        self._written: list[int] = []
 
     def wake(self) -> None:
         """Staged records were committed."""
@@ -133,6 +136,8 @@ class AuditDrain:
 
     async def drain_once(self) -> int:
         """Append one batch to the trail and forget it; return how many records moved."""
+        if self._written:
+            await self._forget_written()
         async with self._store.read() as tx:
             staged = await tx.audit.pending(BATCH)
         if not staged:
@@ -143,9 +148,14 @@ class AuditDrain:
             record["staged_id"] = row.id
             records.append(record)
         await asyncio.wrap_future(self._trail.writer.submit_many(records))
-        async with self._store.unit() as tx:
-            await tx.audit.forget([row.id for row in staged])
+        self._written = [row.id for row in staged]
+        await self._forget_written()
         return len(staged)
+
+    async def _forget_written(self) -> None:
+        async with self._store.unit() as tx:
+            await tx.audit.forget(self._written)
+        self._written = []
 
     async def flush(self) -> None:
         """Drop what the trail already holds and drain everything staged, in the foreground (the CLI)."""

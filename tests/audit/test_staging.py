@@ -6,7 +6,9 @@ import asyncio
 import base64
 import json
 import signal
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import cast
 
 import aiohttp
 import pytest
@@ -15,9 +17,11 @@ from gateway.audit.pseudonym import Pseudonymizer
 from gateway.audit.staging import AuditDrain, stage
 from gateway.audit.trail import AuditTrail
 from gateway.disclosure.keys import KeyRing
+from gateway.errors import StoreUnavailable
+from gateway.store import Store, Unit
 from tests.audit.trails import writer_for
 from tests.conftest import without_rate_limit
-from tests.engines import drop_schema, make_store, new_schema_name
+from tests.engines import SUITE_ENGINE, drop_schema, make_store, new_schema_name
 from tests.support import serving, trail_text, wait_for_trail, wait_status
 
 pytestmark = [pytest.mark.broker, pytest.mark.reliability]
@@ -97,3 +101,55 @@ async def test_a_record_committed_late_with_a_smaller_id_is_not_lost(tmp_path: P
         drop_schema(schema)
     print(f"trail: b-early {text.count('b-early')}, a-late {text.count('a-late')}")
     assert (text.count('"b-early"'), text.count('"a-late"')) == (1, 1)
+
+
+class _GoesAwayOnce:
+    """A real store whose next unit fails the way an unreachable database does (then it is back)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.away = False
+
+    def read(self) -> AbstractAsyncContextManager[Unit]:
+        return self._store.read()
+
+    def unit(self) -> AbstractAsyncContextManager[Unit]:
+        if self.away:
+            self.away = False
+            raise StoreUnavailable("the database went away (test)")
+        return self._store.unit()
+
+
+async def test_records_written_before_the_store_went_away_are_not_written_twice(
+    tmp_path: Path,
+) -> None:
+    """A batch in the trail whose forget failed (the store went away) is forgotten, not appended again."""
+    store = make_store(SUITE_ENGINE, tmp_path)
+    await store.open()
+    ring = KeyRing.open(tmp_path / "keys")
+    trail = AuditTrail(writer_for(tmp_path / "audit", ring), Pseudonymizer(b"k" * 32))
+    flaky = _GoesAwayOnce(store)
+    try:
+        trail.writer.open()
+        drain = AuditDrain(cast(Store, flaky), trail)
+        async with store.unit() as tx:
+            for name in ("first", "second", "third"):
+                await stage(tx, trail, "endpoint.enabled", business=name, by="cli")
+        flaky.away = True
+        with pytest.raises(StoreUnavailable):
+            await drain.drain_once()  # in the trail, still staged
+        async with store.unit() as tx:
+            await stage(tx, trail, "endpoint.enabled", business="fourth", by="cli")
+        while await drain.drain_once():
+            pass
+        async with store.read() as tx:
+            left = await tx.audit.count()
+        trail.writer.close()
+        text = "".join(p.read_text() for p in sorted((tmp_path / "audit").glob("audit-*.jsonl")))
+    finally:
+        trail.writer.close()
+        await store.aclose()
+    counts = [text.count(f'"{name}"') for name in ("first", "second", "third", "fourth")]
+    print(f"trail: each record {counts} time(s), staged left {left}")
+    assert counts == [1, 1, 1, 1]
+    assert left == 0
