@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -111,6 +112,21 @@ def round_order(names: list[str], round_number: int) -> list[str]:
     # Drift on a shared machine then hits every side alike.
     shift = round_number % len(names)
     return names[shift:] + names[:shift]
+
+
+def floor_figures(rates: dict[str, list[float]], cpu_us: dict[str, list[float]]) -> dict[str, Any]:
+    """Medians of a raw / floor / hostgate run, each side's rounds, and the quotients between them."""
+    rate = {k: round(statistics.median(v), 1) for k, v in rates.items()}
+    cpu = {k: round(statistics.median(v), 1) for k, v in cpu_us.items()}
+    return {
+        "rate": rate,
+        "rounds": {k: [round(r, 1) for r in v] for k, v in rates.items()},
+        "cpu_us_per_msg": cpu,
+        "floor_over_raw_by_rate": round(rate["floor"] / rate["raw"], 3),
+        "floor_over_raw_by_cpu": round(cpu["raw"] / cpu["floor"], 3),
+        "hostgate_over_raw_by_rate": round(rate["hostgate"] / rate["raw"], 3),
+        "hostgate_over_floor_by_rate": round(rate["hostgate"] / rate["floor"], 3),
+    }
 
 
 async def purge(url: str, queue: str) -> None:

@@ -36,6 +36,7 @@ from bench.common import (
     bench_vhost,
     broker_on_core,
     driver_on_core,
+    floor_figures,
     process_cpu_seconds,
     purge,
     round_order,
@@ -326,21 +327,16 @@ async def run_floor(count: int = 4000, rounds: int = 5) -> dict[str, object]:
                     await purge(url, FLOOR_RECEIPTS)
     finally:
         await runner.cleanup()
-    rate = {k: round(statistics.median(v), 1) for k, v in rates.items()}
-    cpu_us = {k: round(statistics.median(v), 1) for k, v in cpu.items()}
+    figures = floor_figures(rates, cpu)
     return {
         "scenario": "delivery_floor",
         "engine": "sqlite",
         "workers": 1,
         "messages": count,
         "rounds": rounds,
-        "del_per_s": rate,
-        "rounds_per_s": {k: [round(r, 1) for r in v] for k, v in rates.items()},
-        "cpu_us_per_msg": cpu_us,
-        "floor_over_raw_by_rate": round(rate["floor"] / rate["raw"], 3),
-        "floor_over_raw_by_cpu": round(cpu_us["raw"] / cpu_us["floor"], 3),
-        "hostgate_over_raw_by_rate": round(rate["hostgate"] / rate["raw"], 3),
-        "hostgate_over_floor_by_rate": round(rate["hostgate"] / rate["floor"], 3),
+        "del_per_s": figures.pop("rate"),
+        "rounds_per_s": figures.pop("rounds"),
+        **figures,
         "target": ">= 0.7x raw",
     }
 

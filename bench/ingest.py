@@ -37,7 +37,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import Result, bench_vhost, broker_on_core, process_cpu_seconds, purge, round_order
+from bench.common import (
+    Result,
+    bench_vhost,
+    broker_on_core,
+    floor_figures,
+    process_cpu_seconds,
+    purge,
+    round_order,
+)
 from bench.engines import store_url, use_store
 from gateway.broker import topology
 
@@ -362,8 +370,7 @@ def run_floor(requests: int = 10_000, connections: int = 64, rounds: int = 5) ->
                 used = process_cpu_seconds(server.pid)
                 rps[name].append(float(offer_load(server.url, requests, connections, server.headers)["rps"]))
                 cpu[name].append((process_cpu_seconds(server.pid) - used) / requests * 1e6)
-    rate = {k: round(statistics.median(v), 1) for k, v in rps.items()}
-    cpu_us = {k: round(statistics.median(v), 1) for k, v in cpu.items()}
+    figures = floor_figures(rps, cpu)
     return {
         "scenario": "ingest_floor",
         "engine": "sqlite",
@@ -371,13 +378,9 @@ def run_floor(requests: int = 10_000, connections: int = 64, rounds: int = 5) ->
         "requests": requests,
         "connections": connections,
         "rounds": rounds,
-        "req_per_s": rate,
-        "rounds_rps": {k: [round(r, 1) for r in v] for k, v in rps.items()},
-        "cpu_us_per_msg": cpu_us,
-        "floor_over_raw_by_rate": round(rate["floor"] / rate["raw"], 3),
-        "floor_over_raw_by_cpu": round(cpu_us["raw"] / cpu_us["floor"], 3),
-        "hostgate_over_raw_by_rate": round(rate["hostgate"] / rate["raw"], 3),
-        "hostgate_over_floor_by_rate": round(rate["hostgate"] / rate["floor"], 3),
+        "req_per_s": figures.pop("rate"),
+        "rounds_rps": figures.pop("rounds"),
+        **figures,
         "target": ">= 0.8x raw",
     }
 
