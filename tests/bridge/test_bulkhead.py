@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 import pytest
 
 from gateway.bridge.bulkhead import Bulkhead
+from gateway.http.keys import PARKINGS
 from tests.bridge.conftest import Bridge
 from tests.conftest import edit
 from tests.support import purge_work_queues
@@ -106,7 +107,31 @@ async def _flood(bridge: Bridge, outbound: list[str], label: str) -> None:
     for round_ in range(FLOOD // len(outbound) + 1):
         for message_id in outbound:
             await bridge.network.receipt(message_id, HUNG, "delivered" if round_ % 2 else "read")
-    await asyncio.sleep(2)  # the flood is consumed: every slot it could take, it has taken
+    await _consumed(bridge)
+
+
+async def _consumed(bridge: Bridge) -> None:
+    """Wait until the flood is taken in: no attempt, status webhook or parking for half a second.
+
+    A fixed pause was too short on a slow machine: the hanging round's parking work then ran into
+    the measurement and was counted against the bulkhead.
+    """
+    parkings = bridge.client.app[PARKINGS]
+
+    def progress() -> tuple[int, ...]:
+        hosts = bridge.hosts
+        return (len(hosts.attempts), len(hosts.status_attempts), *(p.parked for p in parkings))
+
+    started = time.monotonic()
+    last, since = progress(), started
+    while time.monotonic() - started < 30:
+        await asyncio.sleep(0.1)
+        now = progress()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= 0.5 and time.monotonic() - started >= 2:
+            break
+    print(f"  flood taken in after {since - started:.1f} s")
 
 
 async def _round(bridge: Bridge, label: str) -> tuple[float, float]:
