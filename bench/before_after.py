@@ -13,6 +13,13 @@ lag behind its POSTs looks faster by the first rate alone.
 ``--now REF2`` puts a worktree of REF2 in this checkout's place: two commits of the
 past compared (what one change cost, without what later ones added).
 
+``ingest``: three servers up at once, each pinned to core 0 and idle while another
+is measured: hostgate from this checkout, hostgate from REF (each on its own copy
+of its own example config, audit on, SQLite) and the raw handler; closed-loop
+runs from the same load generator in alternating rounds; reported: medians of
+requests per second and of the server's CPU microseconds per request, and the
+before/after quotients of the ratios to the raw handler.
+
 ``fanout``: ``python -m bench.fanout`` from each checkout in turn (its own code,
 its own raw publish loop measured in the same run), alternating; reported: each
 run's ratio to its raw loop, the medians, and their quotient.
@@ -34,7 +41,7 @@ import uvloop
 
 from bench.common import bench_vhost, broker_on_core, driver_on_core, purge, round_order
 from bench.delivery import Tally, _hostgate, _raw, _receiver, delivery_config
-from bench.ingest import REPO
+from bench.ingest import REPO, bench_config, hostgate_server, raw_server, throughput_rounds
 from bench.tracing_cost import worktree
 from gateway.broker import topology
 from gateway.config.envfile import read_env_file
@@ -99,6 +106,45 @@ async def run(ref: str, count: int = 5000, rounds: int = 5, now_ref: str | None 
     }
 
 
+def run_ingest(ref: str, requests: int = 10_000, connections: int = 64, rounds: int = 5) -> dict[str, object]:
+    """Alternating closed-loop rounds of now, before and raw (all three up at once); medians and ratios."""
+    with (
+        broker_on_core(1),
+        bench_vhost() as amqp,
+        tempfile.TemporaryDirectory() as tmp,
+        worktree(ref) as old,
+        contextlib.ExitStack() as stack,
+    ):
+        # This checkout first: it declares the topology the others publish into.
+        now_config = bench_config(Path(tmp) / "now", audit=True, source=REPO / "config")
+        old_config = bench_config(Path(tmp) / "before", audit=True, source=old / "config")
+        servers = {
+            "now": hostgate_server(stack, now_config, amqp),
+            "before": hostgate_server(stack, old_config, amqp, checkout=old),
+            "raw": raw_server(stack, amqp),
+        }
+        runs, cpu = throughput_rounds(servers, requests, connections, rounds, amqp)
+    rates = {k: [float(r["rps"]) for r in v] for k, v in runs.items()}
+    rate = {k: statistics.median(v) for k, v in rates.items()}
+    cpu_us = {k: statistics.median(v) for k, v in cpu.items()}
+    errors = {k: sum(int(r["errors"]) for r in v) for k, v in runs.items()}
+    ratio_now, ratio_before = rate["now"] / rate["raw"], rate["before"] / rate["raw"]
+    return {
+        "scenario": "ingest_before_after",
+        "ref": ref,
+        "requests": requests,
+        "connections": connections,
+        "rounds": rounds,
+        "req_per_s": {k: round(v, 1) for k, v in rate.items()},
+        "rounds_rps": {k: [round(x, 1) for x in v] for k, v in rates.items()},
+        "cpu_us_per_msg": {k: round(v, 1) for k, v in cpu_us.items()},
+        "errors": errors,
+        "ratio_to_raw": {"now": round(ratio_now, 3), "before": round(ratio_before, 3)},
+        "now_over_before_by_rate": round(ratio_now / ratio_before, 3),
+        "now_over_before_by_cpu": round(cpu_us["before"] / cpu_us["now"], 3),
+    }
+
+
 def _fanout_ratio(checkout: Path, chats: int) -> float:
     """One ``bench.fanout`` run from ``checkout`` (SQLite): hostgate's notices/s over its raw loop's."""
     done = subprocess.run(
@@ -142,13 +188,17 @@ def main() -> None:
         "--ref", required=True, help="the commit to compare with (e.g. the parent of a change)"
     )
     parser.add_argument("--now", default=None, help="delivery: a commit in this checkout's place")
-    parser.add_argument("--scenario", choices=("delivery", "fanout"), default="delivery")
+    parser.add_argument("--scenario", choices=("delivery", "ingest", "fanout"), default="delivery")
     parser.add_argument("--rounds", type=int, default=5, help="delivery rounds, or fan-out runs per side")
     parser.add_argument("--messages", type=int, default=5000, help="delivery: messages per round")
+    parser.add_argument("--requests", type=int, default=10_000, help="ingest: requests per round")
     parser.add_argument("--chats", type=int, default=30_000, help="fanout: chats per run")
     args = parser.parse_args()
     if args.scenario == "fanout":
         print(json.dumps(run_fanout(args.ref, args.chats, args.rounds)))
+        return
+    if args.scenario == "ingest":
+        print(json.dumps(run_ingest(args.ref, args.requests, rounds=args.rounds)))
         return
     print(json.dumps(uvloop.run(run(args.ref, args.messages, args.rounds, args.now))))
 

@@ -177,17 +177,20 @@ class Figures:
     peak_rss_mb: float
 
 
-def _hostgate(stack: ExitStack, config: Path, amqp: str) -> Server:
+def hostgate_server(stack: ExitStack, config: Path, amqp: str, checkout: Path = REPO) -> Server:
+    """``hostgate serve`` from ``checkout`` (its own code first on the path), pinned to core 0."""
     port = free_port()
-    env = {**os.environ, "HOSTGATE_AMQP_URL": amqp}
-    command = [*pin(0), sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config), "--demo"]
+    # The environment, not --demo: a checkout from before that flag ignores the variable.
+    env = {**os.environ, "HOSTGATE_AMQP_URL": amqp, "HOSTGATE_DEMO": "1", "PYTHONPATH": str(checkout)}
+    command = [*pin(0), sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config)]
     pid = stack.enter_context(
-        gateway_server([*command, "--port", str(port)], f"http://127.0.0.1:{port}/readyz", env)
+        gateway_server([*command, "--port", str(port)], f"http://127.0.0.1:{port}/readyz", env, cwd=checkout)
     )
     return Server(f"http://127.0.0.1:{port}/v1/messages", pid, [f"Authorization:Bearer {WARUNG_KEY}"])
 
 
-def _raw(stack: ExitStack, amqp: str, floor: Path | None = None) -> Server:
+def raw_server(stack: ExitStack, amqp: str, floor: Path | None = None) -> Server:
+    """The raw handler (``bench.raw_ingest``, or its floor), pinned to core 0."""
     port = free_port()
     command = [*pin(0), sys.executable, "-m", "bench.raw_ingest", "--amqp", amqp, "--port", str(port)]
     command += [] if floor is None else ["--floor", str(floor)]
@@ -211,21 +214,28 @@ def _raw_server(command: list[str], port: int) -> Iterator[int]:
         process.wait(20)
 
 
-def _measure(servers: dict[str, Server], plan: Plan, amqp: str) -> dict[str, Figures]:
-    """Throughput in alternating rounds (drift on a shared machine hits every server alike), then latency."""
+def throughput_rounds(
+    servers: dict[str, Server], requests: int, connections: int, rounds: int, amqp: str
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[float]]]:
+    """A warm-up each, then closed-loop runs in alternating rounds: each run's figures, CPU µs a request."""
     for server in servers.values():
-        offer_load(server.url, min(plan.requests // 10, 500), plan.connections, server.headers)
+        offer_load(server.url, min(requests // 10, 500), connections, server.headers)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
     cpu: dict[str, list[float]] = {name: [] for name in servers}
-    names = list(servers)
-    for round_number in range(plan.rounds):
-        for name in round_order(names, round_number):
+    for round_number in range(rounds):
+        for name in round_order(list(servers), round_number):
             # Every run publishes into the same queue: start each from an empty one.
             asyncio.run(purge(amqp, topology.OUTBOUND.queue))
             server = servers[name]
             used = process_cpu_seconds(server.pid)
-            runs[name].append(offer_load(server.url, plan.requests, plan.connections, server.headers))
-            cpu[name].append((process_cpu_seconds(server.pid) - used) / plan.requests * 1e6)
+            runs[name].append(offer_load(server.url, requests, connections, server.headers))
+            cpu[name].append((process_cpu_seconds(server.pid) - used) / requests * 1e6)
+    return runs, cpu
+
+
+def _measure(servers: dict[str, Server], plan: Plan, amqp: str) -> dict[str, Figures]:
+    """Throughput in alternating rounds (drift on a shared machine hits every server alike), then latency."""
+    runs, cpu = throughput_rounds(servers, plan.requests, plan.connections, plan.rounds, amqp)
     figures: dict[str, Figures] = {}
     # The performance issue's latency target: p99 at half of the raw handler's measured capacity.
     raw_rps = [float(r["rps"]) for r in runs.get("raw", [])]
@@ -264,9 +274,9 @@ def run(
     ):
         # All three run at once (idle while another is measured); hostgate first: it declares the topology.
         servers = {
-            "on": _hostgate(stack, bench_config(Path(tmp), audit=True, store=store_on), amqp),
-            "off": _hostgate(stack, bench_config(Path(tmp), audit=False, store=store_off), amqp),
-            "raw": _raw(stack, amqp),
+            "on": hostgate_server(stack, bench_config(Path(tmp), audit=True, store=store_on), amqp),
+            "off": hostgate_server(stack, bench_config(Path(tmp), audit=False, store=store_off), amqp),
+            "raw": raw_server(stack, amqp),
         }
         figures = _measure(servers, plan, amqp)
     on, off, raw = figures["on"], figures["off"], figures["raw"]
@@ -355,22 +365,12 @@ def run_floor(requests: int = 10_000, connections: int = 64, rounds: int = 5) ->
         ExitStack() as stack,
     ):
         servers = {
-            "hostgate": _hostgate(stack, bench_config(Path(tmp), audit=True, store=None), amqp),
-            "raw": _raw(stack, amqp),
-            "floor": _raw(stack, amqp, floor=Path(tmp) / "floor"),
+            "hostgate": hostgate_server(stack, bench_config(Path(tmp), audit=True, store=None), amqp),
+            "raw": raw_server(stack, amqp),
+            "floor": raw_server(stack, amqp, floor=Path(tmp) / "floor"),
         }
-        for server in servers.values():
-            offer_load(server.url, min(requests // 10, 500), connections, server.headers)
-        rps: dict[str, list[float]] = {name: [] for name in servers}
-        cpu: dict[str, list[float]] = {name: [] for name in servers}
-        for number in range(rounds):
-            for name in round_order(list(servers), number):
-                asyncio.run(purge(amqp, topology.OUTBOUND.queue))
-                server = servers[name]
-                used = process_cpu_seconds(server.pid)
-                rps[name].append(float(offer_load(server.url, requests, connections, server.headers)["rps"]))
-                cpu[name].append((process_cpu_seconds(server.pid) - used) / requests * 1e6)
-    figures = floor_figures(rps, cpu)
+        runs, cpu = throughput_rounds(servers, requests, connections, rounds, amqp)
+    figures = floor_figures({k: [float(r["rps"]) for r in v] for k, v in runs.items()}, cpu)
     return {
         "scenario": "ingest_floor",
         "engine": "sqlite",
