@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
 from gateway.leasing import Lease
 from gateway.reload import ConfigHolder
-from gateway.rights.retention import PurgeReport, older_than, purge
+from gateway.rights.retention import PURGE_BATCH, PurgeReport, older_than, purge
 from gateway.store import Store
 
 log = structlog.get_logger("hostgate.retention")
@@ -24,20 +25,27 @@ def retentions(config: ConfigHolder) -> dict[str, timedelta]:
     return {b.id: b.facts.retention for b in config.current.businesses.values()}
 
 
-async def purge_and_audit(store: Store, audit: AuditTrail, windows: Mapping[str, timedelta]) -> PurgeReport:
-    """One purge in one unit of work, its audit records staged in the same unit."""
-    async with store.unit() as tx:
-        report = await purge(tx, windows, dry_run=False)
-        for business_id, counts in report.removed.items():
-            await stage(
-                tx,
-                audit,
-                "data.purged",
-                business=business_id,
-                records=sum(counts.values()),
-                older_than=older_than(windows[business_id]),
-            )
-    return report
+async def purge_and_audit(
+    store: Store, audit: AuditTrail, windows: Mapping[str, timedelta], *, batch: int = PURGE_BATCH
+) -> PurgeReport:
+    """Purge in batches, each in its own unit of work with its ``data.purged`` records staged in it."""
+    now = time.time()  # one cutoff for every batch of this sweep
+    report = PurgeReport(dry_run=False)
+    while True:
+        async with store.unit() as tx:
+            part = await purge(tx, windows, dry_run=False, now=now, batch=batch)
+            for business_id, counts in part.removed.items():
+                await stage(
+                    tx,
+                    audit,
+                    "data.purged",
+                    business=business_id,
+                    records=sum(counts.values()),
+                    older_than=older_than(windows[business_id], now),
+                )
+        report.add(part)
+        if not part.more:
+            return report
 
 
 # Longer than a sweep takes: the holder releases it when done, a dead holder's lapses.

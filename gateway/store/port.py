@@ -196,11 +196,14 @@ class AuditStaging(Protocol):
 class Retention(Protocol):
     """**Protocol:** what is past a business's retention, counted or deleted."""
 
-    async def expired(self, business_id: str, before: float, *, delete: bool) -> dict[str, int]:
-        """Rows older than ``before`` per table, deleted when ``delete``."""
+    async def expired(self, business_id: str, before: float) -> dict[str, int]:
+        """Rows older than ``before`` per table (nothing deleted)."""
 
-    async def forget_processed(self, before: float) -> None:
-        """Drop processed-event ids older than ``before``."""
+    async def delete_expired(self, business_id: str, before: float, limit: int) -> dict[str, int]:
+        """Delete up to ``limit`` rows a table older than ``before`` (a message with its history)."""
+
+    async def forget_processed(self, before: float, limit: int) -> int:
+        """Drop at most ``limit`` processed-event ids older than ``before``; how many went."""
 
 
 class Export(Protocol):

@@ -96,6 +96,7 @@ class _PgSql:
         # A read view locks no rows: it has no update to protect.
         self.for_update = "" if read_only else " FOR UPDATE"
         self.now = "CAST(extract(epoch FROM clock_timestamp()) AS DOUBLE PRECISION)"
+        self.row_id = "ctid"
 
     def _check(self, sql: str) -> str:
         # A read view runs in autocommit (two round trips fewer than BEGIN READ ONLY ... ROLLBACK),

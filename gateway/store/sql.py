@@ -22,6 +22,9 @@ class Sql(Protocol):
     # An SQL expression for the database's clock, in seconds since the epoch (a float): what
     # leases are timed by, so processes whose own clocks disagree still agree on expiry.
     now: str
+    # How a statement names a row of a table without a key of its own: SQLite's ``rowid``,
+    # PostgreSQL's ``ctid`` (both found directly, without a scan, by ``… IN (SELECT …)``).
+    row_id: str
 
     async def hold(self, name: str) -> None:
         """Hold the lock ``name`` until the unit ends, against units of other processes too."""

@@ -352,8 +352,8 @@ class TestRetentionAndExport:
             await tx.messages.remember_response(BUSINESS, "k", StoredResponse("h", 202, b"{}"))
         future = 1e12
         async with store.unit() as tx:
-            counted = await tx.retention.expired(BUSINESS, future, delete=False)
-            again = await tx.retention.expired(BUSINESS, future, delete=False)
+            counted = await tx.retention.expired(BUSINESS, future)
+            again = await tx.retention.expired(BUSINESS, future)
         assert counted == again
         assert counted == {
             "message_events": 1,
@@ -363,11 +363,49 @@ class TestRetentionAndExport:
             "chats": 1,
         }
         async with store.unit() as tx:
-            assert await tx.retention.expired(BUSINESS, future, delete=True) == counted
-            await tx.retention.forget_processed(future)
+            assert await tx.retention.delete_expired(BUSINESS, future, 100) == counted
+            await tx.retention.forget_processed(future, 100)
         async with store.read() as tx:
             assert await tx.messages.get(BUSINESS, "m-old", direction="inbound") is None
-            assert await tx.retention.expired(BUSINESS, future, delete=False) == dict.fromkeys(counted, 0)
+            assert await tx.retention.expired(BUSINESS, future) == dict.fromkeys(counted, 0)
+
+    async def test_deletes_in_batches_without_orphans(self, store: Store) -> None:
+        """Batches of at most ``limit`` rows a table; a message goes with its whole history."""
+        for n in range(7):
+            async with store.unit() as tx:
+                await tx.messages.insert(
+                    BUSINESS,
+                    f"m-{n}",
+                    user_id=f"user-{n}",
+                    direction="inbound",
+                    status="delivered",
+                    revision=1,
+                    history=(("accepted", None), ("delivered", None)),
+                )
+                await tx.chats.open(BUSINESS, f"user-{n}")
+                await tx.notices.record_sent(BUSINESS, 1, "hosting_changed", [(f"user-{n}", f"n-{n}")])
+                await tx.processed.first_time("t", f"e-{n}")
+        future = 1e12
+        batches: list[dict[str, int]] = []
+        forgotten: list[int] = []
+        while True:
+            async with store.unit() as tx:
+                counts = await tx.retention.delete_expired(BUSINESS, future, 3)
+                forgotten.append(await tx.retention.forget_processed(future, 3))
+            if not any(counts.values()):
+                break
+            batches.append(counts)
+            async with store.read() as tx:
+                left = await tx.retention.expired(BUSINESS, future)
+            # Never a history without its message: two events for each message still there.
+            assert left["message_events"] == 2 * left["messages"], (batches, left)
+        print("batches", batches, "processed forgotten", forgotten)
+        assert [b["messages"] for b in batches] == [3, 3, 1]
+        assert [b["message_events"] for b in batches] == [6, 6, 2]
+        assert [b["notices_sent"] for b in batches] == [3, 3, 1]
+        assert [b["chats"] for b in batches] == [3, 3, 1]
+        assert sum(forgotten) == 7
+        assert max(forgotten) == 3
 
     async def test_export_reads_everything_of_one_user(self, store: Store) -> None:
         """A user's chats, consents, notices and messages, and nothing of another user."""
