@@ -44,6 +44,7 @@ class _SqliteSql:
 
     for_update = ""  # units take turns on the one connection: nothing to lock
     now = "((julianday('now') - 2440587.5) * 86400.0)"
+    row_id = "rowid"
 
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self._db = db
@@ -181,6 +182,13 @@ class SqliteStore:
                 continue
             try:
                 migrate(db, self.path)
+                # Every unit is a savepoint in the shared transaction, and SQLite keeps what a
+                # savepoint would roll back in a sub-journal that spills to a temporary file past
+                # 64 KiB: ~20 page writes a request at load. In memory, it costs no system call;
+                # it is bounded by the group commit, as every unit is small (the retention sweep
+                # deletes in batches). Set after the migrations, whose index builds may sort a
+                # whole table in temporary storage.
+                db.execute("PRAGMA temp_store=MEMORY")
                 return db, _connect(self.path, read_only=True)
             except BaseException:
                 db.close()
