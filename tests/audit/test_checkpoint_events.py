@@ -11,15 +11,31 @@ import pytest
 
 from gateway.audit.checkpoint import leaf, verify_note
 from gateway.audit.witness import CheckpointAnnouncement
+from gateway.broker import topology
 from gateway.broker.topology import AUDIT
 from gateway.disclosure.keys import KeyRing
 from gateway.events import AUDIT_CHECKPOINT
 from gateway.transparency import merkle
 from gateway.transparency.note import Checkpoint
 from tests.conftest import edit
-from tests.support import gateway_client, purge_network_queues, trail_text
+from tests.support import gateway_client, trail_text
 
 pytestmark = pytest.mark.broker
+
+
+async def _declared_and_empty() -> None:
+    """The witness's queue, declared as the gateway declares it, with nothing left in it.
+
+    Declared here rather than left to the gateway: on a broker that has never seen hostgate,
+    the gateway's link may still be declaring its topology when the test starts reading.
+    """
+    connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/", timeout=5)
+    try:
+        channel = await connection.channel()
+        await topology.declare(channel)
+        await (await channel.get_queue(AUDIT.queue, ensure=False)).purge()
+    finally:
+        await connection.close()
 
 
 async def _announcements(within: float) -> list[tuple[aio_pika.abc.AbstractIncomingMessage, bytes]]:
@@ -44,7 +60,7 @@ async def test_each_checkpoint_reaches_the_audit_queue_verifiable(config_dir: Pa
         config_dir / "gateway.toml",
         lambda text: text.replace("checkpoint_every = 1000", "checkpoint_every = 3"),
     )
-    await purge_network_queues((AUDIT.queue,))
+    await _declared_and_empty()
     async with gateway_client(config_dir, "audit-checkpoints"):
         received = await _announcements(within=20)
     assert received, "no checkpoint reached hostgate.audit.checkpoints"
