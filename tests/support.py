@@ -290,6 +290,11 @@ async def gateway_client(
         await client.close()
 
 
+async def ready(client: TestClient[Any, Any]) -> bool:
+    """Whether the gateway answers /readyz with 200 (broker connected, its topology declared)."""
+    return (await client.get("/readyz")).status == 200
+
+
 @asynccontextmanager
 async def served(app: web.Application) -> AsyncIterator[str]:
     """Serve ``app`` on 127.0.0.1 at a free port for the block; yields its base URL."""

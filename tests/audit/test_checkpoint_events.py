@@ -11,31 +11,15 @@ import pytest
 
 from gateway.audit.checkpoint import leaf, verify_note
 from gateway.audit.witness import CheckpointAnnouncement
-from gateway.broker import topology
 from gateway.broker.topology import AUDIT
 from gateway.disclosure.keys import KeyRing
 from gateway.events import AUDIT_CHECKPOINT
 from gateway.transparency import merkle
 from gateway.transparency.note import Checkpoint
 from tests.conftest import edit
-from tests.support import gateway_client, trail_text
+from tests.support import gateway_client, purge_network_queues, ready, trail_text, wait_until
 
 pytestmark = pytest.mark.broker
-
-
-async def _declared_and_empty() -> None:
-    """The witness's queue, declared as the gateway declares it, with nothing left in it.
-
-    Declared here rather than left to the gateway: on a broker that has never seen hostgate,
-    the gateway's link may still be declaring its topology when the test starts reading.
-    """
-    connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/", timeout=5)
-    try:
-        channel = await connection.channel()
-        await topology.declare(channel)
-        await (await channel.get_queue(AUDIT.queue, ensure=False)).purge()
-    finally:
-        await connection.close()
 
 
 async def _announcements(within: float) -> list[tuple[aio_pika.abc.AbstractIncomingMessage, bytes]]:
@@ -60,8 +44,11 @@ async def test_each_checkpoint_reaches_the_audit_queue_verifiable(config_dir: Pa
         config_dir / "gateway.toml",
         lambda text: text.replace("checkpoint_every = 1000", "checkpoint_every = 3"),
     )
-    await _declared_and_empty()
-    async with gateway_client(config_dir, "audit-checkpoints"):
+    await purge_network_queues((AUDIT.queue,))
+    async with gateway_client(config_dir, "audit-checkpoints") as client:
+        # Ready means the topology is declared: on a broker that never saw hostgate the queue
+        # does not exist before that, and reading it sooner fails with NOT_FOUND.
+        await wait_until(lambda: ready(client), within=20, what="the gateway ready (its topology declared)")
         received = await _announcements(within=20)
     assert received, "no checkpoint reached hostgate.audit.checkpoints"
     keys = KeyRing.open(config_dir.parent / "var" / "keys").public_keys()

@@ -14,7 +14,7 @@ from gateway.app import build_app
 from gateway.config import load_config
 from tests.conftest import quick_reconnects
 from tests.rights.test_rights import NETWORK_TOKEN
-from tests.support import broker_stopped, closed_port, wait_until
+from tests.support import broker_stopped, closed_port, ready, wait_until
 
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -39,10 +39,6 @@ async def gateway_client(
     await client.close()
 
 
-async def _ready(client: TestClient[Any, Any]) -> bool:
-    return (await client.get("/readyz")).status == 200
-
-
 async def _unready(client: TestClient[Any, Any]) -> bool:
     return (await client.get("/readyz")).status == 503
 
@@ -57,7 +53,7 @@ class TestHealth:
     @pytest.mark.broker
     async def test_ready_when_broker_runs(self, gateway_client: TestClient[Any, Any]) -> None:
         """/readyz answers 200 once the broker connection is up."""
-        await wait_until(lambda: _ready(gateway_client), 15, "readiness")
+        await wait_until(lambda: ready(gateway_client), 15, "readiness")
         body = await (await gateway_client.get("/readyz")).json()
         assert body["checks"]["broker"]["ok"] is True
         assert body["checks"]["config"]["businesses"] == 3
@@ -88,11 +84,11 @@ class TestHealth:
 class TestBrokerRestart:
     async def test_readiness_follows_the_broker(self, gateway_client: TestClient[Any, Any]) -> None:
         """Stopping RabbitMQ turns /readyz to 503 naming the broker; starting it turns it back to 200."""
-        await wait_until(lambda: _ready(gateway_client), 15, "readiness before the stop")
+        await wait_until(lambda: ready(gateway_client), 15, "readiness before the stop")
         with broker_stopped():
             await wait_until(lambda: _unready(gateway_client), 15, "503 while the broker is stopped")
             auth = {"Authorization": f"Bearer {NETWORK_TOKEN}"}
             body = await (await gateway_client.get("/readyz", headers=auth)).json()
             assert "broker amqp://guest@127.0.0.1:5672/" in body["reason"]
             assert (await gateway_client.get("/healthz")).status == 200
-        await wait_until(lambda: _ready(gateway_client), 30, "readiness after the broker restarted")
+        await wait_until(lambda: ready(gateway_client), 30, "readiness after the broker restarted")
