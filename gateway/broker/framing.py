@@ -7,6 +7,10 @@ of the publish together (~25 µs a message here). The properties hostgate sets
 are all short strings, an octet and a table of strings, so they are encoded
 directly; anything else (an integer header, a timestamp, a key over 128 bytes)
 goes through pamqp unchanged. The bytes are the same either way (property-tested).
+
+A window of publishes is framed here too, into one buffer for one write: the
+library's per-message publish costs a task, a lock, a timeout scope, two futures
+and a write each (~70 µs a message here, more than the rest of a relay's work).
 """
 
 from __future__ import annotations
@@ -100,3 +104,35 @@ class Properties(spec.Basic.Properties):
             parts.append(encoded)
         # Every property flag is below bit 16: one flag word, its continuation bit clear.
         return _FLAGS.pack(flags) + b"".join(parts)
+
+
+# Frame types and the frame-end octet (AMQP 0-9-1, 4.2.3).
+_METHOD, _HEADER, _BODY = 1, 2, 3
+_FRAME_END = b"\xce"
+_FRAME = struct.Struct(">BHI")
+_BASIC_PUBLISH = struct.Struct(">HHH")  # class 60, method 40, reserved short
+_CONTENT_HEADER = struct.Struct(">HHQ")  # class 60, weight 0, body size
+_BASIC = 60
+_PUBLISH = 40
+_MANDATORY = 1
+
+
+def _frame(kind: int, channel: int, payload: bytes) -> bytes:
+    return _FRAME.pack(kind, channel, len(payload)) + payload + _FRAME_END
+
+
+def publish_method(channel: int, exchange: str, routing_key: str) -> bytes:
+    """The ``Basic.Publish`` method frame (mandatory, not immediate) as pamqp encodes it."""
+    name, key = _short(exchange), _short(routing_key)
+    if name is None or key is None:
+        raise ValueError("an exchange name and a routing key are at most 255 bytes")
+    payload = _BASIC_PUBLISH.pack(_BASIC, _PUBLISH, 0) + name + key + bytes((_MANDATORY,))
+    return _frame(_METHOD, channel, payload)
+
+
+def content_frames(channel: int, properties: spec.Basic.Properties, body: bytes, max_body: int) -> bytes:
+    """The content header frame and the body frames (``max_body`` bytes at most each) of one message."""
+    header = _CONTENT_HEADER.pack(_BASIC, 0, len(body)) + properties.marshal()
+    parts = [_frame(_HEADER, channel, header)]
+    parts += (_frame(_BODY, channel, body[i : i + max_body]) for i in range(0, len(body), max_body))
+    return b"".join(parts)

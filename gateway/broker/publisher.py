@@ -1,8 +1,8 @@
-"""Publish to RabbitMQ with confirms, ``mandatory`` with returns raised, a timeout on each publish.
+"""Publish to RabbitMQ with confirms, ``mandatory`` with returns raised, a timeout on each window.
 
-A window of messages is published back to back and its confirms awaited
-together; the caller learns how many from the start of the window were
-confirmed, so it can delete exactly those from the outbox and retry the rest.
+A window of messages is framed into one write and its confirms awaited in
+order; the caller learns how many from the start of the window were confirmed,
+so it can delete exactly those from the outbox and retry the rest.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import aio_pika
 import aiormq
 import structlog
 from aio_pika.abc import AbstractChannel
+from aiormq.abc import ChannelFrame
 from pamqp import commands as spec
 
 from gateway.broker.cloudevents import CONTENT_TYPE, CloudEvent
-from gateway.broker.framing import Properties
+from gateway.broker.framing import Properties, content_frames, publish_method
 from gateway.broker.link import BrokerLink
 from gateway.errors import BrokerError, PublishNotConfirmed
 from gateway.telemetry.metrics import GatewayMetrics
@@ -114,30 +115,11 @@ class Publisher:
             self._metrics.child(self._metrics.publishes, "failed").inc(len(items))
             raise BrokerError(f"cannot publish: {type(exc).__name__}") from exc
         started = time.perf_counter()
-        results = await asyncio.gather(
-            *(
-                underlay.basic_publish(
-                    item.body,
-                    exchange=item.exchange,
-                    routing_key=item.routing_key,
-                    properties=item.properties(),
-                    mandatory=True,
-                    timeout=self._timeout,
-                )
-                for item in items
-            ),
-            return_exceptions=True,
-        )
-        confirmed = 0
-        for result in results:
-            if isinstance(result, BaseException):
-                break
-            confirmed += 1
+        confirmed, failure = await self._send_window(underlay, items)
         self._metrics.confirm_latency.observe(time.perf_counter() - started)
         self._metrics.child(self._metrics.publishes, "confirmed").inc(confirmed)
-        if confirmed < len(items):
+        if failure is not None:
             self._metrics.child(self._metrics.publishes, "failed").inc(len(items) - confirmed)
-            failure = results[confirmed]
             self._drop_channel_after(failure)
             log.warning(
                 "publish.not_confirmed",
@@ -147,6 +129,51 @@ class Publisher:
                 event_type=items[confirmed].event_type,
             )
         return confirmed
+
+    async def _send_window(
+        self, underlay: aiormq.abc.AbstractChannel, items: Sequence[Outgoing]
+    ) -> tuple[int, BaseException | None]:
+        """Frame the window into one write, then await its confirms in order: (confirmed, first failure).
+
+        What the library's ``basic_publish`` does for one message, for a window at once, on
+        the same channel state (delivery tags, confirmation futures, the message ids that
+        a ``Basic.Return`` is matched by), so its frame reader settles every future as usual.
+        """
+        # The concrete channel: its bookkeeping is what the abstract type does not declare.
+        channel = underlay if isinstance(underlay, aiormq.Channel) else None
+        try:
+            if channel is None or channel.is_closed:
+                raise aiormq.exceptions.ChannelInvalidStateError("no open aiormq channel")
+            # Framed before any delivery tag is taken: a frame that cannot be built sends nothing.
+            payload = _frames(channel.number, channel.max_content_size, items)
+            tags, confirmations = await _enqueue(channel, items, payload)
+        except (*_FAILURES, ValueError) as exc:
+            return 0, exc
+        try:
+            return await self._confirmed(confirmations)
+        finally:
+            _forget(channel.message_id_delivery_tag, tags)
+
+    async def _confirmed(
+        self, confirmations: list[asyncio.Future[object]]
+    ) -> tuple[int, BaseException | None]:
+        """Await the confirms in order, within the timeout: how many, and the first failure."""
+        confirmed = 0
+        try:
+            async with asyncio.timeout(self._timeout):
+                for confirmation in confirmations:
+                    await confirmation
+                    confirmed += 1
+        except asyncio.CancelledError as exc:
+            if not confirmations[confirmed].cancelled():
+                raise  # this task is being cancelled, not the confirmation
+            return confirmed, exc
+        except Exception as exc:  # noqa: BLE001 -- a closing channel rejects its futures with any exception
+            return confirmed, exc
+        finally:
+            for confirmation in confirmations[confirmed:]:
+                confirmation.cancel()
+        return confirmed, None
 
     def _drop_channel_after(self, failure: object) -> None:
         # A timeout or a closed channel leaves the channel in doubt: start afresh next time.
@@ -171,3 +198,52 @@ class Publisher:
         if self._channel is not None and not self._channel.is_closed:
             await self._channel.close()
         self._channel = None
+
+
+async def _enqueue(
+    channel: aiormq.Channel, items: Sequence[Outgoing], payload: bytes
+) -> tuple[list[tuple[str, int]], list[asyncio.Future[object]]]:
+    """Take the window's delivery tags and queue its frames for the writer: (message id, tag)s, confirms."""
+    async with channel.lock:
+        first = channel.delivery_tag + 1
+        tags = [(item.event_id, first + offset) for offset, item in enumerate(items)]
+        confirmations: list[asyncio.Future[object]] = []
+        for message_id, tag in tags:
+            confirmation = channel.create_future()
+            channel.confirmations[tag] = confirmation
+            channel.message_id_delivery_tag[message_id] = tag
+            confirmations.append(confirmation)
+        channel.delivery_tag += len(items)
+        try:
+            # The write queue is bounded: this can wait, and be cancelled while it does.
+            await channel.write_queue.put(ChannelFrame(payload=payload, should_close=False))
+        except BaseException:
+            # Not sent: the broker numbers only what it receives, so the tags are given back.
+            channel.delivery_tag -= len(items)
+            for (_message_id, tag), confirmation in zip(tags, confirmations, strict=True):
+                confirmation.cancel()
+                channel.confirmations.pop(tag, None)
+            _forget(channel.message_id_delivery_tag, tags)
+            raise
+    return tags, confirmations
+
+
+def _forget(lookup: dict[str, int], tags: list[tuple[str, int]]) -> None:
+    """Drop a window's message ids from the channel's return lookup (its futures are settled)."""
+    for message_id, tag in tags:
+        if lookup.get(message_id) == tag:
+            del lookup[message_id]
+
+
+def _frames(channel: int, max_body: int, items: Sequence[Outgoing]) -> bytes:
+    """Every frame of a window of publishes, in order, as one buffer."""
+    methods: dict[tuple[str, str], bytes] = {}  # one Basic.Publish frame per route, reused
+    frames: list[bytes] = []
+    for item in items:
+        route = (item.exchange, item.routing_key)
+        method = methods.get(route)
+        if method is None:
+            method = methods[route] = publish_method(channel, *route)
+        frames.append(method)
+        frames.append(content_frames(channel, item.properties(), item.body, max_body))
+    return b"".join(frames)

@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pamqp import body as pamqp_body
 from pamqp import commands as spec
+from pamqp import frame, header
 from pamqp.common import FieldTable
 
 from gateway.broker.cloudevents import CloudEvent
-from gateway.broker.framing import Properties
+from gateway.broker.framing import Properties, content_frames, publish_method
 from gateway.broker.publisher import Outgoing
 from gateway.events import INBOUND_RECEIPT
 
@@ -80,3 +82,27 @@ def test_a_receipt_takes_the_direct_path(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(spec.Basic.Properties, "marshal", no_fallback)
     assert properties.marshal() == expected
+
+
+@given(
+    st.integers(1, 2**16 - 1),
+    st.from_regex(r"[a-zA-Z0-9_.:-]{0,60}", fullmatch=True),  # names pamqp accepts for an exchange
+    st.text(max_size=60),
+    st.binary(max_size=600),
+    st.integers(1, 200),
+)
+def test_publish_frames_are_pamqps(channel: int, exchange: str, key: str, body: bytes, max_body: int) -> None:
+    """A publish framed here is byte for byte what pamqp frames: method, header, body split at the limit."""
+    properties = Properties(headers={"cloudEvents_id": "x"}, message_id="m", delivery_mode=2)
+    ours = publish_method(channel, exchange, key) + content_frames(channel, properties, body, max_body)
+    theirs = frame.marshal(spec.Basic.Publish(exchange=exchange, routing_key=key, mandatory=True), channel)
+    theirs += frame.marshal(header.ContentHeader(0, len(body), properties), channel)
+    for start in range(0, len(body), max_body):
+        theirs += frame.marshal(pamqp_body.ContentBody(body[start : start + max_body]), channel)
+    assert ours == theirs
+
+
+def test_a_name_over_255_bytes_is_refused() -> None:
+    """A name too long for AMQP is refused before anything of the window is sent."""
+    with pytest.raises(ValueError, match="255 bytes"):
+        publish_method(1, "x" * 256, "k")
