@@ -165,9 +165,10 @@ class Publisher:
                     await confirmation
                     confirmed += 1
         except asyncio.CancelledError as exc:
-            if not confirmations[confirmed].cancelled():
-                raise  # this task is being cancelled, not the confirmation
-            return confirmed, exc
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # this task is being cancelled (awaiting a future cancels it too): pass it on
+            return confirmed, exc  # the confirmation itself was cancelled
         except Exception as exc:  # noqa: BLE001 -- a closing channel rejects its futures with any exception
             return confirmed, exc
         finally:
