@@ -4,12 +4,18 @@
 of the GIL: on a busy gateway the event loop then waits for the store and audit
 threads to hand it back (milliseconds, not the microseconds the read takes).
 Here the same kernel randomness is read 4 KiB at a time and cut into ids.
+
+Message ids are version 7 (time first, then 74 random bits): they key the message
+row and its history in the store's B-trees, and a random key puts every insert on a
+random page, so each group commit wrote a page per message per index (~35 µs of CPU
+a message at ingest load here). Time-ordered keys land on the same few pages.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 
 _BATCH = 256
@@ -47,3 +53,16 @@ def new_id() -> str:
     """A random version 4 UUID in its usual text form, for CloudEvents ids (no UUID object made)."""
     h = _random16().hex()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16)]}{h[17:20]}-{h[20:]}"
+
+
+_MS_BITS = (1 << 48) - 1
+_RAND_A = (1 << 12) - 1
+_RAND_B = (1 << 62) - 1
+
+
+def new_uuid7(now_ms: int | None = None) -> uuid.UUID:
+    """A version 7 UUID (RFC 9562): Unix time in milliseconds, then random bits; later ms sort later."""
+    ms = (time.time_ns() // 1_000_000 if now_ms is None else now_ms) & _MS_BITS
+    rand = int.from_bytes(_random16())
+    value = ms << 80 | 0x7 << 76 | (rand >> 64 & _RAND_A) << 64 | 0b10 << 62 | rand & _RAND_B
+    return uuid.UUID(int=value)

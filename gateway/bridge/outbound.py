@@ -19,7 +19,7 @@ from gateway.disclosure.document import canonical_json
 from gateway.disclosure.service import DisclosureService
 from gateway.errors import DisclosurePending, IdempotencyKeyReused, RecipientBlocked
 from gateway.events import OUTBOUND_MESSAGE
-from gateway.ids import new_uuid
+from gateway.ids import new_uuid7
 from gateway.relay.relay import OutboxRelay
 from gateway.relay.rows import outbox_row
 from gateway.store import Store, Unit
@@ -74,7 +74,7 @@ class OutboundService:
         if latest is None:
             raise DisclosurePending
         now = datetime.now(UTC)
-        message_id = "msg_" + new_uuid().hex
+        message_id = "msg_" + new_uuid7().hex
         data = OutboundMessage(
             message_id=message_id,
             business_id=request.business_id,
