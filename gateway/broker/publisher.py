@@ -146,7 +146,9 @@ class Publisher:
                 raise aiormq.exceptions.ChannelInvalidStateError("no open aiormq channel")
             # Framed before any delivery tag is taken: a frame that cannot be built sends nothing.
             payload = _frames(channel.number, channel.max_content_size, items)
-            tags, confirmations = await _enqueue(channel, items, payload)
+            # A writer stuck on a dead connection fills the bounded write queue: bounded wait.
+            async with asyncio.timeout(self._timeout):
+                tags, confirmations = await _enqueue(channel, items, payload)
         except (*_FAILURES, ValueError) as exc:
             return 0, exc
         try:

@@ -44,7 +44,7 @@ async def broker() -> AsyncIterator[tuple[AbstractChannel, Publisher, str]]:
     await link.start()
     await until(lambda: link.status().connected, "the broker link")
     try:
-        yield channel, Publisher(link, 5.0), exchange
+        yield channel, Publisher(link, 2.0), exchange
     finally:
         await link.close()
         await connection.close()
@@ -152,3 +152,32 @@ async def test_a_cancelled_window_leaves_the_channel_numbered_right(
     assert await publisher.publish_window(second) == len(second)
     assert not underlay.message_id_delivery_tag, "a cancelled window left message ids behind"
     await queue.purge()
+
+
+async def test_a_stuck_writer_times_out_and_gives_its_tags_back(
+    broker: tuple[AbstractChannel, Publisher, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write queue that never takes the window (a writer stuck on a dead connection): 0 in time.
+
+    No tag is kept for frames never sent, and the next window goes out on a new channel.
+    """
+    channel, publisher, exchange = broker
+    queue = await _queue(channel, exchange, "k")
+    assert await publisher.publish_window([_item(exchange, "k", 0, b"{}")]) == 1
+    underlay: Any = await (await publisher._ready_channel()).get_underlay_channel()
+    tag = underlay.delivery_tag
+    never = asyncio.Event()
+
+    async def stuck(_frame: object) -> None:
+        await never.wait()
+
+    monkeypatch.setattr(underlay.write_queue, "put", stuck)
+    items = [_item(exchange, "k", n, b"{}") for n in range(1, 51)]
+
+    assert await publisher.publish_window(items) == 0
+    assert underlay.delivery_tag == tag, "tags were kept for frames that never went out"
+    assert not underlay.confirmations
+    assert not underlay.message_id_delivery_tag
+    monkeypatch.undo()
+    assert await publisher.publish_window(items) == len(items)
+    assert [m.message_id for m in await _take(queue, 51)] == [f"evt-{n}" for n in range(51)]
