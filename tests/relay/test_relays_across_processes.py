@@ -141,11 +141,20 @@ async def test_a_relay_whose_store_is_gone_hands_its_businesses_over(
 ) -> None:
     """Relay A loses its database mid-drain: its leases lapse and B publishes the rest, in order."""
     relays = Relays(tmp_path, store_schema, queue)
+    half = PER_BUSINESS // 2
     try:
         first = await relays.add()
-        await _append(relays.parts[0][0], queue, range(PER_BUSINESS))
-        await until(lambda: first.published >= PER_BUSINESS, "relay A under way, holding every business")
+        await _append(relays.parts[0][0], queue, range(half))
+        await until(lambda: first.published >= half, "relay A under way, holding every business")
         await relays.parts[0][0].aclose()  # A can no longer reach the store (nor release its leases)
+        # The rest is queued after A lost the store (A may drain a whole first half before the
+        # close: publishing is fast), so B has rows only it can publish, once A's leases lapse.
+        writer = make_store(SUITE_ENGINE, tmp_path, store_schema)
+        await writer.open()
+        try:
+            await _append(writer, queue, range(half, PER_BUSINESS))
+        finally:
+            await writer.aclose()
         second = await relays.add()
         started = asyncio.get_running_loop().time()
         seen = await queued_ids(str(BrokerSettings().url), queue, len(BUSINESSES) * PER_BUSINESS)
