@@ -67,6 +67,11 @@ async def _take(queue: AbstractQueue, count: int) -> list[aio_pika.abc.AbstractI
     return taken
 
 
+async def _underlay(publisher: Publisher) -> Any:
+    """The publisher's aiormq channel: the state a shifted tag or a leftover message id would show in."""
+    return await (await publisher._ready_channel()).get_underlay_channel()
+
+
 def _item(exchange: str, key: str, n: int, body: bytes, expiration_ms: int | None = None) -> Outgoing:
     return Outgoing(exchange, key, f"evt-{n}", "com.hostgate.test", HEADERS, body, expiration_ms)
 
@@ -132,8 +137,7 @@ async def test_a_cancelled_window_leaves_the_channel_numbered_right(
     channel, publisher, exchange = broker
     queue = await _queue(channel, exchange, "k")
     assert await publisher.publish_window([_item(exchange, "k", 0, b"{}")]) == 1
-    # The channel state itself: what a shifted tag or a leftover id would show in.
-    underlay: Any = await (await publisher._ready_channel()).get_underlay_channel()
+    underlay = await _underlay(publisher)
     first = asyncio.create_task(
         publisher.publish_window([_item(exchange, "k", n, b"{}") for n in range(1, 201)])
     )
@@ -164,7 +168,7 @@ async def test_a_stuck_writer_times_out_and_gives_its_tags_back(
     channel, publisher, exchange = broker
     queue = await _queue(channel, exchange, "k")
     assert await publisher.publish_window([_item(exchange, "k", 0, b"{}")]) == 1
-    underlay: Any = await (await publisher._ready_channel()).get_underlay_channel()
+    underlay = await _underlay(publisher)
     tag = underlay.delivery_tag
     never = asyncio.Event()
 
