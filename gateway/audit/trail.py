@@ -47,7 +47,11 @@ def validated_record(
         if not isinstance(pairs, list | tuple):
             raise TypeError(f"audit field {key!r} takes (user, value) pairs")
         fields[key] = [(pseudonymize(str(user)), value) for user, value in pairs]
-    validated = model.model_validate(fields).model_dump(mode="json")
+    # The model's validator and serializer directly: the same checks and output as
+    # model_validate(...).model_dump(mode="json"), without the wrappers' per-call cost.
+    validated = model.__pydantic_serializer__.to_python(
+        model.__pydantic_validator__.validate_python(fields), mode="json"
+    )
     stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     return {"event": name, "ts": stamp, **validated}
 

@@ -76,6 +76,34 @@ class OutboundMessage(_Frozen):
     sent_at: datetime
 
 
+def outbound_message_json(
+    *,
+    message_id: str,
+    business_id: str,
+    recipient: str,
+    payload: str,
+    content_type: str,
+    revision: int,
+    sent_at: datetime,
+) -> bytes:
+    """An :class:`OutboundMessage` as canonical JSON, built straight from validated values.
+
+    One per accepted request: the API has validated every field already, so the model's
+    validate-and-dump round trip is skipped; the bytes are the model's (a property test holds it).
+    """
+    return canonical_json(
+        {
+            "business_id": business_id,
+            "content_type": content_type,
+            "message_id": message_id,
+            "payload": payload,
+            "recipient": recipient,
+            "revision": revision,
+            "sent_at": sent_at.isoformat().replace("+00:00", "Z"),
+        }
+    )
+
+
 class InboundReceipt(_Frozen):
     """hostgate's answer to the network about a user's message."""
 

@@ -11,11 +11,10 @@ import orjson
 
 from gateway.audit.staging import stage
 from gateway.audit.trail import AuditTrail
-from gateway.bridge.models import OutboundMessage
+from gateway.bridge.models import outbound_message_json
 from gateway.bridge.status import Status, chat_refresh_seconds
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.topology import OUTBOUND
-from gateway.disclosure.document import canonical_json
 from gateway.disclosure.service import DisclosureService
 from gateway.errors import DisclosurePending, IdempotencyKeyReused, RecipientBlocked
 from gateway.events import OUTBOUND_MESSAGE
@@ -75,7 +74,7 @@ class OutboundService:
             raise DisclosurePending
         now = datetime.now(UTC)
         message_id = "msg_" + new_uuid7().hex
-        data = OutboundMessage(
+        data = outbound_message_json(
             message_id=message_id,
             business_id=request.business_id,
             recipient=request.recipient,
@@ -89,7 +88,7 @@ class OutboundService:
             type=OUTBOUND_MESSAGE,
             subject=request.business_id,
             time=now,
-            data=canonical_json(data.model_dump(mode="json")),
+            data=data,
             extensions={TRACEPARENT: request.traceparent} if request.traceparent else {},
         )
         body = orjson.dumps({"message_id": message_id, "status": "accepted", "revision": latest.revision})

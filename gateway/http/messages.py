@@ -64,9 +64,14 @@ async def _json_body(request: web.Request) -> tuple[bytes, object]:
     if request.content_type != "application/json":
         raise RequestError(415, "unsupported_media_type", "send the body as application/json")
     try:
-        # A timeout scope, not wait_for: wait_for wraps the read in a task of its own per request.
-        async with asyncio.timeout(request.app[CONFIG].current.settings.http.body_timeout_seconds):
+        if request.content.is_eof():
+            # The whole body came with the headers (the usual small request): nothing to wait for,
+            # so no timer to arm and cancel.
             raw = await request.read()
+        else:
+            # A timeout scope, not wait_for: wait_for wraps the read in a task of its own per request.
+            async with asyncio.timeout(request.app[CONFIG].current.settings.http.body_timeout_seconds):
+                raw = await request.read()
     except TimeoutError as exc:
         raise RequestError(408, "request_timeout", "the request body did not arrive in time") from exc
     except (HttpProcessingError, RequestPayloadError) as exc:
