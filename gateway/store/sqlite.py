@@ -25,6 +25,7 @@ from typing import TypeVar
 
 from gateway.errors import StoreConflict, StoreError
 from gateway.store.sql import Row
+from gateway.store.sqlite_checkpoint import SAFETY_PAGES, WalCheckpointer
 from gateway.store.sqlite_schema import MIGRATIONS
 from gateway.store.unit import SqlUnit
 
@@ -147,6 +148,7 @@ class SqliteStore:
         self._committer: asyncio.Task[None] | None = None
         self._savepoints = 0
         self._queued = 0  # units waiting for their turn (they share the next COMMIT)
+        self._checkpointer = WalCheckpointer(path)
 
     async def open(self) -> None:
         """Create the file and its directory (owner only), and bring the schema up to date."""
@@ -189,6 +191,9 @@ class SqliteStore:
                 # deletes in batches). Set after the migrations, whose index builds may sort a
                 # whole table in temporary storage.
                 db.execute("PRAGMA temp_store=MEMORY")
+                # The WAL is copied back by the store's checkpointer, beside the writer; the
+                # writer's own checkpoint only bounds the WAL if that falls behind.
+                db.execute(f"PRAGMA wal_autocheckpoint={SAFETY_PAGES}")
                 return db, _connect(self.path, read_only=True)
             except BaseException:
                 db.close()
@@ -238,6 +243,8 @@ class SqliteStore:
                     await self._on_thread(lambda: db.execute("ROLLBACK"))
             finally:
                 self._in_transaction = db.in_transaction
+            if failure is None:
+                self._checkpointer.committed()
             for future in waiting:
                 if future.done():
                     continue
@@ -269,6 +276,7 @@ class SqliteStore:
             await self._on_thread(db.close)
         self._unit = self._read_unit = None
         self._executor.shutdown(wait=True)
+        self._checkpointer.close()
 
 
 # Plain classes rather than @asynccontextmanager: a unit is the hot path's unit of cost, and a

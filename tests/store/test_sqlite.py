@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 from pathlib import Path
 
 from gateway.store.sqlite import SqliteStore
+from gateway.store.sqlite_checkpoint import MIN_INTERVAL, SAFETY_PAGES
 
 
 async def _open(tmp_path: Path) -> SqliteStore:
@@ -90,3 +92,35 @@ async def test_a_file_from_before_the_port_is_upgraded(tmp_path: Path) -> None:
             assert await tx.processed.first_time("com.hostgate.message.receipt", "ev-1")
     finally:
         await store.aclose()
+
+
+async def test_the_wal_is_copied_back_beside_the_writer(tmp_path: Path) -> None:
+    """Commits leave the copy into the database file to the checkpointer's own thread and connection."""
+    store = await _open(tmp_path)
+    path = tmp_path / "state" / "hostgate.sqlite3"
+    try:
+        assert store._db is not None
+        # The writer checkpoints itself only as a bound, far past SQLite's default of 1,000 pages.
+        assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == SAFETY_PAGES
+        for batch in range(40):
+            async with store.unit() as tx:
+                await tx.chats.open_many("b", [f"user-{batch:02d}-{n:05d}" for n in range(1000)])
+            await asyncio.sleep(MIN_INTERVAL)  # let the checkpointer run between commits
+        await asyncio.sleep(0.5)
+        assert store._checkpointer.runs > 0
+        # The database file alone, without its WAL, already holds every committed row.
+        alone = tmp_path / "alone.sqlite3"
+        shutil.copyfile(path, alone)
+        copy = sqlite3.connect(alone)
+        try:
+            rows = copy.execute("SELECT count(*) FROM chats").fetchone()[0]
+        finally:
+            copy.close()
+        print(f"checkpointer runs {store._checkpointer.runs}; rows in the file alone {rows}")
+        assert rows == 40_000
+    finally:
+        await store.aclose()
+    # After close the file alone holds everything (the WAL may be gone).
+    reopened = sqlite3.connect(path)
+    assert reopened.execute("SELECT count(*) FROM chats").fetchone()[0] == 40_000
+    reopened.close()
