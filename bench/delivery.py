@@ -282,8 +282,24 @@ async def _floor(url: str, count: int, target: str, secret: str, tally: Tally, s
     command = [sys.executable, "-m", "bench.floor_delivery", "--amqp", url, "--queue", FLOOR_QUEUE]
     command += ["--target", target, "--secret", secret, "--state", str(state), "--receipts", FLOOR_RECEIPTS]
     return await _timed(
-        command, dict(os.environ), tally, settle=lambda: _receipts_in(url, FLOOR_RECEIPTS, count)
+        command, dict(os.environ), tally, settle=lambda: _receipts_batched_in(url, FLOOR_RECEIPTS, count)
     )
+
+
+async def _receipts_batched_in(url: str, queue_name: str, count: int) -> None:
+    """Take the floor's receipt messages (JSON arrays) off ``queue_name`` until ``count`` receipts came."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(queue_name, passive=True)
+        seen = 0
+        async with queue.iterator(no_ack=True) as messages:
+            async for message in messages:
+                seen += len(json.loads(message.body))
+                if seen >= count:
+                    return
+    finally:
+        await connection.close()
 
 
 async def _receipts_in(url: str, queue_name: str, count: int) -> None:
