@@ -67,6 +67,12 @@ class WalCheckpointer:
                 log.warning("store.checkpoint_failed", store=str(self._path), error=str(exc))
                 self._failing = True
 
+    def wait(self) -> None:
+        """Block until the copy under way, if any, is over (tests, and close)."""
+        running = self._running
+        if running is not None:
+            running.result()
+
     def close(self) -> None:
         """Wait for a copy under way, then close the connection and the thread."""
         self._executor.shutdown(wait=True)

@@ -7,8 +7,10 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import structlog
+
 from gateway.store.sqlite import SqliteStore
-from gateway.store.sqlite_checkpoint import MIN_INTERVAL, SAFETY_PAGES
+from gateway.store.sqlite_checkpoint import MIN_INTERVAL, SAFETY_PAGES, WalCheckpointer
 
 
 async def _open(tmp_path: Path) -> SqliteStore:
@@ -124,3 +126,19 @@ async def test_the_wal_is_copied_back_beside_the_writer(tmp_path: Path) -> None:
     reopened = sqlite3.connect(path)
     assert reopened.execute("SELECT count(*) FROM chats").fetchone()[0] == 40_000
     reopened.close()
+
+
+def test_a_failing_checkpoint_is_logged_once_and_never_raises(tmp_path: Path) -> None:
+    """A copy that fails leaves the pages in the WAL, says so once (no path or data beyond the file), and goes on."""
+    broken = tmp_path / "not-a-database.sqlite3"
+    broken.write_bytes(b"this is not an SQLite file" * 200)
+    checkpointer = WalCheckpointer(broken, min_interval=0)
+    try:
+        with structlog.testing.capture_logs() as logs:
+            for _ in range(3):
+                checkpointer.committed()
+                checkpointer.wait()
+    finally:
+        checkpointer.close()
+    assert checkpointer.runs == 0
+    assert [entry["event"] for entry in logs] == ["store.checkpoint_failed"]
