@@ -367,7 +367,7 @@ class InboundHandler:
             status=status.value,
             revision=revision,
             failure=failure,
-            history=((Status.ACCEPTED.value, None), (status.value, reason)),
+            after_accepted=((status.value, reason),),
         ):
             await apply_receipt(
                 tx.messages, business_id, message.message_id, status, reason, direction="inbound"

@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from gateway.store.records import MessageRecord, MessageState, StoredResponse
 from gateway.store.sql import Sql
 
+# Every message's first status, implied by its row (see the v11 migration): never a history row.
+ACCEPTED = "accepted"
+
 
 class SqlMessages:
     """Messages over :class:`Sql`."""
@@ -25,11 +28,12 @@ class SqlMessages:
         status: str,
         revision: int,
         failure: str | None = None,
-        history: Sequence[tuple[str, str | None]] = (),
+        after_accepted: Sequence[tuple[str, str | None]] = (),
     ) -> bool:
         """Record a new message in ``status``; False when the id exists already.
 
-        Its history is ``history`` (statuses and reasons, oldest first), or just ``status``.
+        Its history is ``accepted`` at ``created_at``, then ``after_accepted`` (statuses and
+        reasons, oldest first; ``status`` alone when that is empty and ``status`` is not ``accepted``).
         """
         now = time.time()
         added = await self._sql.execute(
@@ -39,7 +43,10 @@ class SqlMessages:
         )
         if added == 0:
             return False
-        rows = history or [(status, None)]
+        rows = after_accepted or ([] if status == ACCEPTED else [(status, None)])
+        if not rows:
+            # Every message begins accepted at its created_at: the row says so, no history row needed.
+            return True
         # One statement for the whole history: executemany costs more per call than it saves for two rows.
         await self._sql.execute(
             "INSERT INTO message_events (business_id, direction, message_id, status, reason, at) VALUES "  # noqa: S608 -- placeholders only
@@ -99,6 +106,7 @@ class SqlMessages:
             " WHERE business_id = ? AND direction = ? AND message_id = ? ORDER BY id",
             (business_id, direction, message_id),
         )
+        created_at = float(row[5])
         return MessageRecord(
             business_id,
             message_id,
@@ -107,9 +115,9 @@ class SqlMessages:
             str(row[2]),
             int(row[3]),
             row[4],
-            float(row[5]),
+            created_at,
             float(row[6]),
-            tuple((str(h[0]), h[1], float(h[2])) for h in history),
+            ((ACCEPTED, None, created_at), *((str(h[0]), h[1], float(h[2])) for h in history)),
         )
 
     async def idempotent_response(self, business_id: str, key: str) -> StoredResponse | None:

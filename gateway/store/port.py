@@ -90,9 +90,13 @@ class Messages(Protocol):
         status: str,
         revision: int,
         failure: str | None = None,
-        history: Sequence[tuple[str, str | None]] = (),
+        after_accepted: Sequence[tuple[str, str | None]] = (),
     ) -> bool:
-        """Record a new message in ``status`` (history: ``history`` or ``status``); False if it exists."""
+        """Record a new message in ``status``; False if it exists.
+
+        Its history: ``accepted`` at its creation, then ``after_accepted`` (or ``status`` when
+        that is empty and ``status`` is not ``accepted``).
+        """
 
     async def state(self, business_id: str, message_id: str, *, direction: str) -> MessageState | None:
         """The status and failure of a message, or None; in a unit, the row stays locked until it ends."""

@@ -148,4 +148,8 @@ MIGRATIONS = [
         updated DOUBLE PRECISION NOT NULL
     );
     """,
+    # v6: the first history entry is implied by the message's row (see the SQLite v11 script).
+    """
+    DELETE FROM message_events WHERE status = 'accepted';
+    """,
 ]

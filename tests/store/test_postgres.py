@@ -6,7 +6,7 @@ import pytest
 
 from gateway.errors import StoreError, StoreUnavailable
 from gateway.store.postgres import PostgresStore
-from tests.engines import drop_schema, new_schema_name, schema_url
+from tests.engines import PG_URL, drop_schema, new_schema_name, schema_url
 from tests.pg_instance import private_postgres
 from tests.support import closed_port
 
@@ -65,3 +65,46 @@ async def test_statement_timeouts_hold_on_a_reused_connection() -> None:
         await store.aclose()
         drop_schema(schema)
     assert set(seen) == {("30s", "10s")}, seen
+
+
+async def test_an_older_schema_is_upgraded_with_its_history_intact() -> None:
+    """A schema made by version 5 (first history entries stored) reads the same history after the upgrade."""
+    import asyncpg  # noqa: PLC0415 -- building an old schema by hand
+
+    from gateway.store.postgres_schema import MIGRATIONS  # noqa: PLC0415 -- the scripts of the past
+
+    schema = new_schema_name()
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(f"CREATE SCHEMA {schema}; SET search_path TO {schema}")
+        await conn.execute("CREATE TABLE hostgate_schema (version INTEGER NOT NULL)")
+        for number, script in enumerate(MIGRATIONS[:5], start=1):
+            await conn.execute(script)
+            await conn.execute("INSERT INTO hostgate_schema (version) VALUES ($1)", number)
+        await conn.execute(
+            "INSERT INTO messages (business_id, message_id, user_id, direction, status, revision,"
+            " created_at, updated_at) VALUES ('b', 'm-1', 'u', 'outbound', 'read', 1, 1.0, 3.0)"
+        )
+        for status, at in (("accepted", 1.0), ("delivered", 2.0), ("read", 3.0)):
+            await conn.execute(
+                "INSERT INTO message_events (business_id, direction, message_id, status, at)"
+                " VALUES ('b', 'outbound', 'm-1', $1, $2)",
+                status,
+                at,
+            )
+    finally:
+        await conn.close()
+    store = PostgresStore(schema_url(schema))
+    try:
+        await store.open()
+        async with store.read() as tx:
+            found = await tx.messages.get("b", "m-1", direction="outbound")
+        assert found is not None
+        assert [(s, at) for s, _, at in found.history] == [
+            ("accepted", 1.0),
+            ("delivered", 2.0),
+            ("read", 3.0),
+        ]
+    finally:
+        await store.aclose()
+        drop_schema(schema)
