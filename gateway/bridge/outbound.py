@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +30,14 @@ ACCEPTED = 202
 
 
 @dataclass(frozen=True, slots=True)
+class Idempotency:
+    """A request's ``Idempotency-Key`` and what the key is bound to: the hash of the exact body."""
+
+    key: str
+    request_hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class SendRequest:
     """A validated ``POST /v1/messages`` from one business."""
 
@@ -36,8 +45,7 @@ class SendRequest:
     recipient: str
     payload: bytes
     content_type: str
-    idempotency_key: str | None
-    request_hash: str
+    idempotency: Idempotency | None
     retention: timedelta
     # The request's span, carried to the network as the CloudEvents ``traceparent`` extension.
     traceparent: str | None = None
@@ -100,13 +108,16 @@ class OutboundService:
     async def _accept(
         self, tx: Unit, request: SendRequest, event: CloudEvent, revision: int, body: bytes
     ) -> Answer:
-        if request.idempotency_key is not None:
-            earlier = await tx.messages.idempotent_response(request.business_id, request.idempotency_key)
+        idempotency = request.idempotency
+        if idempotency is not None:
+            earlier = await tx.messages.idempotent_response(request.business_id, idempotency.key)
             if earlier is not None:
-                if earlier.request_hash != request.request_hash:
+                if earlier.request_hash != idempotency.request_hash:
                     raise IdempotencyKeyReused
                 return Answer(earlier.status, earlier.body)
-        if await tx.consents.is_blocked(request.business_id, request.recipient):
+        # One read for the consent and the chat: a statement less per request.
+        decision = await tx.decisions.outbound(request.business_id, request.recipient)
+        if decision.blocked:
             raise RecipientBlocked
         await tx.messages.insert(
             request.business_id,
@@ -116,11 +127,10 @@ class OutboundService:
             status=Status.ACCEPTED.value,
             revision=revision,
         )
-        await tx.chats.open(
-            request.business_id,
-            request.recipient,
-            refresh_after=chat_refresh_seconds(request.retention.total_seconds()),
-        )
+        # A chat seen lately is not touched: a user's burst of messages does not rewrite its row.
+        refresh = chat_refresh_seconds(request.retention.total_seconds())
+        if decision.chat_seen is None or decision.chat_seen < time.time() - refresh:
+            await tx.chats.open(request.business_id, request.recipient)
         # A copy waiting in a queue must not outlive the business's retention either.
         expiration_ms = max(1, int(request.retention.total_seconds() * 1000))
         await tx.outbox.append(
@@ -142,10 +152,10 @@ class OutboundService:
             direction="outbound",
             revision=revision,
         )
-        if request.idempotency_key is not None:
+        if idempotency is not None:
             await tx.messages.remember_response(
                 request.business_id,
-                request.idempotency_key,
-                StoredResponse(request_hash=request.request_hash, status=ACCEPTED, body=body),
+                idempotency.key,
+                StoredResponse(request_hash=idempotency.request_hash, status=ACCEPTED, body=body),
             )
         return Answer(ACCEPTED, body)

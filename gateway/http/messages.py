@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from gateway.bridge.history import find_message
 from gateway.bridge.models import UserId
-from gateway.bridge.outbound import SendRequest, request_hash
+from gateway.bridge.outbound import Idempotency, SendRequest, request_hash
 from gateway.errors import RequestError
 from gateway.http.auth import caller
 from gateway.http.keys import CONFIG, DISCLOSURES, OUTBOUND_SERVICE, STORE
@@ -106,8 +106,8 @@ async def send_message(request: web.Request) -> web.Response:
             recipient=body.recipient,
             payload=base64.b64decode(body.payload),
             content_type=body.content_type,
-            idempotency_key=key,
-            request_hash=request_hash(raw),
+            # The body's hash only where a key is bound to it.
+            idempotency=None if key is None else Idempotency(key, request_hash(raw)),
             retention=business.facts.retention,
             traceparent=current_traceparent(),
         )

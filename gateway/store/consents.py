@@ -24,10 +24,3 @@ class SqlConsents:
             (business_id, user_id, decision, decided_at, time.time()),
         )
         return changed == 1
-
-    async def is_blocked(self, business_id: str, user_id: str) -> bool:
-        """Whether the user's latest decision about this business is to block it."""
-        row = await self._sql.one(
-            "SELECT decision FROM consents WHERE business_id = ? AND user_id = ?", (business_id, user_id)
-        )
-        return row is not None and row[0] == "block"

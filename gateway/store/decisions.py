@@ -9,7 +9,7 @@ whether the endpoint is marked failing.
 
 from __future__ import annotations
 
-from gateway.store.records import InboundDecision
+from gateway.store.records import InboundDecision, OutboundDecision
 from gateway.store.sql import Sql
 
 _INBOUND = (
@@ -19,6 +19,12 @@ _INBOUND = (
     " (SELECT reason FROM endpoint_health WHERE business_id = ? AND disabled_at IS NOT NULL),"
     " (SELECT last_seen FROM chats WHERE business_id = ? AND user_id = ?),"
     " (SELECT 1 FROM endpoint_health WHERE business_id = ? AND failing_since IS NOT NULL)"
+)
+
+_OUTBOUND = (
+    "SELECT"
+    " (SELECT decision FROM consents WHERE business_id = ? AND user_id = ?),"
+    " (SELECT last_seen FROM chats WHERE business_id = ? AND user_id = ?)"
 )
 
 
@@ -43,3 +49,11 @@ class SqlDecisions:
             chat_seen=None if seen is None else float(seen),
             failing=failing is not None,
         )
+
+    async def outbound(self, business_id: str, user_id: str) -> OutboundDecision:
+        """Whether the user's latest decision blocks the business, and when their chat was seen."""
+        row = await self._sql.one(_OUTBOUND, (business_id, user_id, business_id, user_id))
+        if row is None:  # a SELECT without FROM always answers one row
+            return OutboundDecision(blocked=False, chat_seen=None)
+        decision, seen = row
+        return OutboundDecision(blocked=decision == "block", chat_seen=None if seen is None else float(seen))

@@ -25,6 +25,7 @@ from gateway.store.records import (
     MessageRecord,
     MessageState,
     NewOutboxRow,
+    OutboundDecision,
     OutboxDepth,
     OutboxRow,
     StagedRecord,
@@ -148,9 +149,6 @@ class Consents(Protocol):
 
     async def record(self, business_id: str, user_id: str, decision: str, decided_at: float) -> bool:
         """Store a decision unless a later one is stored; True when it took effect."""
-
-    async def is_blocked(self, business_id: str, user_id: str) -> bool:
-        """Whether the user's latest decision about this business is to block it."""
 
 
 class Endpoints(Protocol):
@@ -289,6 +287,9 @@ class Decisions(Protocol):
 
     async def inbound(self, business_id: str, message_id: str, user_id: str) -> InboundDecision:
         """The business's newest revision, the message's status, the endpoint, when the chat was seen."""
+
+    async def outbound(self, business_id: str, user_id: str) -> OutboundDecision:
+        """Whether the user's latest decision blocks the business, and when their chat was seen."""
 
 
 class Unit(Protocol):

@@ -97,6 +97,14 @@ class InboundDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundDecision:
+    """What decides a business's message: whether the user blocked it, when their chat was seen."""
+
+    blocked: bool
+    chat_seen: float | None  # epoch s; None: no chat yet
+
+
+@dataclass(frozen=True, slots=True)
 class StoredResponse:
     """An answer kept for an idempotency key."""
 

@@ -12,7 +12,14 @@ import pytest
 
 from gateway.errors import StoreConflict, StoreError
 from gateway.store import RowKind, Store
-from gateway.store.records import DisclosureRow, InboundDecision, MessageState, NewOutboxRow, StoredResponse
+from gateway.store.records import (
+    DisclosureRow,
+    InboundDecision,
+    MessageState,
+    NewOutboxRow,
+    OutboundDecision,
+    StoredResponse,
+)
 from tests.conftest import REPO
 from tests.engines import make_store, schema_url
 
@@ -349,9 +356,27 @@ class TestChatsConsentsEndpoints:
         async with store.unit() as tx:
             assert await tx.consents.record(BUSINESS, "u1", "block", 100.0)
             assert not await tx.consents.record(BUSINESS, "u1", "allow", 40.0)
-            assert await tx.consents.is_blocked(BUSINESS, "u1")
+            assert (await tx.decisions.outbound(BUSINESS, "u1")).blocked
+            assert not (await tx.decisions.outbound("another-business", "u1")).blocked
             assert await tx.consents.record(BUSINESS, "u1", "allow", 101.0)
-            assert not await tx.consents.is_blocked(BUSINESS, "u1")
+            assert not (await tx.decisions.outbound(BUSINESS, "u1")).blocked
+
+    async def test_outbound_decision_reads_consent_and_chat(self, store: Store) -> None:
+        """One read: no decision and no chat, then the chat's last_seen, then a block beside it."""
+        async with store.unit() as tx:
+            assert await tx.decisions.outbound(BUSINESS, "u1") == OutboundDecision(
+                blocked=False, chat_seen=None
+            )
+            await tx.chats.open(BUSINESS, "u1")
+        async with store.read() as tx:
+            seen = (await tx.decisions.outbound(BUSINESS, "u1")).chat_seen
+        assert seen is not None
+        assert abs(seen - time.time()) < 60
+        async with store.unit() as tx:
+            await tx.consents.record(BUSINESS, "u1", "block", time.time())
+            assert await tx.decisions.outbound(BUSINESS, "u1") == OutboundDecision(
+                blocked=True, chat_seen=seen
+            )
 
     async def test_endpoint_health(self, store: Store) -> None:
         """Failing since is the first failure; disable and enable report whether they changed anything."""
