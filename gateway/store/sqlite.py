@@ -146,7 +146,6 @@ class SqliteStore:
         self._in_transaction = False
         self._waiting: list[asyncio.Future[None]] = []
         self._committer: asyncio.Task[None] | None = None
-        self._savepoints = 0
         self._queued = 0  # units waiting for their turn (they share the next COMMIT)
         self._checkpointer = WalCheckpointer(path)
 
@@ -230,7 +229,6 @@ class SqliteStore:
         async with self._turn:
             waiting, self._waiting = self._waiting, []
             self._committer = None
-            self._savepoints = 0
             failure: StoreError | None = None
             # Units already waiting for their turn get the next transaction opened in the same
             # hop to the thread: one hop per group commit, not two.
@@ -279,6 +277,8 @@ class SqliteStore:
         self._checkpointer.close()
 
 
+_SAVEPOINT, _RELEASE, _ROLLBACK_TO = "SAVEPOINT unit", "RELEASE unit", "ROLLBACK TO unit"
+
 # Plain classes rather than @asynccontextmanager: a unit is the hot path's unit of cost, and a
 # generator-based context manager costs a generator, a frame and a wrapper on every use.
 
@@ -286,11 +286,10 @@ class SqliteStore:
 class _Unit:
     """One unit of work on a :class:`SqliteStore`: its turn on the connection, a savepoint, its COMMIT."""
 
-    __slots__ = ("_name", "_store")
+    __slots__ = ("_store",)
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
-        self._name = ""
 
     async def __aenter__(self) -> SqlUnit:
         store = self._store
@@ -299,9 +298,10 @@ class _Unit:
         try:
             if not store._in_transaction:
                 await store._begin(db)
-            store._savepoints += 1
-            self._name = f"u{store._savepoints}"
-            db.execute(f"SAVEPOINT {self._name}")
+            # One name for every unit: units take turns, so at most one savepoint is open, and
+            # the same three statements stay prepared in the connection's cache (a numbered
+            # name was a new statement to compile, twice a unit).
+            db.execute(_SAVEPOINT)
         except sqlite3.Error as exc:
             self._let_go()
             raise _translate(exc, store.path) from exc
@@ -319,12 +319,12 @@ class _Unit:
         committed: asyncio.Future[None] | None = None
         try:
             if exc_type is None:
-                db.execute(f"RELEASE {self._name}")
+                db.execute(_RELEASE)
                 committed = asyncio.get_running_loop().create_future()
                 store._waiting.append(committed)
             else:
-                db.execute(f"ROLLBACK TO {self._name}")
-                db.execute(f"RELEASE {self._name}")
+                db.execute(_ROLLBACK_TO)
+                db.execute(_RELEASE)
         except sqlite3.Error as error:
             raise _translate(error, store.path) from error
         finally:
