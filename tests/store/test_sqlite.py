@@ -57,6 +57,42 @@ async def test_a_unit_returns_after_its_commit(tmp_path: Path) -> None:
         await store.aclose()
 
 
+async def test_a_unit_waits_for_another_process_holding_the_write_lock(tmp_path: Path) -> None:
+    """With the file's write lock free a unit begins on the loop; held elsewhere, it waits off the loop."""
+    store = await _open(tmp_path)
+    statements: list[str] = []
+    assert store._db is not None
+    store._db.set_trace_callback(statements.append)
+    other = sqlite3.connect(tmp_path / "state" / "hostgate.sqlite3", isolation_level=None)
+    try:
+        async with store.unit() as tx:
+            await tx.chats.open("b", "first")
+        other.execute("BEGIN IMMEDIATE")  # another process writing: it holds the lock a while
+        began = asyncio.get_running_loop().time()
+        writing = asyncio.create_task(_open_chat(store, "second"))
+        ticks = 0
+        while asyncio.get_running_loop().time() - began < 0.3:
+            await asyncio.sleep(0.01)  # the loop goes on serving while the unit waits
+            ticks += 1
+        assert not writing.done()
+        other.execute("COMMIT")
+        await asyncio.wait_for(writing, 5)
+        assert ticks >= 10
+    finally:
+        store._db.set_trace_callback(None)
+        other.close()
+        await store.aclose()
+    assert statements.count("BEGIN IMMEDIATE") == 3  # free once; busy, then waited for on the thread
+    check = sqlite3.connect(tmp_path / "state" / "hostgate.sqlite3")
+    assert check.execute("SELECT count(*) FROM chats").fetchone()[0] == 2
+    check.close()
+
+
+async def _open_chat(store: SqliteStore, user: str) -> None:
+    async with store.unit() as tx:
+        await tx.chats.open("b", user)
+
+
 async def test_files_are_private(tmp_path: Path) -> None:
     """The state directory and database file are readable by their owner only, whatever the umask."""
     store = await _open(tmp_path)
