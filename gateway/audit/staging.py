@@ -30,9 +30,14 @@ BATCH = 2000
 LEASE_POLL = 1.0
 
 
+def render(trail: AuditTrail, event: str, **fields: object) -> bytes:
+    """The record as staged: validated through the audit pipeline, serialised (to stage in a unit)."""
+    return orjson.dumps(trail.render(event, **fields))
+
+
 async def stage(tx: Unit, trail: AuditTrail, event: str, **fields: object) -> None:
     """Validate through the audit pipeline and stage the record in the caller's unit."""
-    await tx.audit.stage(orjson.dumps(trail.render(event, **fields)))
+    await tx.audit.stage(render(trail, event, **fields))
 
 
 class AuditDrain:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from gateway.store.records import StagedRecord
 from gateway.store.sql import Sql
+
+_STAGE = "INSERT INTO audit_staged (record) VALUES (?)"
 
 
 class SqlAuditStaging:
@@ -16,7 +18,11 @@ class SqlAuditStaging:
 
     async def stage(self, record: bytes) -> None:
         """Stage one rendered record."""
-        await self._sql.execute("INSERT INTO audit_staged (record) VALUES (?)", (record,))
+        await self._sql.execute(_STAGE, (record,))
+
+    async def stage_many(self, records: Sequence[bytes]) -> None:
+        """Stage rendered records, in this order, in one statement."""
+        await self._sql.executemany(_STAGE, [(record,) for record in records])
 
     async def pending(self, limit: int) -> list[StagedRecord]:
         """The oldest staged records."""

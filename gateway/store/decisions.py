@@ -9,8 +9,10 @@ whether the endpoint is marked failing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gateway.store.records import InboundDecision, OutboundDecision
-from gateway.store.sql import Sql
+from gateway.store.sql import Row, Sql, padded_values
 
 _INBOUND = (
     "SELECT"
@@ -26,6 +28,19 @@ _OUTBOUND = (
     " (SELECT decision FROM consents WHERE business_id = ? AND user_id = ?),"
     " (SELECT last_seen FROM chats WHERE business_id = ? AND user_id = ?)"
 )
+
+# The same two reads for a list of (business, user) pairs: one statement for a group of requests.
+# (VALUES …) names its columns column1, column2 on both engines; a plain SELECT, so a read view runs it.
+_OUTBOUND_MANY = (
+    "SELECT asked.column1, asked.column2,"
+    " (SELECT decision FROM consents WHERE business_id = asked.column1 AND user_id = asked.column2),"
+    " (SELECT last_seen FROM chats WHERE business_id = asked.column1 AND user_id = asked.column2)"
+    " FROM (VALUES {values}) AS asked"
+)
+
+
+def _outbound(decision: object, seen: float | None) -> OutboundDecision:
+    return OutboundDecision(blocked=decision == "block", chat_seen=None if seen is None else float(seen))
 
 
 class SqlDecisions:
@@ -55,5 +70,14 @@ class SqlDecisions:
         row = await self._sql.one(_OUTBOUND, (business_id, user_id, business_id, user_id))
         if row is None:  # a SELECT without FROM always answers one row
             return OutboundDecision(blocked=False, chat_seen=None)
-        decision, seen = row
-        return OutboundDecision(blocked=decision == "block", chat_seen=None if seen is None else float(seen))
+        return _outbound(*row)
+
+    async def outbound_many(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], OutboundDecision]:
+        """:meth:`outbound` for many (business, user) pairs in one statement."""
+        if not pairs:
+            return {}
+        values, args = padded_values(pairs)
+        rows: list[Row] = await self._sql.all(_OUTBOUND_MANY.format(values=values), args)
+        return {(str(r[0]), str(r[1])): _outbound(r[2], r[3]) for r in rows}

@@ -5,11 +5,24 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from gateway.store.records import MessageRecord, MessageState, StoredResponse
-from gateway.store.sql import Sql
+from gateway.store.records import AcceptedMessage, MessageRecord, MessageState, StoredResponse
+from gateway.store.sql import Sql, padded_values
 
 # Every message's first status, implied by its row (see the v11 migration): never a history row.
 ACCEPTED = "accepted"
+_INSERT = (
+    "INSERT INTO messages (business_id, message_id, user_id, direction, status, revision, failure,"
+    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_REMEMBER = (
+    "INSERT INTO idempotency (business_id, key, request_hash, status, response, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+# (VALUES …) names its columns column1, column2 on both engines; a plain SELECT, so a read view runs it.
+_ANSWERS = (
+    "SELECT i.business_id, i.key, i.request_hash, i.status, i.response FROM (VALUES {values}) AS asked"
+    " JOIN idempotency i ON i.business_id = asked.column1 AND i.key = asked.column2"
+)
 
 
 class SqlMessages:
@@ -37,8 +50,7 @@ class SqlMessages:
         """
         now = time.time()
         added = await self._sql.execute(
-            "INSERT INTO messages (business_id, message_id, user_id, direction, status, revision, failure,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            _INSERT + " ON CONFLICT DO NOTHING",
             (business_id, message_id, user_id, direction, status, revision, failure, now, now),
         )
         if added == 0:
@@ -58,6 +70,17 @@ class SqlMessages:
             ],
         )
         return True
+
+    async def accept_many(self, messages: Sequence[AcceptedMessage]) -> None:
+        """Record new messages in ``accepted`` in one statement; StoreConflict if any exists."""
+        now = time.time()
+        await self._sql.executemany(
+            _INSERT,
+            [
+                (m.business_id, m.message_id, m.user_id, m.direction, ACCEPTED, m.revision, None, now, now)
+                for m in messages
+            ],
+        )
 
     async def state(self, business_id: str, message_id: str, *, direction: str) -> MessageState | None:
         """The status and failure of a message, or None when unknown."""
@@ -131,9 +154,24 @@ class SqlMessages:
     async def remember_response(self, business_id: str, key: str, response: StoredResponse) -> None:
         """Keep the answer for this key (in the same unit as the work it reports)."""
         await self._sql.execute(
-            "INSERT INTO idempotency (business_id, key, request_hash, status, response, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (business_id, key, response.request_hash, response.status, response.body, time.time()),
+            _REMEMBER, (business_id, key, response.request_hash, response.status, response.body, time.time())
+        )
+
+    async def idempotent_responses(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredResponse]:
+        """The answers given before under any of these (business, key) pairs, in one statement."""
+        if not keys:
+            return {}
+        values, args = padded_values(keys)
+        rows = await self._sql.all(_ANSWERS.format(values=values), args)
+        return {(str(r[0]), str(r[1])): StoredResponse(str(r[2]), int(r[3]), bytes(r[4])) for r in rows}
+
+    async def remember_responses(self, answers: Sequence[tuple[str, str, StoredResponse]]) -> None:
+        """Keep answers for (business, key) pairs in one statement; StoreConflict if a key is kept."""
+        now = time.time()
+        await self._sql.executemany(
+            _REMEMBER, [(b, k, r.request_hash, r.status, r.body, now) for b, k, r in answers]
         )
 
 

@@ -46,6 +46,29 @@ def _row(values: Row) -> OutboxRow:
     )
 
 
+_INSERT = (
+    "INSERT INTO outbox (business_id, kind, exchange, routing_key, event_id, event_type,"
+    " headers, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _values(row: NewOutboxRow, now: float) -> tuple[object, ...]:
+    stored = dict(row.headers)
+    if row.expiration_ms is not None:
+        stored[_EXPIRATION] = row.expiration_ms
+    return (
+        row.business_id,
+        row.kind.value,
+        row.exchange,
+        row.routing_key,
+        row.event_id,
+        row.event_type,
+        orjson.dumps(stored).decode(),
+        row.body,
+        now,
+    )
+
+
 class SqlOutbox:
     """The outbox over :class:`Sql`."""
 
@@ -54,26 +77,14 @@ class SqlOutbox:
 
     async def append(self, row: NewOutboxRow) -> int:
         """Queue a row; return its seq."""
-        stored = dict(row.headers)
-        if row.expiration_ms is not None:
-            stored[_EXPIRATION] = row.expiration_ms
-        found = await self._sql.one(
-            "INSERT INTO outbox (business_id, kind, exchange, routing_key, event_id, event_type,"
-            " headers, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-            (
-                row.business_id,
-                row.kind.value,
-                row.exchange,
-                row.routing_key,
-                row.event_id,
-                row.event_type,
-                orjson.dumps(stored).decode(),
-                row.body,
-                time.time(),
-            ),
-        )
+        found = await self._sql.one(_INSERT + " RETURNING seq", _values(row, time.time()))
         assert found is not None  # noqa: S101 -- INSERT ... RETURNING always returns the row
         return int(found[0])
+
+    async def append_many(self, rows: Sequence[NewOutboxRow]) -> None:
+        """Queue rows, in this order, in one statement."""
+        now = time.time()
+        await self._sql.executemany(_INSERT, [_values(row, now) for row in rows])
 
     async def fetch(self, limit: int, businesses: Sequence[str] | None = None) -> list[OutboxRow]:
         """The oldest ``limit`` rows (of ``businesses`` only, when given), in publish order."""

@@ -20,6 +20,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol, runtime_checkable
 
 from gateway.store.records import (
+    AcceptedMessage,
     DisclosureRow,
     InboundDecision,
     MessageRecord,
@@ -62,6 +63,9 @@ class Outbox(Protocol):
     async def append(self, row: NewOutboxRow) -> int:
         """Queue a row; return its seq."""
 
+    async def append_many(self, rows: Sequence[NewOutboxRow]) -> None:
+        """Queue rows, in this order, in one statement."""
+
     async def fetch(self, limit: int, businesses: Sequence[str] | None = None) -> list[OutboxRow]:
         """The oldest ``limit`` rows (of ``businesses`` only, when given), in publish order."""
 
@@ -99,6 +103,9 @@ class Messages(Protocol):
         that is empty and ``status`` is not ``accepted``).
         """
 
+    async def accept_many(self, messages: Sequence[AcceptedMessage]) -> None:
+        """Record new messages in ``accepted`` in one statement; StoreConflict if any exists."""
+
     async def state(self, business_id: str, message_id: str, *, direction: str) -> MessageState | None:
         """The status and failure of a message, or None; in a unit, the row stays locked until it ends."""
 
@@ -122,6 +129,14 @@ class Messages(Protocol):
 
     async def remember_response(self, business_id: str, key: str, response: StoredResponse) -> None:
         """Keep the answer for this key (in the same unit as the work it reports)."""
+
+    async def idempotent_responses(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredResponse]:
+        """The answers given before under any of these (business, key) pairs, in one statement."""
+
+    async def remember_responses(self, answers: Sequence[tuple[str, str, StoredResponse]]) -> None:
+        """Keep answers for (business, key) pairs in one statement; StoreConflict if a key is kept."""
 
 
 class ProcessedEvents(Protocol):
@@ -184,6 +199,9 @@ class AuditStaging(Protocol):
 
     async def stage(self, record: bytes) -> None:
         """Stage one rendered record."""
+
+    async def stage_many(self, records: Sequence[bytes]) -> None:
+        """Stage rendered records, in this order, in one statement."""
 
     async def pending(self, limit: int) -> list[StagedRecord]:
         """The oldest staged records."""
@@ -290,6 +308,11 @@ class Decisions(Protocol):
 
     async def outbound(self, business_id: str, user_id: str) -> OutboundDecision:
         """Whether the user's latest decision blocks the business, and when their chat was seen."""
+
+    async def outbound_many(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], OutboundDecision]:
+        """:meth:`outbound` for many (business, user) pairs in one statement."""
 
 
 class Unit(Protocol):

@@ -105,6 +105,17 @@ class OutboundDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class AcceptedMessage:
+    """A new message whose row begins, as its history does, in ``accepted``."""
+
+    business_id: str
+    message_id: str
+    user_id: str
+    direction: str
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
 class StoredResponse:
     """An answer kept for an idempotency key."""
 

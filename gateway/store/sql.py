@@ -40,3 +40,17 @@ class Sql(Protocol):
 
     async def all(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
         """Every row of a query."""
+
+
+def padded_values(rows: Sequence[Sequence[object]]) -> tuple[str, list[object]]:
+    """``(?, ?), (?, ?) …`` for ``rows`` padded to a power of two by repeating the last; and the arguments.
+
+    A statement's text is its key in both engines' prepared-statement caches: padded, a
+    batched read stays a few prepared statements instead of one per batch size.
+    """
+    if not rows:
+        raise ValueError("padded_values needs at least one row")
+    size = 1 << (len(rows) - 1).bit_length()
+    padded = [*rows, *[rows[-1]] * (size - len(rows))]
+    one = "(" + ", ".join("?" * len(rows[0])) + ")"
+    return ", ".join([one] * size), [value for row in padded for value in row]

@@ -13,6 +13,7 @@ import pytest
 from gateway.errors import StoreConflict, StoreError
 from gateway.store import RowKind, Store
 from gateway.store.records import (
+    AcceptedMessage,
     DisclosureRow,
     InboundDecision,
     MessageState,
@@ -692,3 +693,79 @@ class TestSessions:
             assert await tx.sessions.key_of("t-short") is None
             await tx.sessions.close("t-long")
             assert await tx.sessions.key_of("t-long") is None
+
+
+class TestGroupWrites:
+    """The statements that write a group of accepted requests at once."""
+
+    async def test_outbound_many_answers_what_outbound_answers(self, store: Store) -> None:
+        """Each (business, user) pair gets the decision the single read gives, whatever the group's size."""
+        async with store.unit() as tx:
+            await tx.consents.record(BUSINESS, "blocked", "block", 100.0)
+            await tx.consents.record(BUSINESS, "allowed", "allow", 100.0)
+            await tx.chats.open(BUSINESS, "allowed")
+            await tx.chats.open("other-shop", "blocked")
+        users = ["blocked", "allowed", "stranger"]
+        pairs = [(b, u) for b in (BUSINESS, "other-shop") for u in users]
+        async with store.read() as tx:
+            for size in range(1, len(pairs) + 1):  # 1..6: exact and padded sizes alike
+                many = await tx.decisions.outbound_many(pairs[:size])
+                assert set(many) == set(pairs[:size])
+                for business, user in pairs[:size]:
+                    assert many[(business, user)] == await tx.decisions.outbound(business, user)
+            assert await tx.decisions.outbound_many([]) == {}
+        assert many[(BUSINESS, "blocked")].blocked
+        assert not many[("other-shop", "blocked")].blocked
+        assert many[("other-shop", "blocked")].chat_seen is not None
+
+    async def test_answers_kept_and_found_by_business_and_key(self, store: Store) -> None:
+        """Answers kept in one statement are found per (business, key); the same key elsewhere is another."""
+        first, second = StoredResponse("h1", 202, b'{"n":1}'), StoredResponse("h2", 202, b'{"n":2}')
+        async with store.unit() as tx:
+            await tx.messages.remember_responses([(BUSINESS, "k1", first), ("other-shop", "k1", second)])
+        async with store.read() as tx:
+            found = await tx.messages.idempotent_responses(
+                [(BUSINESS, "k1"), (BUSINESS, "k2"), ("other-shop", "k1"), ("third", "k1"), (BUSINESS, "k1")]
+            )
+            assert found == {(BUSINESS, "k1"): first, ("other-shop", "k1"): second}
+            assert await tx.messages.idempotent_response(BUSINESS, "k1") == first
+            assert await tx.messages.idempotent_responses([]) == {}
+        with pytest.raises(StoreConflict):
+            async with store.unit() as tx:
+                await tx.messages.remember_responses([(BUSINESS, "k2", first), (BUSINESS, "k1", second)])
+        async with store.read() as tx:  # the clash undid the whole unit, k2 included
+            assert await tx.messages.idempotent_responses([(BUSINESS, "k2")]) == {}
+
+    async def test_accept_many_records_accepted_messages(self, store: Store) -> None:
+        """Messages accepted together read back as accepted; an id that exists fails the whole unit."""
+        messages = [AcceptedMessage(BUSINESS, f"g-{i}", f"user-{i}", "outbound", 3) for i in range(3)]
+        async with store.unit() as tx:
+            await tx.messages.accept_many(messages)
+        async with store.read() as tx:
+            for message in messages:
+                found = await tx.messages.get(BUSINESS, message.message_id, direction="outbound")
+                assert found is not None
+                assert (found.user_id, found.status, found.revision) == (message.user_id, "accepted", 3)
+                assert [h[0] for h in found.history] == ["accepted"]
+        with pytest.raises(StoreConflict):
+            async with store.unit() as tx:
+                await tx.messages.accept_many(
+                    [AcceptedMessage(BUSINESS, "g-new", "u", "outbound", 3), messages[1]]
+                )
+        async with store.read() as tx:
+            assert await tx.messages.get(BUSINESS, "g-new", direction="outbound") is None
+
+    async def test_rows_and_records_written_together_keep_their_order(self, store: Store) -> None:
+        """Outbox rows and audit records written in one statement come back as appended one by one would."""
+        async with store.unit() as tx:
+            await tx.outbox.append(_row(0))
+            await tx.outbox.append_many([_row(1), _row(2), _row(3)])
+            await tx.audit.stage(b'{"n":0}')
+            await tx.audit.stage_many([b'{"n":1}', b'{"n":2}'])
+        async with store.read() as tx:
+            rows = await tx.outbox.fetch(10)
+            staged = await tx.audit.pending(10)
+        assert [r.event_id for r in rows] == ["ev-0", "ev-1", "ev-2", "ev-3"]
+        assert [r.body for r in rows] == [_row(i).body for i in range(4)]
+        assert rows[1].headers == _row(1).headers
+        assert [s.record for s in staged] == [b'{"n":0}', b'{"n":1}', b'{"n":2}']

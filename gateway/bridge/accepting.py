@@ -1,0 +1,279 @@
+"""Writing accepted messages: one request alone, or the requests that arrived together as a group.
+
+A request is prepared outside any unit (its event, outbox row and audit record
+built, its disclosure revision read); what is left needs the store: the answer
+kept under its Idempotency-Key, whether the user blocked the business, the rows.
+:class:`GroupAccept` writes the requests that queued while the previous group was
+being written in one unit, with one statement per table for all of them: the
+same rows and answers as writing them one by one in arrival order (a property test
+holds it to that), for a fraction of the statements — on PostgreSQL, of the round
+trips. Nothing waits for a group to fill: a request that finds no group being
+written starts one at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from gateway.bridge.status import chat_refresh_seconds
+from gateway.errors import IdempotencyKeyReused, RecipientBlocked, SendRefused, StoreError, StoreUnavailable
+from gateway.store import Store, Unit
+from gateway.store.records import AcceptedMessage, NewOutboxRow, StoredResponse
+
+ACCEPTED = 202
+# The most requests one unit writes; more wait for the next (a unit's statements stay small).
+GROUP_LIMIT = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    """A request's ``Idempotency-Key`` and what the key is bound to: the hash of the exact body."""
+
+    key: str
+    request_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """A validated ``POST /v1/messages`` from one business."""
+
+    business_id: str
+    recipient: str
+    payload: bytes
+    content_type: str
+    idempotency: Idempotency | None
+    retention: timedelta
+    # The request's span, carried to the network as the CloudEvents ``traceparent`` extension.
+    traceparent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The HTTP status and JSON body to return (the same again for a repeated idempotency key)."""
+
+    status: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A request ready to be written: its message, outbox row, audit record and 202 answer."""
+
+    message: AcceptedMessage
+    idempotency: Idempotency | None
+    refresh_seconds: float  # how long the user's chat may go without a write (see chat_refresh_seconds)
+    row: NewOutboxRow
+    audit: bytes
+    answer: Answer
+
+    @classmethod
+    def of(
+        cls, request: SendRequest, message: AcceptedMessage, row: NewOutboxRow, audit: bytes, body: bytes
+    ) -> Prepared:
+        """Bundle what a request writes."""
+        refresh = chat_refresh_seconds(request.retention.total_seconds())
+        return cls(message, request.idempotency, refresh, row, audit, Answer(ACCEPTED, body))
+
+
+async def accept_one(tx: Unit, item: Prepared) -> Answer:
+    """Write one request in ``tx``; raise SendRefused when it may not be sent."""
+    message, idempotency = item.message, item.idempotency
+    if idempotency is not None:
+        earlier = await tx.messages.idempotent_response(message.business_id, idempotency.key)
+        if earlier is not None:
+            return _replay(earlier, idempotency)
+    # One read for the consent and the chat: a statement less per request.
+    decision = await tx.decisions.outbound(message.business_id, message.user_id)
+    if decision.blocked:
+        raise RecipientBlocked
+    await tx.messages.accept_many([message])
+    # A chat seen lately is not touched: a user's burst of messages does not rewrite its row.
+    if decision.chat_seen is None or decision.chat_seen < time.time() - item.refresh_seconds:
+        await tx.chats.open(message.business_id, message.user_id)
+    await tx.outbox.append(item.row)
+    await tx.audit.stage(item.audit)
+    if idempotency is not None:
+        await tx.messages.remember_response(message.business_id, idempotency.key, _kept(item))
+    return item.answer
+
+
+async def accept_group(tx: Unit, items: Sequence[Prepared]) -> list[Answer | SendRefused]:
+    """Write requests in ``tx`` as :func:`accept_one` would, one after another; each answer or refusal."""
+    keyed = [(i.message.business_id, i.idempotency.key) for i in items if i.idempotency is not None]
+    earlier = await tx.messages.idempotent_responses(keyed)
+    outcomes: list[Answer | SendRefused | None] = [None] * len(items)
+    for index, item in enumerate(items):
+        if item.idempotency is not None:
+            found = earlier.get((item.message.business_id, item.idempotency.key))
+            if found is not None:
+                outcomes[index] = _replay_or_refusal(found, item.idempotency)
+    undecided = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    decisions = await tx.decisions.outbound_many(
+        list(dict.fromkeys((items[i].message.business_id, items[i].message.user_id) for i in undecided))
+    )
+    accepted: list[Prepared] = []
+    to_open: dict[tuple[str, str], None] = {}
+    horizon = time.time()
+    for index in undecided:
+        item = items[index]
+        pair = (item.message.business_id, item.message.user_id)
+        key = None if item.idempotency is None else (pair[0], item.idempotency.key)
+        if key is not None and key in earlier:
+            # An earlier request of this group kept an answer under the same key.
+            outcomes[index] = _replay_or_refusal(earlier[key], item.idempotency)
+            continue
+        decision = decisions[pair]
+        if decision.blocked:
+            outcomes[index] = RecipientBlocked()
+            continue
+        accepted.append(item)
+        outcomes[index] = item.answer
+        if key is not None:
+            earlier[key] = _kept(item)
+        if decision.chat_seen is None or decision.chat_seen < horizon - item.refresh_seconds:
+            to_open[pair] = None
+    if accepted:
+        await _write(tx, accepted, list(to_open))
+    return [outcome for outcome in outcomes if outcome is not None]  # every one is decided by now
+
+
+async def _write(tx: Unit, accepted: list[Prepared], to_open: list[tuple[str, str]]) -> None:
+    await tx.messages.accept_many([item.message for item in accepted])
+    for business_id in dict.fromkeys(b for b, _ in to_open):
+        await tx.chats.open_many(business_id, [u for b, u in to_open if b == business_id])
+    await tx.outbox.append_many([item.row for item in accepted])
+    await tx.audit.stage_many([item.audit for item in accepted])
+    kept = [
+        (item.message.business_id, item.idempotency.key, _kept(item))
+        for item in accepted
+        if item.idempotency is not None
+    ]
+    if kept:
+        await tx.messages.remember_responses(kept)
+
+
+def _kept(item: Prepared) -> StoredResponse:
+    assert item.idempotency is not None  # noqa: S101 -- only keyed requests keep an answer
+    return StoredResponse(item.idempotency.request_hash, item.answer.status, item.answer.body)
+
+
+def _replay(earlier: StoredResponse, idempotency: Idempotency) -> Answer:
+    if earlier.request_hash != idempotency.request_hash:
+        raise IdempotencyKeyReused
+    return Answer(earlier.status, earlier.body)
+
+
+def _replay_or_refusal(earlier: StoredResponse, idempotency: Idempotency | None) -> Answer | SendRefused:
+    assert idempotency is not None  # noqa: S101 -- only keyed requests find an earlier answer
+    try:
+        return _replay(earlier, idempotency)
+    except IdempotencyKeyReused as refused:
+        return refused
+
+
+class GroupAccept:
+    """Writes prepared requests in groups: a group is what queued until its unit's turn came.
+
+    A writer takes its group only once its unit has begun, so everything that arrived while
+    the units before it were written goes in at once. Up to ``in_flight`` writers run: one
+    writing, one waiting for its turn (on SQLite it joins the transaction the first one's
+    COMMIT will end), and one whose group waits for that COMMIT. Nothing waits for a group
+    to fill: with no writer waiting for its turn, a new request starts one.
+    """
+
+    def __init__(self, store: Store, written: Callable[[], None], in_flight: int = 3) -> None:
+        self._store = store
+        self._written = written  # told after each unit (the relay has rows to publish)
+        self._in_flight = in_flight
+        self._queue: list[tuple[Prepared, asyncio.Future[Answer]]] = []
+        self._writers = 0
+        self._waiting_writer = False  # a writer whose unit has not begun, so it has no group yet
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def accept(self, item: Prepared) -> Answer:
+        """Write ``item`` with whatever else is waiting; its answer once the unit has committed."""
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        self._spawn()
+        # A request given up while it waits is left out of its group; once in one, it is written
+        # with the rest (as a unit already under way is), and only its answer is dropped.
+        return await future
+
+    def _spawn(self) -> None:
+        if self._queue and not self._waiting_writer and self._writers < self._in_flight:
+            self._writers += 1
+            self._waiting_writer = True
+            task = asyncio.create_task(self._write_next(), name="outbound-accept")
+            self._tasks.add(task)  # held until done: the loop keeps only weak references to tasks
+            task.add_done_callback(self._tasks.discard)
+
+    def _take(self) -> list[tuple[Prepared, asyncio.Future[Answer]]]:
+        self._waiting_writer = False
+        group = [(i, f) for i, f in self._queue[:GROUP_LIMIT] if not f.done()]
+        del self._queue[:GROUP_LIMIT]
+        self._spawn()  # the next writer waits for its turn while this one writes
+        return group
+
+    async def _write_next(self) -> None:
+        try:
+            await self._write_group()
+        finally:
+            self._writers -= 1
+            self._spawn()
+
+    async def _write_group(self) -> None:
+        group: list[tuple[Prepared, asyncio.Future[Answer]]] | None = None
+        try:
+            async with self._store.unit() as tx:
+                group = self._take()
+                outcomes = await accept_group(tx, [item for item, _ in group]) if group else []
+        except StoreError as exc:
+            if group is None or isinstance(exc, StoreUnavailable):
+                # No unit could begin (or the store went away): this group and what waits fail alike.
+                _settle_all(group if group is not None else self._take(), exc)
+                return
+            # A clash in the group's statements (another process kept the same key first):
+            # each request alone, so one request's clash is only its own.
+            for item, future in group:
+                await self._write_alone(item, future)
+            return
+        except BaseException as exc:
+            _settle_all(group if group is not None else self._take(), exc)
+            if not isinstance(exc, Exception):
+                raise
+            return  # a bug: every request of the group answers with it (and logs it); the next goes on
+        self._written()
+        for (_, future), outcome in zip(group, outcomes, strict=True):
+            _settle(future, outcome)
+
+    async def _write_alone(self, item: Prepared, future: asyncio.Future[Answer]) -> None:
+        try:
+            async with self._store.unit() as tx:
+                answer = await accept_one(tx, item)
+        except BaseException as exc:
+            _settle(future, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._written()
+        _settle(future, answer)
+
+
+def _settle_all(group: list[tuple[Prepared, asyncio.Future[Answer]]], exc: BaseException) -> None:
+    for _, future in group:
+        _settle(future, exc)
+
+
+def _settle(future: asyncio.Future[Answer], outcome: Answer | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, asyncio.CancelledError):
+        future.cancel()
+    elif isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
