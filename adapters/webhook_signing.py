@@ -18,6 +18,5 @@ def sign(webhook_id: str, timestamp: int, body: bytes, secrets: Iterable[SecretS
     """The ``webhook-signature`` header value: one ``v1,<b64>`` per secret, space-separated."""
     signed = f"{webhook_id}.{timestamp}.".encode() + body
     return " ".join(
-        "v1," + base64.b64encode(hmac.digest(secret_bytes(s), signed, "sha256")).decode()
-        for s in secrets
+        "v1," + base64.b64encode(hmac.digest(secret_bytes(s), signed, "sha256")).decode() for s in secrets
     )
