@@ -76,6 +76,9 @@ class ChainWriter:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._file: Any = None
+        # The current file's size, counted here: tell() on an append-mode file is an lseek,
+        # a system call that lets go of the GIL for every record.
+        self._file_bytes = 0
         self._index = 0
         self.seq = 0
         self.appended = 0  # records this writer added (a metric)
@@ -108,7 +111,7 @@ class ChainWriter:
             )
         self.recent_staged = _recent_staged_ids(files)
         self._checkpointed = self.seq
-        self._file = private_append(self.settings.directory / file_name(self._index))
+        self._open_file()
         _fsync_dir(self.settings.directory)
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
@@ -183,13 +186,18 @@ class ChainWriter:
         for (_, future), seq in zip(batch, seqs, strict=True):
             _settle(future, seq)
 
+    def _open_file(self) -> None:
+        self._file = private_append(self.settings.directory / file_name(self._index))
+        self._file_bytes = os.fstat(self._file.fileno()).st_size
+
     def _append(self, fields: dict[str, Any]) -> int:
-        if self._file.tell() >= self.settings.rotate_bytes:
+        if self._file_bytes >= self.settings.rotate_bytes:
             self._rotate()
         self.seq += 1
         self.appended += 1
         line, self.head = seal(fields, self.seq, self.head)
         self._file.write(line)
+        self._file_bytes += len(line)
         self._tree.append(leaf(line[:-1]))
         return self.seq
 
@@ -201,7 +209,7 @@ class ChainWriter:
         self._sync()
         self._file.close()
         self._index += 1
-        self._file = private_append(self.settings.directory / file_name(self._index))
+        self._open_file()
         _fsync_dir(self.settings.directory)
         log.info("audit.rotated", file=file_name(self._index), seq=self.seq)
 

@@ -8,11 +8,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.audit.chain import canonical, record_hash
+from gateway.audit.chain import canonical, record_hash, seal
 from gateway.audit.checkpoint import parse_verifier_key
 from gateway.audit.verify import Report, verify
 from tests.audit.trails import build_trail
@@ -180,3 +181,31 @@ class TestTornTail:
         assert report.incomplete is not None
         assert report.incomplete.seq == len(LINES) + 1
         assert report.records == len(LINES)
+
+
+@settings(max_examples=300)
+@given(
+    fields=st.dictionaries(
+        (
+            st.sampled_from(
+                ["", "a", "event", "h", "has", "hasg", "hasha", "hashes", "ts", "zz", "é", "\u4e2d"]
+            )
+            | st.text(max_size=8)
+        ).filter(lambda key: key not in {"hash", "seq", "prev"}),
+        st.none()
+        | st.integers(-(2**63), 2**63 - 1)
+        | st.text(max_size=10)
+        | st.lists(st.integers(0, 9), max_size=3),
+        max_size=8,
+    ),
+    seq=st.integers(1, 10**9),
+)
+def test_a_sealed_line_is_the_canonical_record_with_its_hash(fields: dict[str, object], seq: int) -> None:
+    """Whatever the field names, the sealed line is the canonical record and carries the hash verify recomputes."""
+    # (A record's own fields never include hash, seq or prev: the schemas have none of them.)
+    prev = "ab" * 32
+    line, digest = seal(fields, seq, prev)
+    record = {**fields, "seq": seq, "prev": prev}
+    assert digest == hashlib.sha256(canonical(record)).hexdigest()
+    assert line == canonical({**record, "hash": digest}) + b"\n"
+    assert record_hash(orjson.loads(line)) == digest
