@@ -25,10 +25,10 @@ from gateway.bridge.accepting import (
     accept_group,
     accept_one,
 )
-from gateway.errors import SendRefused
+from gateway.errors import SendRefused, StoreConflict, StoreError
 from gateway.store import RowKind, Store
 from gateway.store.records import AcceptedMessage, NewOutboxRow, StoredResponse
-from tests.engines import SUITE_ENGINE, drop_schema, make_store, new_schema_name
+from tests.engines import SUITE_ENGINE, break_store, drop_schema, make_store, new_schema_name
 
 BUSINESSES = ("b1", "b2")
 USERS = ("u1", "u2", "u3")
@@ -232,3 +232,34 @@ async def test_requests_that_arrive_together_share_a_unit(tmp_path: Path) -> Non
         state = await _state(store, 0, items)
         assert state["messages"][7] is None
         assert sum(m is not None for m in state["messages"]) == 39
+
+
+async def test_a_clash_in_a_group_is_only_its_own_requests(tmp_path: Path) -> None:
+    """A group whose statement clashes is written request by request: the clashing one fails, the rest are accepted."""
+    async with _opened(tmp_path, "store") as store:
+        items = [_prepared(0, i, Ask("b1", f"u{i % 3}", None, 0)) for i in range(10)]
+        async with store.unit() as tx:  # another process wrote message 5's id first
+            await tx.messages.accept_many([items[5].message])
+        groups = GroupAccept(store, lambda: None)
+        answers = await asyncio.gather(*(groups.accept(item) for item in items), return_exceptions=True)
+        assert isinstance(answers[5], StoreConflict)
+        assert [a for i, a in enumerate(answers) if i != 5] == [
+            it.answer for i, it in enumerate(items) if i != 5
+        ]
+        state = await _state(store, 0, items)
+        assert [event_id for _, event_id, *_ in state["outbox"]] == [
+            it.message.message_id for i, it in enumerate(items) if i != 5
+        ]
+
+
+async def test_a_store_that_fails_fails_every_waiting_request(tmp_path: Path) -> None:
+    """With the store gone, every queued request gets the store's error at once; none is left waiting."""
+    async with _opened(tmp_path, "store") as store:
+        groups = GroupAccept(store, lambda: None)
+        await groups.accept(_prepared(0, 0, Ask("b1", "u1", None, 0)))  # the store worked
+        await break_store(store)
+        items = [_prepared(0, i, Ask("b1", "u1", None, 0)) for i in range(1, 8)]
+        answers = await asyncio.wait_for(
+            asyncio.gather(*(groups.accept(item) for item in items), return_exceptions=True), 10
+        )
+        assert all(isinstance(a, StoreError) for a in answers), answers
