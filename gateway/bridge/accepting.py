@@ -104,41 +104,34 @@ async def accept_one(tx: Unit, item: Prepared) -> Answer:
 async def accept_group(tx: Unit, items: Sequence[Prepared]) -> list[Answer | SendRefused]:
     """Write requests in ``tx`` as :func:`accept_one` would, one after another; each answer or refusal."""
     keyed = [(i.message.business_id, i.idempotency.key) for i in items if i.idempotency is not None]
+    # Answers kept before the group, and then by its own requests in turn: one map for both.
     earlier = await tx.messages.idempotent_responses(keyed)
-    outcomes: list[Answer | SendRefused | None] = [None] * len(items)
-    for index, item in enumerate(items):
-        if item.idempotency is not None:
-            found = earlier.get((item.message.business_id, item.idempotency.key))
-            if found is not None:
-                outcomes[index] = _replay_or_refusal(found, item.idempotency)
-    undecided = [i for i, outcome in enumerate(outcomes) if outcome is None]
     decisions = await tx.decisions.outbound_many(
-        list(dict.fromkeys((items[i].message.business_id, items[i].message.user_id) for i in undecided))
+        list(dict.fromkeys((i.message.business_id, i.message.user_id) for i in items))
     )
+    outcomes: list[Answer | SendRefused] = []
     accepted: list[Prepared] = []
     to_open: dict[tuple[str, str], None] = {}
     horizon = time.time()
-    for index in undecided:
-        item = items[index]
+    for item in items:
         pair = (item.message.business_id, item.message.user_id)
         key = None if item.idempotency is None else (pair[0], item.idempotency.key)
         if key is not None and key in earlier:
-            # An earlier request of this group kept an answer under the same key.
-            outcomes[index] = _replay_or_refusal(earlier[key], item.idempotency)
+            outcomes.append(_replay_or_refusal(earlier[key], item.idempotency))
             continue
         decision = decisions[pair]
         if decision.blocked:
-            outcomes[index] = RecipientBlocked()
+            outcomes.append(RecipientBlocked())
             continue
         accepted.append(item)
-        outcomes[index] = item.answer
+        outcomes.append(item.answer)
         if key is not None:
             earlier[key] = _kept(item)
         if decision.chat_seen is None or decision.chat_seen < horizon - item.refresh_seconds:
             to_open[pair] = None
     if accepted:
         await _write(tx, accepted, list(to_open))
-    return [outcome for outcome in outcomes if outcome is not None]  # every one is decided by now
+    return outcomes
 
 
 async def _write(tx: Unit, accepted: list[Prepared], to_open: list[tuple[str, str]]) -> None:
