@@ -3,30 +3,28 @@
 A request is prepared outside any unit (its event, outbox row and audit record
 built, its disclosure revision read); what is left needs the store: the answer
 kept under its Idempotency-Key, whether the user blocked the business, the rows.
-:class:`GroupAccept` writes the requests that queued while the previous group was
-being written in one unit, with one statement per table for all of them: the
-same rows and answers as writing them one by one in arrival order (a property test
-holds it to that), for a fraction of the statements — on PostgreSQL, of the round
-trips. Nothing waits for a group to fill: a request that finds no group being
-written starts one at once.
+:func:`group_accept` writes the requests that queued while the previous group was
+being written in one unit (a :class:`~gateway.store.groups.GroupWriter`), with one
+statement per table for all of them: the same rows and answers as writing them one
+by one in arrival order (a property test holds it to that), for a fraction of the
+statements — on PostgreSQL, of the round trips. Nothing waits for a group to fill:
+a request that finds no group being written starts one at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from gateway.bridge.status import chat_refresh_seconds
-from gateway.errors import IdempotencyKeyReused, RecipientBlocked, SendRefused, StoreError, StoreUnavailable
+from gateway.errors import IdempotencyKeyReused, RecipientBlocked, SendRefused
 from gateway.store import Store, Unit
+from gateway.store.groups import GroupWriter
 from gateway.store.records import AcceptedMessage, NewOutboxRow, StoredResponse
 
 ACCEPTED = 202
-# The most requests one unit writes; more wait for the next (a unit's statements stay small).
-GROUP_LIMIT = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,105 +166,6 @@ def _replay_or_refusal(earlier: StoredResponse, idempotency: Idempotency | None)
         return refused
 
 
-class GroupAccept:
-    """Writes prepared requests in groups: a group is what queued until its unit's turn came.
-
-    A writer takes its group only once its unit has begun, so everything that arrived while
-    the units before it were written goes in at once. Up to ``in_flight`` writers run: one
-    writing, one waiting for its turn (on SQLite it joins the transaction the first one's
-    COMMIT will end), and one whose group waits for that COMMIT. Nothing waits for a group
-    to fill: with no writer waiting for its turn, a new request starts one.
-    """
-
-    def __init__(self, store: Store, written: Callable[[], None], in_flight: int = 3) -> None:
-        self._store = store
-        self._written = written  # told after each unit (the relay has rows to publish)
-        self._in_flight = in_flight
-        self._queue: list[tuple[Prepared, asyncio.Future[Answer]]] = []
-        self._writers = 0
-        self._waiting_writer = False  # a writer whose unit has not begun, so it has no group yet
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def accept(self, item: Prepared) -> Answer:
-        """Write ``item`` with whatever else is waiting; its answer once the unit has committed."""
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, future))
-        self._spawn()
-        # A request given up while it waits is left out of its group; once in one, it is written
-        # with the rest (as a unit already under way is), and only its answer is dropped.
-        return await future
-
-    def _spawn(self) -> None:
-        if self._queue and not self._waiting_writer and self._writers < self._in_flight:
-            self._writers += 1
-            self._waiting_writer = True
-            task = asyncio.create_task(self._write_next(), name="outbound-accept")
-            self._tasks.add(task)  # held until done: the loop keeps only weak references to tasks
-            task.add_done_callback(self._tasks.discard)
-
-    def _take(self) -> list[tuple[Prepared, asyncio.Future[Answer]]]:
-        self._waiting_writer = False
-        group = [(i, f) for i, f in self._queue[:GROUP_LIMIT] if not f.done()]
-        del self._queue[:GROUP_LIMIT]
-        self._spawn()  # the next writer waits for its turn while this one writes
-        return group
-
-    async def _write_next(self) -> None:
-        try:
-            await self._write_group()
-        finally:
-            self._writers -= 1
-            self._spawn()
-
-    async def _write_group(self) -> None:
-        group: list[tuple[Prepared, asyncio.Future[Answer]]] | None = None
-        try:
-            async with self._store.unit() as tx:
-                group = self._take()
-                outcomes = await accept_group(tx, [item for item, _ in group]) if group else []
-        except StoreError as exc:
-            if group is None or isinstance(exc, StoreUnavailable):
-                # No unit could begin (or the store went away): this group and what waits fail alike.
-                _settle_all(group if group is not None else self._take(), exc)
-                return
-            # A clash in the group's statements (another process kept the same key first):
-            # each request alone, so one request's clash is only its own.
-            for item, future in group:
-                await self._write_alone(item, future)
-            return
-        except BaseException as exc:
-            _settle_all(group if group is not None else self._take(), exc)
-            if not isinstance(exc, Exception):
-                raise
-            return  # a bug: every request of the group answers with it (and logs it); the next goes on
-        self._written()
-        for (_, future), outcome in zip(group, outcomes, strict=True):
-            _settle(future, outcome)
-
-    async def _write_alone(self, item: Prepared, future: asyncio.Future[Answer]) -> None:
-        try:
-            async with self._store.unit() as tx:
-                answer = await accept_one(tx, item)
-        except BaseException as exc:
-            _settle(future, exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        self._written()
-        _settle(future, answer)
-
-
-def _settle_all(group: list[tuple[Prepared, asyncio.Future[Answer]]], exc: BaseException) -> None:
-    for _, future in group:
-        _settle(future, exc)
-
-
-def _settle(future: asyncio.Future[Answer], outcome: Answer | BaseException) -> None:
-    if future.done():
-        return
-    if isinstance(outcome, asyncio.CancelledError):
-        future.cancel()
-    elif isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
+def group_accept(store: Store, written: Callable[[], None]) -> GroupWriter[Prepared, Answer]:
+    """Requests written in groups (:func:`accept_group`), each alone on a clash (:func:`accept_one`)."""
+    return GroupWriter(store, accept_group, accept_one, written, name="outbound-accept")

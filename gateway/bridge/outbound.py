@@ -1,7 +1,7 @@
 """Businesses' messages to users: accepted once durably queued, with the current revision attached.
 
 Each request is prepared here (its event, outbox row and audit record) and written
-by :class:`~gateway.bridge.accepting.GroupAccept` with the requests that arrived
+by :func:`~gateway.bridge.accepting.group_accept` with the requests that arrived
 alongside it, in one unit.
 """
 
@@ -15,7 +15,7 @@ import orjson
 
 from gateway.audit.staging import render
 from gateway.audit.trail import AuditTrail
-from gateway.bridge.accepting import Answer, GroupAccept, Idempotency, Prepared, SendRequest
+from gateway.bridge.accepting import Answer, Idempotency, Prepared, SendRequest, group_accept
 from gateway.bridge.models import outbound_message_json
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.topology import OUTBOUND
@@ -46,7 +46,7 @@ class OutboundService:
         self._store = store
         self._disclosures = disclosures
         self._audit = audit
-        self._groups = GroupAccept(store, relay.wake)
+        self._groups = group_accept(store, relay.wake)
 
     async def send(self, request: SendRequest) -> Answer:
         """Queue the message durably; answer 202 with its id (or the earlier answer for the same key)."""
@@ -95,4 +95,4 @@ class OutboundService:
             request.business_id, message_id, request.recipient, "outbound", latest.revision
         )
         body = orjson.dumps({"message_id": message_id, "status": "accepted", "revision": latest.revision})
-        return await self._groups.accept(Prepared.of(request, message, row, audit, body))
+        return await self._groups.write(Prepared.of(request, message, row, audit, body))

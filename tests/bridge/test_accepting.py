@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 
 from gateway.bridge.accepting import (
     Answer,
-    GroupAccept,
     Idempotency,
     Prepared,
     SendRequest,
     accept_group,
     accept_one,
+    group_accept,
 )
 from gateway.errors import SendRefused, StoreConflict, StoreError
 from gateway.store import RowKind, Store
@@ -216,9 +216,9 @@ async def test_requests_that_arrive_together_share_a_unit(tmp_path: Path) -> Non
     async with _opened(tmp_path, "store") as store:
         counting = _CountingStore(store)
         written: list[int] = []
-        groups = GroupAccept(counting, lambda: written.append(1))  # type: ignore[arg-type] # the counting wrapper stands in for the Store
+        groups = group_accept(counting, lambda: written.append(1))  # type: ignore[arg-type] # the counting wrapper stands in for the Store
         items = [_prepared(0, i, Ask("b1", f"u{i % 3}", None, 0)) for i in range(40)]
-        tasks = [asyncio.create_task(groups.accept(item)) for item in items]
+        tasks = [asyncio.create_task(groups.write(item)) for item in items]
         await asyncio.sleep(0)  # every task has queued its request; the writer has not run yet
         tasks[7].cancel()
         answers = await asyncio.gather(*tasks, return_exceptions=True)
@@ -240,8 +240,8 @@ async def test_a_clash_in_a_group_is_only_its_own_requests(tmp_path: Path) -> No
         items = [_prepared(0, i, Ask("b1", f"u{i % 3}", None, 0)) for i in range(10)]
         async with store.unit() as tx:  # another process wrote message 5's id first
             await tx.messages.accept_many([items[5].message])
-        groups = GroupAccept(store, lambda: None)
-        answers = await asyncio.gather(*(groups.accept(item) for item in items), return_exceptions=True)
+        groups = group_accept(store, lambda: None)
+        answers = await asyncio.gather(*(groups.write(item) for item in items), return_exceptions=True)
         assert isinstance(answers[5], StoreConflict)
         assert [a for i, a in enumerate(answers) if i != 5] == [
             it.answer for i, it in enumerate(items) if i != 5
@@ -255,11 +255,11 @@ async def test_a_clash_in_a_group_is_only_its_own_requests(tmp_path: Path) -> No
 async def test_a_store_that_fails_fails_every_waiting_request(tmp_path: Path) -> None:
     """With the store gone, every queued request gets the store's error at once; none is left waiting."""
     async with _opened(tmp_path, "store") as store:
-        groups = GroupAccept(store, lambda: None)
-        await groups.accept(_prepared(0, 0, Ask("b1", "u1", None, 0)))  # the store worked
+        groups = group_accept(store, lambda: None)
+        await groups.write(_prepared(0, 0, Ask("b1", "u1", None, 0)))  # the store worked
         await break_store(store)
         items = [_prepared(0, i, Ask("b1", "u1", None, 0)) for i in range(1, 8)]
         answers = await asyncio.wait_for(
-            asyncio.gather(*(groups.accept(item) for item in items), return_exceptions=True), 10
+            asyncio.gather(*(groups.write(item) for item in items), return_exceptions=True), 10
         )
         assert all(isinstance(a, StoreError) for a in answers), answers
