@@ -11,7 +11,8 @@ import asyncio
 import itertools
 import os
 import threading
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,20 @@ def make_store(engine: str, tmp_path: Path, schema: str | None = None) -> Store:
     if engine == "sqlite":
         return open_store_at(None, tmp_path / "state")
     return open_store_at(schema_url(schema or new_schema_name()), tmp_path)
+
+
+@asynccontextmanager
+async def opened_store(tmp_path: Path, name: str) -> AsyncIterator[Store]:
+    """An open store of the suite's engine (its own file under ``tmp_path / name``, or schema), closed after."""
+    schema = new_schema_name() if SUITE_ENGINE == "postgresql" else None
+    store = make_store(SUITE_ENGINE, tmp_path / name, schema)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.aclose()
+        if schema is not None:
+            drop_schema(schema)
 
 
 async def break_store(store: Store) -> None:

@@ -16,11 +16,12 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from adapters.base import DeliveryResult, Envelope
-from gateway.audit.staging import stage
+from gateway.audit.staging import render, stage
 from gateway.audit.trail import AuditTrail
 from gateway.bridge.bulkhead import Parking
 from gateway.bridge.models import InboundMessage, ReceiptStatus, inbound_receipt_json
-from gateway.bridge.status import Status, apply_receipt, chat_refresh_seconds
+from gateway.bridge.recording import Finished, group_recorder
+from gateway.bridge.status import Status, chat_refresh_seconds
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.retries import RetryScheduler, attempt_of, next_delay
 from gateway.broker.topology import NOTICES, OUTBOUND
@@ -35,8 +36,8 @@ from gateway.ids import new_id
 from gateway.relay.relay import OutboxRelay
 from gateway.relay.rows import outbox_row
 from gateway.reload import ConfigHolder
-from gateway.store import Store, Unit
-from gateway.store.records import InboundDecision
+from gateway.store import Store
+from gateway.store.records import FinishedMessage, InboundDecision
 from gateway.telemetry.metrics import GatewayMetrics
 from gateway.telemetry.tracing import TRACEPARENT, Tracing, current_traceparent
 
@@ -71,6 +72,7 @@ class InboundHandler:
         self._keys = keys
         self._audit = audit
         self._relay = relay
+        self._recorder = group_recorder(store, relay.wake)
         self.delivered = 0
         self.stale = 0
 
@@ -280,20 +282,18 @@ class InboundHandler:
         receipt = _receipt(
             message, "rejected", revision=revision, key_id=business.facts.endpoint_key.kid, reason=reason
         )
-        attempts = attempt_of(event)
-
-        async with self._store.unit() as tx:
-            await self._record(tx, message, business, revision, Status.FAILED, reason, receipt)
-            await stage(
-                tx,
-                self._audit,
-                "delivery.dead_lettered",
-                business=message.business_id,
-                message_id=message.message_id,
-                attempts=attempts,
-                reason=reason,
-            )
-        self._relay.wake()
+        audit = render(
+            self._audit,
+            "delivery.dead_lettered",
+            business=message.business_id,
+            message_id=message.message_id,
+            attempts=attempt_of(event),
+            reason=reason,
+        )
+        # known: no decision read says whether an earlier attempt recorded it, so insert or merge.
+        await self._recorder.write(
+            self._finished(message, business, revision, Status.FAILED, reason, receipt, audit, known=True)
+        )
 
     async def _traced_delivery(
         self, event: CloudEvent, business: Business, envelope: Envelope
@@ -313,66 +313,69 @@ class InboundHandler:
         self, message: InboundMessage, business: Business, revision: int, decision: InboundDecision
     ) -> None:
         receipt = _receipt(message, "delivered", revision=revision, key_id=business.facts.endpoint_key.kid)
-        # The decision's read spares the unit two writes in the common case: a chat seen lately
-        # is not touched, and a healthy endpoint is not "cleared". A failure recorded by another
-        # worker since the read is cleared by the next success.
-        refresh = chat_refresh_seconds(business.facts.retention.total_seconds())
-        chat_fresh = decision.chat_seen is not None and decision.chat_seen >= time.time() - refresh
-
-        async with self._store.unit() as tx:
-            await self._record(
-                tx, message, business, revision, Status.DELIVERED, None, receipt, chat_fresh=chat_fresh
-            )
-            if decision.failing:
-                await tx.endpoints.record_success(business.id)
-            await stage(
-                tx,
-                self._audit,
-                "message.delivered",
-                business=message.business_id,
-                message_id=message.message_id,
-                user=message.sender,
-                host=business.facts.operator,
-                revision=revision,
-            )
+        audit = render(
+            self._audit,
+            "message.delivered",
+            business=message.business_id,
+            message_id=message.message_id,
+            user=message.sender,
+            host=business.facts.operator,
+            revision=revision,
+        )
+        item = self._finished(
+            message,
+            business,
+            revision,
+            Status.DELIVERED,
+            None,
+            receipt,
+            audit,
+            known=decision.status is not None,
+            chat_seen=decision.chat_seen,
+            failing=decision.failing,
+        )
+        await self._recorder.write(item)
         self.delivered += 1
         self._metrics.delivery(business.id, "delivered")
-        self._relay.wake()
 
     @staticmethod
-    async def _record(
-        tx: Unit,
+    def _finished(
         message: InboundMessage,
         business: Business,
         revision: int,
         status: Status,
         reason: str | None,
         receipt: CloudEvent,
+        audit: bytes,
         *,
-        chat_fresh: bool = False,
-    ) -> None:
-        # No processed-event row: the message's own row (keyed by its id) is what makes a
-        # redelivery a no-op, read in the decision and merged below.
+        known: bool,
+        chat_seen: float | None = None,
+        failing: bool = False,
+    ) -> Finished:
+        refresh = chat_refresh_seconds(business.facts.retention.total_seconds())
         business_id = message.business_id
-        if not chat_fresh:
-            refresh = chat_refresh_seconds(business.facts.retention.total_seconds())
-            await tx.chats.open(business_id, message.sender, refresh_after=refresh)
-        # A first delivery is written as it ends (two statements); a redelivery merges into what is there.
-        failure = (reason or "failed") if status is Status.FAILED else None
-        if not await tx.messages.insert(
-            business_id,
-            message.message_id,
-            user_id=message.sender,
-            direction="inbound",
-            status=status.value,
-            revision=revision,
-            failure=failure,
-            after_accepted=((status.value, reason),),
-        ):
-            await apply_receipt(
-                tx.messages, business_id, message.message_id, status, reason, direction="inbound"
-            )
-        await tx.outbox.append(outbox_row(business_id, OUTBOUND.exchange, f"{business_id}.receipt", receipt))
+        return Finished(
+            FinishedMessage(
+                business_id,
+                message.message_id,
+                message.sender,
+                "inbound",
+                status.value,
+                revision,
+                reason,
+                (reason or "failed") if status is Status.FAILED else None,
+            ),
+            known=known,
+            # The decision's read spares the unit a write in the common case: a chat seen lately
+            # is not touched.
+            open_chat=chat_seen is None or chat_seen < time.time() - refresh,
+            refresh_seconds=refresh,
+            # A healthy endpoint is not "cleared"; a failure recorded by another worker since
+            # the read is cleared by the next success.
+            clears_failing=failing,
+            receipt=outbox_row(business_id, OUTBOUND.exchange, f"{business_id}.receipt", receipt),
+            audit=audit,
+        )
 
 
 def _receipt(

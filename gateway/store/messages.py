@@ -5,7 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from gateway.store.records import AcceptedMessage, MessageRecord, MessageState, StoredResponse
+from gateway.store.records import (
+    AcceptedMessage,
+    FinishedMessage,
+    MessageRecord,
+    MessageState,
+    StoredResponse,
+)
 from gateway.store.sql import Sql, padded_values
 
 # Every message's first status, implied by its row (see the v11 migration): never a history row.
@@ -13,6 +19,10 @@ ACCEPTED = "accepted"
 _INSERT = (
     "INSERT INTO messages (business_id, message_id, user_id, direction, status, revision, failure,"
     " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_HISTORY = (
+    "INSERT INTO message_events (business_id, direction, message_id, status, reason, at)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
 )
 _REMEMBER = (
     "INSERT INTO idempotency (business_id, key, request_hash, status, response, created_at)"
@@ -82,6 +92,30 @@ class SqlMessages:
             ],
         )
 
+    async def insert_many(self, messages: Sequence[FinishedMessage]) -> None:
+        """Record new messages, each in its status with its one history entry; StoreConflict if any exists."""
+        now = time.time()
+        await self._sql.executemany(
+            _INSERT,
+            [
+                (
+                    m.business_id,
+                    m.message_id,
+                    m.user_id,
+                    m.direction,
+                    m.status,
+                    m.revision,
+                    m.failure,
+                    now,
+                    now,
+                )
+                for m in messages
+            ],
+        )
+        await self._sql.executemany(
+            _HISTORY, [(m.business_id, m.direction, m.message_id, m.status, m.reason, now) for m in messages]
+        )
+
     async def state(self, business_id: str, message_id: str, *, direction: str) -> MessageState | None:
         """The status and failure of a message, or None when unknown."""
         # Locked until the unit ends: two receipts for one message merge one after the other.
@@ -109,11 +143,7 @@ class SqlMessages:
             " WHERE business_id = ? AND direction = ? AND message_id = ?",
             (state.status, state.failure, now, business_id, direction, message_id),
         )
-        await self._sql.execute(
-            "INSERT INTO message_events (business_id, direction, message_id, status, reason, at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (business_id, direction, message_id, reported, reason, now),
-        )
+        await self._sql.execute(_HISTORY, (business_id, direction, message_id, reported, reason, now))
 
     async def get(self, business_id: str, message_id: str, *, direction: str) -> MessageRecord | None:
         """One message of one business in one direction (another business's id is simply not found)."""

@@ -22,6 +22,7 @@ from typing import Protocol, runtime_checkable
 from gateway.store.records import (
     AcceptedMessage,
     DisclosureRow,
+    FinishedMessage,
     InboundDecision,
     MessageRecord,
     MessageState,
@@ -105,6 +106,9 @@ class Messages(Protocol):
 
     async def accept_many(self, messages: Sequence[AcceptedMessage]) -> None:
         """Record new messages in ``accepted`` in one statement; StoreConflict if any exists."""
+
+    async def insert_many(self, messages: Sequence[FinishedMessage]) -> None:
+        """Record new messages, each in its status with its one history entry; StoreConflict if any exists."""
 
     async def state(self, business_id: str, message_id: str, *, direction: str) -> MessageState | None:
         """The status and failure of a message, or None; in a unit, the row stays locked until it ends."""

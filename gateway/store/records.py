@@ -116,6 +116,20 @@ class AcceptedMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class FinishedMessage:
+    """A new message recorded in the status it ended in: accepted at its creation, then ``status``."""
+
+    business_id: str
+    message_id: str
+    user_id: str
+    direction: str
+    status: str
+    revision: int
+    reason: str | None = None  # what the history says with ``status``
+    failure: str | None = None  # kept on the row for a failed message
+
+
+@dataclass(frozen=True, slots=True)
 class StoredResponse:
     """An answer kept for an idempotency key."""
 

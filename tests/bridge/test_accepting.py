@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +27,7 @@ from gateway.bridge.accepting import (
 from gateway.errors import SendRefused, StoreConflict, StoreError
 from gateway.store import RowKind, Store
 from gateway.store.records import AcceptedMessage, NewOutboxRow, StoredResponse
-from tests.engines import SUITE_ENGINE, break_store, drop_schema, make_store, new_schema_name
+from tests.engines import break_store, opened_store
 
 BUSINESSES = ("b1", "b2")
 USERS = ("u1", "u2", "u3")
@@ -141,19 +140,6 @@ def _comparable(outcomes: list[Answer | SendRefused]) -> list[object]:
     return [o if isinstance(o, Answer) else type(o).__name__ for o in outcomes]
 
 
-@asynccontextmanager
-async def _opened(tmp_path: Path, name: str) -> AsyncIterator[Store]:
-    schema = new_schema_name() if SUITE_ENGINE == "postgresql" else None
-    store = make_store(SUITE_ENGINE, tmp_path / name, schema)
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.aclose()
-        if schema is not None:
-            drop_schema(schema)
-
-
 @pytest.fixture
 def loop() -> Iterator[asyncio.AbstractEventLoop]:
     """An event loop of this test's own, for hypothesis to run each example on."""
@@ -167,7 +153,7 @@ def test_a_group_writes_what_one_by_one_writes(tmp_path: Path, loop: asyncio.Abs
     stack: list[Any] = []
 
     async def open_both() -> tuple[Store, Store]:
-        grouped, alone = _opened(tmp_path, "grouped"), _opened(tmp_path, "alone")
+        grouped, alone = opened_store(tmp_path, "grouped"), opened_store(tmp_path, "alone")
         stack.extend([grouped, alone])
         return await grouped.__aenter__(), await alone.__aenter__()
 
@@ -213,7 +199,7 @@ class _CountingStore:
 
 async def test_requests_that_arrive_together_share_a_unit(tmp_path: Path) -> None:
     """Forty concurrent requests are all answered from a few units, and a request given up while queued is not written."""
-    async with _opened(tmp_path, "store") as store:
+    async with opened_store(tmp_path, "store") as store:
         counting = _CountingStore(store)
         written: list[int] = []
         groups = group_accept(counting, lambda: written.append(1))  # type: ignore[arg-type] # the counting wrapper stands in for the Store
@@ -236,7 +222,7 @@ async def test_requests_that_arrive_together_share_a_unit(tmp_path: Path) -> Non
 
 async def test_a_clash_in_a_group_is_only_its_own_requests(tmp_path: Path) -> None:
     """A group whose statement clashes is written request by request: the clashing one fails, the rest are accepted."""
-    async with _opened(tmp_path, "store") as store:
+    async with opened_store(tmp_path, "store") as store:
         items = [_prepared(0, i, Ask("b1", f"u{i % 3}", None, 0)) for i in range(10)]
         async with store.unit() as tx:  # another process wrote message 5's id first
             await tx.messages.accept_many([items[5].message])
@@ -254,7 +240,7 @@ async def test_a_clash_in_a_group_is_only_its_own_requests(tmp_path: Path) -> No
 
 async def test_a_store_that_fails_fails_every_waiting_request(tmp_path: Path) -> None:
     """With the store gone, every queued request gets the store's error at once; none is left waiting."""
-    async with _opened(tmp_path, "store") as store:
+    async with opened_store(tmp_path, "store") as store:
         groups = group_accept(store, lambda: None)
         await groups.write(_prepared(0, 0, Ask("b1", "u1", None, 0)))  # the store worked
         await break_store(store)

@@ -15,6 +15,7 @@ from gateway.store import RowKind, Store
 from gateway.store.records import (
     AcceptedMessage,
     DisclosureRow,
+    FinishedMessage,
     InboundDecision,
     MessageState,
     NewOutboxRow,
@@ -696,7 +697,7 @@ class TestSessions:
 
 
 class TestGroupWrites:
-    """The statements that write a group of accepted requests at once."""
+    """The statements that write a group of accepted requests, or of finished deliveries, at once."""
 
     async def test_outbound_many_answers_what_outbound_answers(self, store: Store) -> None:
         """Each (business, user) pair gets the decision the single read gives, whatever the group's size."""
@@ -754,6 +755,38 @@ class TestGroupWrites:
                 )
         async with store.read() as tx:
             assert await tx.messages.get(BUSINESS, "g-new", direction="outbound") is None
+
+    async def test_insert_many_records_finished_messages(self, store: Store) -> None:
+        """Messages recorded together read back in their status with their history; an id that exists fails the unit."""
+        messages = [
+            FinishedMessage(BUSINESS, "f-1", "user-1", "inbound", "delivered", 4),
+            FinishedMessage(
+                BUSINESS, "f-2", "user-2", "inbound", "failed", 4, "host refused", "host refused"
+            ),
+        ]
+        async with store.unit() as tx:
+            await tx.messages.insert_many(messages)
+        async with store.read() as tx:
+            delivered = await tx.messages.get(BUSINESS, "f-1", direction="inbound")
+            failed = await tx.messages.get(BUSINESS, "f-2", direction="inbound")
+        assert delivered is not None
+        assert failed is not None
+        assert (delivered.user_id, delivered.status, delivered.failure, delivered.revision) == (
+            "user-1",
+            "delivered",
+            None,
+            4,
+        )
+        assert [(h[0], h[1]) for h in delivered.history] == [("accepted", None), ("delivered", None)]
+        assert (failed.status, failed.failure) == ("failed", "host refused")
+        assert [(h[0], h[1]) for h in failed.history] == [("accepted", None), ("failed", "host refused")]
+        with pytest.raises(StoreConflict):
+            async with store.unit() as tx:
+                await tx.messages.insert_many(
+                    [FinishedMessage(BUSINESS, "f-new", "u", "inbound", "delivered", 4), messages[0]]
+                )
+        async with store.read() as tx:
+            assert await tx.messages.get(BUSINESS, "f-new", direction="inbound") is None
 
     async def test_rows_and_records_written_together_keep_their_order(self, store: Store) -> None:
         """Outbox rows and audit records written in one statement come back as appended one by one would."""
