@@ -10,6 +10,7 @@ before/after quotients, which is what a "no slower than before" target is judged
 on. The settled rate and the CPU are the fair ones: a drain that ends with its
 receipts still to publish has not finished its work, and code that lets receipts
 lag behind its POSTs looks faster by the first rate alone.
+``--engine postgresql`` gives each side a PostgreSQL schema of its own instead.
 ``--now REF2`` puts a worktree of REF2 in this checkout's place: two commits of the
 past compared (what one change cost, without what later ones added).
 
@@ -41,13 +42,16 @@ import uvloop
 
 from bench.common import bench_vhost, broker_on_core, driver_on_core, purge, round_order
 from bench.delivery import Tally, _hostgate, _raw, _receiver, delivery_config
+from bench.engines import store_url
 from bench.ingest import REPO, bench_config, hostgate_server, raw_server, throughput_rounds
 from bench.tracing_cost import worktree
 from gateway.broker import topology
 from gateway.config.envfile import read_env_file
 
 
-async def run(ref: str, count: int = 5000, rounds: int = 5, now_ref: str | None = None) -> dict[str, object]:
+async def run(
+    ref: str, count: int = 5000, rounds: int = 5, now_ref: str | None = None, engine: str = "sqlite"
+) -> dict[str, object]:
     """Alternating rounds of now (this checkout, or ``now_ref``), before and raw; medians and ratios."""
     tally = Tally()
     runner, port = await _receiver(tally)
@@ -62,10 +66,12 @@ async def run(ref: str, count: int = 5000, rounds: int = 5, now_ref: str | None 
             tempfile.TemporaryDirectory() as tmp,
             worktree(ref) as old,
             contextlib.ExitStack() as stack,
+            store_url(engine) as now_store,
+            store_url(engine) as old_store,
         ):
             here = stack.enter_context(worktree(now_ref)) if now_ref else REPO
-            now_config = delivery_config(Path(tmp) / "now", port, None, source=here / "config")
-            old_config = delivery_config(Path(tmp) / "before", port, None, source=old / "config")
+            now_config = delivery_config(Path(tmp) / "now", port, now_store, source=here / "config")
+            old_config = delivery_config(Path(tmp) / "before", port, old_store, source=old / "config")
             secret = read_env_file(now_config / "demo.env")["WARUNG_SARI_WEBHOOK_SECRET"]
             target = f"http://127.0.0.1:{port}/hook"
             drain = {
@@ -93,6 +99,7 @@ async def run(ref: str, count: int = 5000, rounds: int = 5, now_ref: str | None 
         "now": now_ref or "this checkout",
         "messages": count,
         "rounds": rounds,
+        "engine": engine,
         "del_per_s": {k: round(v, 1) for k, v in rate.items()},
         "rounds_per_s": {k: [round(x, 1) for x in v] for k, v in rates.items()},
         "settled_per_s": {k: round(v, 1) for k, v in whole.items()},
@@ -188,6 +195,9 @@ def main() -> None:
         "--ref", required=True, help="the commit to compare with (e.g. the parent of a change)"
     )
     parser.add_argument("--now", default=None, help="delivery: a commit in this checkout's place")
+    parser.add_argument(
+        "--engine", choices=("sqlite", "postgresql"), default="sqlite", help="delivery: the store engine"
+    )
     parser.add_argument("--scenario", choices=("delivery", "ingest", "fanout"), default="delivery")
     parser.add_argument("--rounds", type=int, default=5, help="delivery rounds, or fan-out runs per side")
     parser.add_argument("--messages", type=int, default=5000, help="delivery: messages per round")
@@ -200,7 +210,7 @@ def main() -> None:
     if args.scenario == "ingest":
         print(json.dumps(run_ingest(args.ref, args.requests, rounds=args.rounds)))
         return
-    print(json.dumps(uvloop.run(run(args.ref, args.messages, args.rounds, args.now))))
+    print(json.dumps(uvloop.run(run(args.ref, args.messages, args.rounds, args.now, args.engine))))
 
 
 if __name__ == "__main__":

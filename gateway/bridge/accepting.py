@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from gateway.bridge.status import chat_refresh_seconds
+from gateway.bridge.status import chat_needs_write, chat_refresh_seconds
 from gateway.errors import IdempotencyKeyReused, RecipientBlocked, SendRefused
 from gateway.store import Store, Unit
 from gateway.store.groups import GroupWriter
@@ -90,7 +90,7 @@ async def accept_one(tx: Unit, item: Prepared) -> Answer:
         raise RecipientBlocked
     await tx.messages.accept_many([message])
     # A chat seen lately is not touched: a user's burst of messages does not rewrite its row.
-    if decision.chat_seen is None or decision.chat_seen < time.time() - item.refresh_seconds:
+    if chat_needs_write(decision.chat_seen, item.refresh_seconds, time.time()):
         await tx.chats.open(message.business_id, message.user_id)
     await tx.outbox.append(item.row)
     await tx.audit.stage(item.audit)
@@ -125,7 +125,7 @@ async def accept_group(tx: Unit, items: Sequence[Prepared]) -> list[Answer | Sen
         outcomes.append(item.answer)
         if key is not None:
             earlier[key] = _kept(item)
-        if decision.chat_seen is None or decision.chat_seen < horizon - item.refresh_seconds:
+        if chat_needs_write(decision.chat_seen, item.refresh_seconds, horizon):
             to_open[pair] = None
     if accepted:
         await _write(tx, accepted, list(to_open))

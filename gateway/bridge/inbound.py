@@ -21,7 +21,7 @@ from gateway.audit.trail import AuditTrail
 from gateway.bridge.bulkhead import Parking
 from gateway.bridge.models import InboundMessage, ReceiptStatus, inbound_receipt_json
 from gateway.bridge.recording import Finished, group_recorder
-from gateway.bridge.status import Status, chat_refresh_seconds
+from gateway.bridge.status import Status, chat_needs_write, chat_refresh_seconds
 from gateway.broker.cloudevents import CloudEvent
 from gateway.broker.retries import RetryScheduler, attempt_of, next_delay
 from gateway.broker.topology import NOTICES, OUTBOUND
@@ -368,7 +368,7 @@ class InboundHandler:
             known=known,
             # The decision's read spares the unit a write in the common case: a chat seen lately
             # is not touched.
-            open_chat=chat_seen is None or chat_seen < time.time() - refresh,
+            open_chat=chat_needs_write(chat_seen, refresh, time.time()),
             refresh_seconds=refresh,
             # A healthy endpoint is not "cleared"; a failure recorded by another worker since
             # the read is cleared by the next success.

@@ -42,6 +42,11 @@ def chat_refresh_seconds(retention_seconds: float) -> float:
     return min(3600.0, retention_seconds / 10)
 
 
+def chat_needs_write(seen: float | None, refresh_seconds: float, now: float) -> bool:
+    """Whether a chat last seen at ``seen`` (None: no chat yet) is written now (opened or refreshed)."""
+    return seen is None or seen < now - refresh_seconds
+
+
 async def apply_receipt(
     messages: Messages,
     business_id: str,
