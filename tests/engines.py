@@ -11,8 +11,8 @@ import asyncio
 import itertools
 import os
 import threading
-from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,26 @@ async def opened_store(tmp_path: Path, name: str) -> AsyncIterator[Store]:
         await store.aclose()
         if schema is not None:
             drop_schema(schema)
+
+
+@contextmanager
+def two_stores(tmp_path: Path) -> Iterator[tuple[asyncio.AbstractEventLoop, Store, Store]]:
+    """A loop of its own and two open stores on it, for a property test to compare (hypothesis runs sync)."""
+    loop = asyncio.new_event_loop()
+    stack = AsyncExitStack()
+
+    async def open_both() -> tuple[Store, Store]:
+        return (
+            await stack.enter_async_context(opened_store(tmp_path, "first")),
+            await stack.enter_async_context(opened_store(tmp_path, "second")),
+        )
+
+    try:
+        first, second = loop.run_until_complete(open_both())
+        yield loop, first, second
+    finally:
+        loop.run_until_complete(stack.aclose())
+        loop.close()
 
 
 async def break_store(store: Store) -> None:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +25,7 @@ from gateway.bridge.accepting import (
 from gateway.errors import SendRefused, StoreConflict, StoreError
 from gateway.store import RowKind, Store
 from gateway.store.records import AcceptedMessage, NewOutboxRow, StoredResponse
-from tests.engines import break_store, opened_store
+from tests.engines import break_store, opened_store, two_stores
 
 BUSINESSES = ("b1", "b2")
 USERS = ("u1", "u2", "u3")
@@ -140,24 +138,8 @@ def _comparable(outcomes: list[Answer | SendRefused]) -> list[object]:
     return [o if isinstance(o, Answer) else type(o).__name__ for o in outcomes]
 
 
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """An event loop of this test's own, for hypothesis to run each example on."""
-    running = asyncio.new_event_loop()
-    yield running
-    running.close()
-
-
-def test_a_group_writes_what_one_by_one_writes(tmp_path: Path, loop: asyncio.AbstractEventLoop) -> None:
+def test_a_group_writes_what_one_by_one_writes(tmp_path: Path) -> None:
     """Any group (keys repeated, reused with other bodies or kept before, users blocked) answers and writes as one by one."""
-    stack: list[Any] = []
-
-    async def open_both() -> tuple[Store, Store]:
-        grouped, alone = opened_store(tmp_path, "grouped"), opened_store(tmp_path, "alone")
-        stack.extend([grouped, alone])
-        return await grouped.__aenter__(), await alone.__aenter__()
-
-    grouped_store, alone_store = loop.run_until_complete(open_both())
     runs = itertools.count()
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -177,11 +159,8 @@ def test_a_group_writes_what_one_by_one_writes(tmp_path: Path, loop: asyncio.Abs
 
         loop.run_until_complete(both())
 
-    try:
+    with two_stores(tmp_path) as (loop, grouped_store, alone_store):
         check()
-    finally:
-        for opened in reversed(stack):
-            loop.run_until_complete(opened.__aexit__(None, None, None))
 
 
 class _CountingStore:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +16,7 @@ from gateway.bridge.recording import Finished, group_recorder, record_one
 from gateway.errors import StoreError
 from gateway.store import RowKind, Store
 from gateway.store.records import FinishedMessage, NewOutboxRow
-from tests.engines import break_store, opened_store
+from tests.engines import break_store, opened_store, two_stores
 
 BUSINESSES = ("b1", "b2")
 USERS = ("u1", "u2", "u3")
@@ -137,24 +135,8 @@ async def _state(store: Store, run: int) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """An event loop of this test's own, for hypothesis to run each example on."""
-    running = asyncio.new_event_loop()
-    yield running
-    running.close()
-
-
-def test_a_group_writes_what_one_by_one_writes(tmp_path: Path, loop: asyncio.AbstractEventLoop) -> None:
+def test_a_group_writes_what_one_by_one_writes(tmp_path: Path) -> None:
     """Any group (ids repeated or recorded before, stale reads, failures, failing endpoints) writes as one by one."""
-    stack: list[Any] = []
-
-    async def open_both() -> tuple[Store, Store]:
-        grouped, alone = opened_store(tmp_path, "grouped"), opened_store(tmp_path, "alone")
-        stack.extend([grouped, alone])
-        return await grouped.__aenter__(), await alone.__aenter__()
-
-    grouped_store, alone_store = loop.run_until_complete(open_both())
     runs = itertools.count()
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -175,11 +157,8 @@ def test_a_group_writes_what_one_by_one_writes(tmp_path: Path, loop: asyncio.Abs
 
         loop.run_until_complete(both())
 
-    try:
+    with two_stores(tmp_path) as (loop, grouped_store, alone_store):
         check()
-    finally:
-        for opened in reversed(stack):
-            loop.run_until_complete(opened.__aexit__(None, None, None))
 
 
 async def test_deliveries_that_finish_together_share_a_unit(tmp_path: Path) -> None:
