@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import struct
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pamqp import body as pamqp_body
 from pamqp import commands as spec
@@ -43,11 +44,14 @@ _options = st.fixed_dictionaries(
 def _encoded(make: type[spec.Basic.Properties], options: dict[str, object]) -> bytes | type[Exception]:
     try:
         return make(**options).marshal()  # type: ignore[arg-type] # the options are drawn above
-    except (TypeError, ValueError) as exc:
+    # struct.error: pamqp 3.3 (aio-pika 9.4's) packs a header int in -128..-1 as an unsigned octet
+    # and fails; the direct path hands such a table to pamqp, so both fail alike there.
+    except (TypeError, ValueError, struct.error) as exc:
         return type(exc)
 
 
 @given(_options)
+@example({"headers": {"0": -1}})  # a small negative int: pamqp 3.3 cannot encode it, 4.x can
 def test_the_same_bytes_as_pamqp(options: dict[str, object]) -> None:
     """Whatever properties are set, the bytes (or the refusal) are pamqp's own."""
     assert _encoded(Properties, options) == _encoded(spec.Basic.Properties, options)
