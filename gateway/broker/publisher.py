@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -149,7 +150,9 @@ class Publisher:
             # A writer stuck on a dead connection fills the bounded write queue: bounded wait.
             async with asyncio.timeout(self._timeout):
                 tags, confirmations = await _enqueue(channel, items, payload)
-        except (*_FAILURES, ValueError) as exc:
+        # struct.error: pamqp 3.3 (aio-pika 9.4's) cannot pack a header int in -128..-1; a frame
+        # that cannot be built is a window not confirmed, never an error the caller did not expect.
+        except (*_FAILURES, ValueError, struct.error) as exc:
             return 0, exc
         try:
             return await self._confirmed(confirmations)

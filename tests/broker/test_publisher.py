@@ -125,6 +125,24 @@ async def test_a_missing_exchange_confirms_nothing_and_the_next_window_goes_out(
     assert [m.message_id for m in await _take(queue, 3)] == ["evt-0", "evt-1", "evt-2"]
 
 
+async def test_a_small_negative_header_is_sent_or_refused_never_raised(
+    broker: tuple[AbstractChannel, Publisher, str],
+) -> None:
+    """A header int of -1 (pamqp 3.3 cannot pack it): confirmed, or 0 confirmed; the next window goes out."""
+    channel, publisher, exchange = broker
+    queue = await _queue(channel, exchange, "k")
+    odd = Outgoing(exchange, "k", "evt-odd", "com.hostgate.test", {"x-count": -1}, b"{}")
+
+    sent = await publisher.publish_window([odd])
+
+    assert sent in (0, 1)
+    assert await publisher.publish_window([_item(exchange, "k", 1, b"{}")]) == 1
+    taken = await _take(queue, 1 + sent)
+    assert [m.message_id for m in taken] == ["evt-odd", "evt-1"][1 - sent :]
+    if sent:
+        assert taken[0].headers == {"x-count": -1}
+
+
 @pytest.mark.parametrize("when", ["before its frames go", "while its confirms are awaited"])
 async def test_a_cancelled_window_leaves_the_channel_numbered_right(
     broker: tuple[AbstractChannel, Publisher, str], when: str
