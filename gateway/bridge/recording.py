@@ -67,6 +67,8 @@ async def record_group(tx: Unit, items: Sequence[Finished]) -> list[None]:
 
 
 async def _record_message(tx: Unit, item: Finished) -> None:
+    # No processed-event row: the message's own row (keyed by its id) is what makes a
+    # redelivery a no-op, read in the decision and merged here.
     message = item.message
     if item.open_chat:
         await tx.chats.open(message.business_id, message.user_id, refresh_after=item.refresh_seconds)
