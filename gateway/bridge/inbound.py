@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -36,7 +37,8 @@ from gateway.ids import new_id
 from gateway.relay.relay import OutboxRelay
 from gateway.relay.rows import outbox_row
 from gateway.reload import ConfigHolder
-from gateway.store import Store
+from gateway.store import Store, Unit
+from gateway.store.group_reads import GroupReader
 from gateway.store.records import FinishedMessage, InboundDecision
 from gateway.telemetry.metrics import GatewayMetrics
 from gateway.telemetry.tracing import TRACEPARENT, Tracing, current_traceparent
@@ -73,6 +75,9 @@ class InboundHandler:
         self._audit = audit
         self._relay = relay
         self._recorder = group_recorder(store, relay.wake)
+        self._decisions: GroupReader[tuple[str, str, str], InboundDecision] = GroupReader(
+            store, _read_decisions, name="inbound-decisions"
+        )
         self.delivered = 0
         self.stale = 0
 
@@ -94,10 +99,10 @@ class InboundHandler:
             raise PoisonMessageError(f"unknown business {message.business_id!r}")
         if not parked and attempt_of(event) > 1:
             self._count_retry(business.id, -1)
-        # One read for the whole decision. The revision is the store's newest, not this process's
-        # cache: another replica may have made it.
-        async with self._store.read() as tx:
-            decision = await tx.decisions.inbound(business.id, message.message_id, message.sender)
+        # One read for the whole decision, shared with the messages taken off the queue with this
+        # one. The revision is the store's newest, not this process's cache: another replica may
+        # have made it.
+        decision = await self._decisions.read((business.id, message.message_id, message.sender))
         latest = await self._disclosures.at_revision(business.id, decision.revision)
         if latest is None:
             raise PoisonMessageError(f"business {business.id!r} has no disclosure yet")
@@ -376,6 +381,12 @@ class InboundHandler:
             receipt=outbox_row(business_id, OUTBOUND.exchange, f"{business_id}.receipt", receipt),
             audit=audit,
         )
+
+
+async def _read_decisions(
+    tx: Unit, asked: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], InboundDecision]:
+    return await tx.decisions.inbound_many(asked)
 
 
 def _receipt(

@@ -14,13 +14,17 @@ from collections.abc import Sequence
 from gateway.store.records import InboundDecision, OutboundDecision
 from gateway.store.sql import Row, Sql, padded_values
 
-_INBOUND = (
-    "SELECT"
-    " (SELECT revision FROM disclosures WHERE business_id = ? ORDER BY revision DESC LIMIT 1),"
-    " (SELECT status FROM messages WHERE business_id = ? AND direction = 'inbound' AND message_id = ?),"
-    " (SELECT reason FROM endpoint_health WHERE business_id = ? AND disabled_at IS NOT NULL),"
-    " (SELECT last_seen FROM chats WHERE business_id = ? AND user_id = ?),"
-    " (SELECT 1 FROM endpoint_health WHERE business_id = ? AND failing_since IS NOT NULL)"
+# Keyed by (business, message, user); the same reads for every message of a group in one statement.
+# (VALUES …) names its columns column1, column2, … on both engines; a plain SELECT, so a read view runs it.
+_INBOUND_MANY = (
+    "SELECT asked.column1, asked.column2, asked.column3,"
+    " (SELECT revision FROM disclosures WHERE business_id = asked.column1 ORDER BY revision DESC LIMIT 1),"
+    " (SELECT status FROM messages"
+    "  WHERE business_id = asked.column1 AND direction = 'inbound' AND message_id = asked.column2),"
+    " (SELECT reason FROM endpoint_health WHERE business_id = asked.column1 AND disabled_at IS NOT NULL),"
+    " (SELECT last_seen FROM chats WHERE business_id = asked.column1 AND user_id = asked.column3),"
+    " (SELECT 1 FROM endpoint_health WHERE business_id = asked.column1 AND failing_since IS NOT NULL)"
+    " FROM (VALUES {values}) AS asked"
 )
 
 _OUTBOUND = (
@@ -49,21 +53,24 @@ class SqlDecisions:
     def __init__(self, sql: Sql) -> None:
         self._sql = sql
 
-    async def inbound(self, business_id: str, message_id: str, user_id: str) -> InboundDecision:
-        """The business's newest revision, the message's status, the endpoint, when the chat was seen."""
-        row = await self._sql.one(
-            _INBOUND, (business_id, business_id, message_id, business_id, business_id, user_id, business_id)
-        )
-        if row is None:  # a SELECT without FROM always answers one row
-            return InboundDecision(None, None, None)
-        revision, status, disabled, seen, failing = row
-        return InboundDecision(
-            None if revision is None else int(revision),
-            None if status is None else str(status),
-            None if disabled is None else str(disabled),
-            chat_seen=None if seen is None else float(seen),
-            failing=failing is not None,
-        )
+    async def inbound_many(
+        self, asked: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], InboundDecision]:
+        """Per (business, message, user): newest revision, message status, endpoint state, chat seen."""
+        if not asked:
+            return {}
+        values, args = padded_values(asked)
+        rows: list[Row] = await self._sql.all(_INBOUND_MANY.format(values=values), args)
+        return {
+            (str(business), str(message), str(user)): InboundDecision(
+                None if revision is None else int(revision),
+                None if status is None else str(status),
+                None if disabled is None else str(disabled),
+                chat_seen=None if seen is None else float(seen),
+                failing=failing is not None,
+            )
+            for business, message, user, revision, status, disabled, seen, failing in rows
+        }
 
     async def outbound(self, business_id: str, user_id: str) -> OutboundDecision:
         """Whether the user's latest decision blocks the business, and when their chat was seen."""

@@ -99,7 +99,7 @@ class GroupWriter(Generic[Item, Outcome]):
         except StoreError as exc:
             if group is None or isinstance(exc, StoreUnavailable):
                 # No unit could begin (or the store went away): this group and what waits fail alike.
-                _settle_all(group if group is not None else self._take(), exc)
+                settle_all(group if group is not None else self._take(), exc)
                 return
             # A clash in the group's statements (another process wrote the same key first):
             # each item alone, so one item's clash is only its own.
@@ -107,33 +107,35 @@ class GroupWriter(Generic[Item, Outcome]):
                 await self._write_alone(item, future)
             return
         except BaseException as exc:
-            _settle_all(group if group is not None else self._take(), exc)
+            settle_all(group if group is not None else self._take(), exc)
             if not isinstance(exc, Exception):
                 raise
             return  # a bug: every item of the group fails with it (and logs it); the next goes on
         self._written()
         for (_, future), outcome in zip(group, outcomes, strict=True):
-            _settle(future, outcome)
+            settle(future, outcome)
 
     async def _write_alone(self, item: Item, future: asyncio.Future[Outcome]) -> None:
         try:
             async with self._store.unit() as tx:
                 outcome = await self._one(tx, item)
         except BaseException as exc:
-            _settle(future, exc)
+            settle(future, exc)
             if not isinstance(exc, Exception):
                 raise
             return
         self._written()
-        _settle(future, outcome)
+        settle(future, outcome)
 
 
-def _settle_all(group: Sequence[tuple[object, asyncio.Future[Outcome]]], exc: BaseException) -> None:
+def settle_all(group: Sequence[tuple[object, asyncio.Future[Outcome]]], exc: BaseException) -> None:
+    """Fail every waiter of ``group`` that still waits with ``exc``."""
     for _, future in group:
-        _settle(future, exc)
+        settle(future, exc)
 
 
-def _settle(future: asyncio.Future[Outcome], outcome: Outcome | BaseException) -> None:
+def settle(future: asyncio.Future[Outcome], outcome: Outcome | BaseException) -> None:
+    """Give a waiter its outcome (an exception instance is its error), unless it gave up."""
     if future.done():
         return
     if isinstance(outcome, asyncio.CancelledError):

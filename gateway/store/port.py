@@ -307,8 +307,10 @@ class Rates(Protocol):
 class Decisions(Protocol):
     """**Protocol:** reads that decide one step in a single statement."""
 
-    async def inbound(self, business_id: str, message_id: str, user_id: str) -> InboundDecision:
-        """The business's newest revision, the message's status, the endpoint, when the chat was seen."""
+    async def inbound_many(
+        self, asked: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], InboundDecision]:
+        """Per (business, message, user): newest revision, message status, endpoint state, chat seen."""
 
     async def outbound(self, business_id: str, user_id: str) -> OutboundDecision:
         """Whether the user's latest decision blocks the business, and when their chat was seen."""

@@ -125,7 +125,8 @@ async def _state(store: Store, run: int) -> dict[str, Any]:
         rows = await tx.outbox.fetch(10_000, businesses)
         staged = await tx.audit.pending(10_000)
         chats = {b: await tx.chats.users_after(b, None, 100) for b in businesses}
-        failing = {b: (await tx.decisions.inbound(b, "none", "u1")).failing for b in businesses}
+        decisions = await tx.decisions.inbound_many([(b, "none", "u1") for b in businesses])
+        failing = {b: decisions[b, "none", "u1"].failing for b in businesses}
     return {
         "messages": messages,
         "outbox": [(r.business_id, r.event_id, r.body) for r in rows],

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import StoreConflict, StoreError
-from gateway.store import RowKind, Store
+from gateway.store import RowKind, Store, Unit
 from gateway.store.records import (
     AcceptedMessage,
     DisclosureRow,
@@ -298,7 +298,7 @@ class TestDecisions:
     async def test_an_inbound_decision_reads_every_fact_at_once(self, store: Store) -> None:
         """Nothing known, then each fact in turn: revision, message status, endpoint state, chat."""
         async with store.read() as tx:
-            empty = await tx.decisions.inbound(BUSINESS, "m-1", "u-1")
+            empty = await _inbound(tx, BUSINESS, "m-1", "u-1")
         assert empty == InboundDecision(None, None, None, chat_seen=None, failing=False)
         for revision in (1, 2):
             async with store.unit() as tx:
@@ -310,13 +310,24 @@ class TestDecisions:
             await tx.chats.open(BUSINESS, "u-1")
             await tx.endpoints.record_failure(BUSINESS)
         async with store.read() as tx:
-            failing = await tx.decisions.inbound(BUSINESS, "m-1", "u-1")
+            failing = await _inbound(tx, BUSINESS, "m-1", "u-1")
         async with store.unit() as tx:
             await tx.endpoints.disable(BUSINESS, "gone")
         async with store.read() as tx:
-            known = await tx.decisions.inbound(BUSINESS, "m-1", "u-1")
-            unseen = await tx.decisions.inbound(BUSINESS, "m-2", "u-2")
-            other = await tx.decisions.inbound("another-business", "m-1", "u-1")
+            known = await _inbound(tx, BUSINESS, "m-1", "u-1")
+            unseen = await _inbound(tx, BUSINESS, "m-2", "u-2")
+            other = await _inbound(tx, "another-business", "m-1", "u-1")
+            # The same three in one statement, one of them asked twice: the same answers.
+            asked = [
+                (BUSINESS, "m-1", "u-1"),
+                (BUSINESS, "m-2", "u-2"),
+                ("another-business", "m-1", "u-1"),
+                (BUSINESS, "m-1", "u-1"),
+            ]
+            together = await tx.decisions.inbound_many(asked)
+            nothing = await tx.decisions.inbound_many([])
+        assert together == {asked[0]: known, asked[1]: unseen, asked[2]: other}
+        assert nothing == {}
         assert (failing.revision, failing.status, failing.disabled, failing.failing) == (
             2,
             "accepted",
@@ -331,7 +342,29 @@ class TestDecisions:
         async with store.unit() as tx:
             await tx.endpoints.record_success(BUSINESS)
         async with store.read() as tx:
-            assert not (await tx.decisions.inbound(BUSINESS, "m-1", "u-1")).failing
+            assert not (await _inbound(tx, BUSINESS, "m-1", "u-1")).failing
+
+    async def test_inbound_decisions_for_a_whole_group_in_one_read(self, store: Store) -> None:
+        """Forty messages, recorded or not, of two businesses: each answer is that message's own."""
+        async with store.unit() as tx:
+            await tx.disclosures.add(_disclosure(3))
+        for number in range(0, 40, 3):
+            await _insert(store, f"m-{number}")
+        asked = [(BUSINESS if n % 4 else "nobody", f"m-{n}", f"u-{n % 5}") for n in range(40)]
+        async with store.read() as tx:
+            together = await tx.decisions.inbound_many(asked)
+            alone = {key: await _inbound(tx, *key) for key in asked[:3]}
+        assert set(together) == set(asked)
+        for (business, message, _), decision in together.items():
+            recorded = business == BUSINESS and int(message[2:]) % 3 == 0
+            assert decision.status == ("accepted" if recorded else None), message
+            assert decision.revision == (3 if business == BUSINESS else None), message
+        assert {key: together[key] for key in alone} == alone
+
+
+async def _inbound(tx: Unit, business_id: str, message_id: str, user_id: str) -> InboundDecision:
+    key = (business_id, message_id, user_id)
+    return (await tx.decisions.inbound_many([key]))[key]
 
 
 class TestChatsConsentsEndpoints:
