@@ -6,7 +6,10 @@ message. A :class:`GroupReader` gathers the keys asked for in one turn and reads
 them with one call of the service's many-keys function: on PostgreSQL one round
 trip for the group instead of one per message, on SQLite one statement (and
 one refill of the reader's page cache after a COMMIT) instead of one per message.
-Nothing waits for a group to fill: the read starts in the next turn of the loop.
+Nothing waits for a group to fill: the read starts in the next turn of the loop,
+unless ``in_flight`` reads are under way; then the keys wait for one of them to
+end and go together (on PostgreSQL, what was asked during a round trip is one
+group; on SQLite a read ends in the turn it starts, so a group is one turn's).
 """
 
 from __future__ import annotations
@@ -26,12 +29,17 @@ ManyFunction = Callable[[Unit, Sequence[Key]], Awaitable[Mapping[Key, Value]]]
 
 
 class GroupReader(Generic[Key, Value]):
-    """Reads keys in groups: a group is every key asked for in one turn of the loop."""
+    """Reads keys in groups: every key asked for in one turn, or while ``in_flight`` reads were under way."""
 
-    def __init__(self, store: Store, many: ManyFunction[Key, Value], *, name: str) -> None:
+    def __init__(
+        self, store: Store, many: ManyFunction[Key, Value], *, name: str, in_flight: int = 2
+    ) -> None:
         self._store = store
         self._many = many
         self._name = name
+        self._in_flight = in_flight
+        self._reading = 0
+        self._scheduled = False
         self._asked: list[tuple[Key, asyncio.Future[Value]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -39,18 +47,31 @@ class GroupReader(Generic[Key, Value]):
         """``key``'s value, read in one statement with every other key asked for in this turn."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Value] = loop.create_future()
-        if not self._asked:
-            # Runs after every task already ready in this turn: the ones that ask too share the read.
-            loop.call_soon(self._start)
         self._asked.append((key, future))
+        self._schedule()
         return await future
 
+    def _schedule(self) -> None:
+        if self._asked and not self._scheduled and self._reading < self._in_flight:
+            self._scheduled = True
+            # Runs after every task already ready in this turn: the ones that ask too share the read.
+            asyncio.get_running_loop().call_soon(self._start)
+
     def _start(self) -> None:
-        asked, self._asked = self._asked, []
-        for first in range(0, len(asked), GROUP_LIMIT):
-            task = asyncio.create_task(self._read(asked[first : first + GROUP_LIMIT]), name=self._name)
+        self._scheduled = False
+        while self._asked and self._reading < self._in_flight:
+            group, self._asked = self._asked[:GROUP_LIMIT], self._asked[GROUP_LIMIT:]
+            self._reading += 1
+            task = asyncio.create_task(self._read_next(group), name=self._name)
             self._tasks.add(task)  # held until done: the loop keeps only weak references to tasks
             task.add_done_callback(self._tasks.discard)
+
+    async def _read_next(self, group: list[tuple[Key, asyncio.Future[Value]]]) -> None:
+        try:
+            await self._read(group)
+        finally:
+            self._reading -= 1
+            self._schedule()
 
     async def _read(self, group: list[tuple[Key, asyncio.Future[Value]]]) -> None:
         # An asker that gave up while it waited is left out.
