@@ -44,7 +44,7 @@ class GroupReader(Generic[Key, Value]):
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def read(self, key: Key) -> Value:
-        """``key``'s value, read in one statement with every other key asked for in this turn."""
+        """``key``'s value, read in one statement with the other keys of its group."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Value] = loop.create_future()
         self._asked.append((key, future))
