@@ -284,9 +284,6 @@ class InboundHandler:
         await self._retries.dead(event, business.id, reason)
         self._metrics.delivery(business.id, "dead_lettered")
         self._metrics.child(self._metrics.dead_letters, business.id).inc()
-        receipt = _receipt(
-            message, "rejected", revision=revision, key_id=business.facts.endpoint_key.kid, reason=reason
-        )
         audit = render(
             self._audit,
             "delivery.dead_lettered",
@@ -295,10 +292,7 @@ class InboundHandler:
             attempts=attempt_of(event),
             reason=reason,
         )
-        # known: no decision read says whether an earlier attempt recorded it, so insert or merge.
-        await self._recorder.write(
-            self._finished(message, business, revision, Status.FAILED, reason, receipt, audit, known=True)
-        )
+        await self._recorder.write(_finished(message, business, revision, audit, reason=reason))
 
     async def _traced_delivery(
         self, event: CloudEvent, business: Business, envelope: Envelope
@@ -317,7 +311,6 @@ class InboundHandler:
     async def _delivered(
         self, message: InboundMessage, business: Business, revision: int, decision: InboundDecision
     ) -> None:
-        receipt = _receipt(message, "delivered", revision=revision, key_id=business.facts.endpoint_key.kid)
         audit = render(
             self._audit,
             "message.delivered",
@@ -327,60 +320,50 @@ class InboundHandler:
             host=business.facts.operator,
             revision=revision,
         )
-        item = self._finished(
-            message,
-            business,
-            revision,
-            Status.DELIVERED,
-            None,
-            receipt,
-            audit,
-            known=decision.status is not None,
-            chat_seen=decision.chat_seen,
-            failing=decision.failing,
-        )
-        await self._recorder.write(item)
+        await self._recorder.write(_finished(message, business, revision, audit, decision=decision))
         self.delivered += 1
         self._metrics.delivery(business.id, "delivered")
 
-    @staticmethod
-    def _finished(
-        message: InboundMessage,
-        business: Business,
-        revision: int,
-        status: Status,
-        reason: str | None,
-        receipt: CloudEvent,
-        audit: bytes,
-        *,
-        known: bool,
-        chat_seen: float | None = None,
-        failing: bool = False,
-    ) -> Finished:
-        refresh = chat_refresh_seconds(business.facts.retention.total_seconds())
-        business_id = message.business_id
-        return Finished(
-            FinishedMessage(
-                business_id,
-                message.message_id,
-                message.sender,
-                "inbound",
-                status.value,
-                revision,
-                reason,
-                (reason or "failed") if status is Status.FAILED else None,
-            ),
-            known=known,
-            # The decision's read spares the unit a write in the common case: a chat seen lately
-            # is not touched.
-            open_chat=chat_needs_write(chat_seen, refresh, time.time()),
-            refresh_seconds=refresh,
-            # A healthy endpoint is not "cleared"; a failure recorded by another worker since
-            # the read is cleared by the next success.
-            clears_failing=failing,
-            receipt=outbox_row(business_id, OUTBOUND.exchange, f"{business_id}.receipt", receipt),
-            audit=audit,
-        )
+
+def _finished(
+    message: InboundMessage,
+    business: Business,
+    revision: int,
+    audit: bytes,
+    *,
+    reason: str | None = None,
+    decision: InboundDecision | None = None,
+) -> Finished:
+    """A delivery's end, ready to write: handed over (no ``reason``) or given up because of ``reason``.
+
+    ``decision`` is the read the delivery was decided on; without one (a give-up, which may
+    follow earlier attempts that recorded the message) the row is inserted or merged.
+    """
+    status = Status.DELIVERED if reason is None else Status.FAILED
+    receipt = _receipt(
+        message,
+        "delivered" if reason is None else "rejected",
+        revision=revision,
+        key_id=business.facts.endpoint_key.kid,
+        reason=reason,
+    )
+    refresh = chat_refresh_seconds(business.facts.retention.total_seconds())
+    business_id = message.business_id
+    return Finished(
+        FinishedMessage(
+            business_id, message.message_id, message.sender, "inbound", status.value, revision, reason, reason
+        ),
+        known=decision is None or decision.status is not None,
+        # The decision's read spares the unit a write in the common case: a chat seen lately
+        # is not touched.
+        open_chat=chat_needs_write(decision.chat_seen if decision else None, refresh, time.time()),
+        refresh_seconds=refresh,
+        # A healthy endpoint is not "cleared"; a failure recorded by another worker since
+        # the read is cleared by the next success.
+        clears_failing=decision is not None and decision.failing,
+        receipt=outbox_row(business_id, OUTBOUND.exchange, f"{business_id}.receipt", receipt),
+        audit=audit,
+    )
 
 
 async def _read_decisions(
