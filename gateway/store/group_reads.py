@@ -10,8 +10,9 @@ Nothing waits for a group to fill: the read starts in the next turn of the loop,
 unless ``in_flight`` reads (by default one) are under way; then the keys wait for
 one of them to end and go together (on PostgreSQL, what was asked during a round
 trip is one group; on SQLite a read ends in the turn it starts, so a group is one
-turn's). On PostgreSQL the delivery drain ran 1.13 times as fast with one read at a
-time as with two, and 1.10 times as fast with two as with four (bench.before_after).
+turn's). On PostgreSQL the delivery drain was no slower with one read at a time than
+with two (1.13 and 1.02 times the rate in two runs of bench.before_after), and two
+were 1.10 times as fast as four.
 """
 
 from __future__ import annotations
